@@ -1,0 +1,1 @@
+/* calls.c: written in this change. */

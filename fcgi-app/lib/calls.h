@@ -1,0 +1,3 @@
+#ifndef CP_CALLS_H
+#define CP_CALLS_H
+#endif

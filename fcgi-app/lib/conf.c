@@ -1,0 +1,1 @@
+/* conf.c: written in this change. */

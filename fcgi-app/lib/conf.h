@@ -1,0 +1,119 @@
+/*
+ * conf.h: callpipe's configuration, one libconfig file (etc/callpipe.conf is
+ * the annotated sample with every key).
+ *
+ * Secrets may come from the environment instead of the file; the
+ * environment wins. The mapping (also in README.md):
+ *   CALLPIPE_TWILIO_AUTH_TOKEN  -> twilio.auth_token
+ *   CALLPIPE_TWILIO_ACCOUNT_SID -> twilio.account_sid
+ *   CALLPIPE_DB_PASSWORD        -> database.password
+ *   CALLPIPE_DB_USER            -> database.user
+ *   CALLPIPE_SIGNING_KEY        -> api.signing_key
+ */
+#ifndef CP_CONF_H
+#define CP_CONF_H
+
+#include "cp_err.h"
+#include "log.h"
+
+/* One gazetteer entry: a canonical name and the words that name it. */
+struct conf_gazetteer_entry {
+	char  *name;        /* canonical name written to call_log (English) */
+	char  *name_he;     /* Hebrew name, for the summary */
+	char **terms;       /* NULL-terminated; English and Hebrew spellings */
+	int    nterms;
+};
+
+struct conf_gazetteer {
+	struct conf_gazetteer_entry *entries;
+	int                          nentries;
+};
+
+struct cp_conf {
+	char *path;                 /* the file it was loaded from */
+
+	char *public_base_url;      /* e.g. "https://calls.example.com", no trailing / */
+	long  default_business_id;  /* 0 = none: such calls keep business_id NULL */
+
+	struct {
+		char *host;             /* NULL or "" with socket set: use the socket */
+		int   port;
+		char *socket;           /* unix socket path */
+		char *user;
+		char *password;
+		char *name;             /* database (schema) name */
+		int   connect_timeout_s;
+	} db;
+
+	struct {
+		char *account_sid;      /* AC + 32 hex */
+		char *auth_token;
+		char *api_base;         /* "https://api.twilio.com", no trailing / */
+		int   request_timeout_ms;
+	} twilio;
+
+	struct {
+		char *url;              /* wss:// URL of the realtime agent */
+	} stream;
+
+	struct {
+		char *mode;             /* "twiml" (default) or "rest" */
+		char *cache_dir;
+		char *nginx_internal_prefix; /* X-Accel-Redirect prefix, e.g. "/_recordings/" */
+		int   retention_days;   /* default 7 */
+		int   fetch_timeout_ms; /* synchronous fetch on the download route */
+	} recording;
+
+	struct {
+		char *backend;          /* "pocketsphinx" */
+		char *ps_hmm;           /* acoustic model directory */
+		char *ps_lm;            /* language model (.lm.bin / .lm) */
+		char *ps_dict;          /* pronunciation dictionary */
+	} stt;
+
+	struct {
+		char *backend;          /* "rules" */
+		struct conf_gazetteer services;
+		struct conf_gazetteer cities;
+	} summary;
+
+	struct {
+		char *socket;           /* FastCGI unix socket path */
+		int   socket_mode;      /* permission bits; the file gives a string in octal, "0660" */
+		int   children;         /* pre-forked children */
+		int   max_requests;     /* a child exits after this many; 0 = never */
+		int   max_body_bytes;   /* request bodies larger than this: 413 */
+	} fcgi;
+
+	struct {
+		int   processes;        /* workers spawned by callpipe-fcgi (0 = none) */
+		char *binary;           /* path of callpipe-worker */
+		int   poll_interval_ms; /* idle poll period, jittered */
+		int   lease_seconds;    /* longer than the longest job */
+		int   max_attempts;
+		int   backoff_base_ms;  /* first retry delay */
+		int   backoff_max_ms;   /* cap */
+	} worker;
+
+	struct {
+		char *signing_key;      /* HMAC key for signed download URLs (later) */
+	} api;
+
+	enum log_level log_level;
+};
+
+/*
+ * Loads path into *conf (zeroed first), applies defaults and the
+ * environment overrides above, and validates every key.
+ * Returns CP_OK; CP_INPUT with err (at most errlen bytes) saying
+ * "FILE:LINE: KEY: reason" for a missing, unknown or wrong key, or
+ * "FILE: reason" when the file cannot be read or parsed; CP_NOMEM.
+ * On error *conf holds nothing that needs conf_free (it is freed).
+ */
+enum cp_err conf_load(const char *path, struct cp_conf *conf,
+    char *err, size_t errlen);
+
+/* Frees everything conf_load allocated; conf may be zeroed. */
+void conf_free(struct cp_conf *conf);
+
+#endif

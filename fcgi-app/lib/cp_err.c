@@ -1,0 +1,37 @@
+#include "cp_err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+const char *
+cp_strerror(enum cp_err err)
+{
+	switch (err) {
+	case CP_OK:       return "ok";
+	case CP_NOMEM:    return "out of memory";
+	case CP_INPUT:    return "bad input";
+	case CP_AUTH:     return "not authorized";
+	case CP_NOTFOUND: return "not found";
+	case CP_GONE:     return "gone";
+	case CP_AGAIN:    return "not ready, try again";
+	case CP_UPSTREAM: return "upstream failed";
+	case CP_DB:       return "database error";
+	case CP_SYSTEM:   return "system error";
+	case CP_NOAUDIO:  return "no audio";
+	case CP_EMPTY:    return "empty result";
+	}
+	return "unknown error";
+}
+
+char *
+cp_fmt(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (len == 0)
+		return buf;
+	va_start(ap, fmt);
+	(void)vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	return buf;
+}

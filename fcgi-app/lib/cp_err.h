@@ -1,0 +1,42 @@
+/*
+ * cp_err.h: the one error enum every callpipe function returns.
+ *
+ * Functions return enum cp_err and pass results through out-parameters.
+ * HTTP handlers map it to a status code in one place (router.c); the
+ * worker maps it to retry-or-fail in one place (worker.c).
+ */
+#ifndef CP_ERR_H
+#define CP_ERR_H
+
+#include <stddef.h>
+
+enum cp_err {
+	CP_OK = 0,
+	CP_NOMEM,     /* allocation failed */
+	CP_INPUT,     /* caller's input is malformed (a 4xx, never retried) */
+	CP_AUTH,      /* credentials missing or wrong */
+	CP_NOTFOUND,  /* no such thing, or not visible to this caller */
+	CP_GONE,      /* existed, past retention */
+	CP_AGAIN,     /* not ready yet: retry later (e.g. Twilio media 404) */
+	CP_UPSTREAM,  /* an upstream HTTP service failed or did not answer */
+	CP_DB,        /* the database failed */
+	CP_SYSTEM,    /* a system call failed (errno says why) */
+	CP_NOAUDIO,   /* audio empty or header only: a permanent failure */
+	CP_EMPTY      /* a stage produced an empty result: a failure */
+};
+
+/* Returns a static, lower-case, one-word-ish name of err ("input", "db"). */
+const char *cp_strerror(enum cp_err err);
+
+/*
+ * Formats into buf (at most len bytes, always NUL-terminated when len > 0)
+ * like snprintf, truncating silently. Returns buf. Used for the one-line
+ * reasons that end up in last_error and in HTTP error bodies.
+ */
+char *cp_fmt(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Length of the last_error column and of every one-line reason (bytes). */
+#define CP_REASON_MAX 500
+
+#endif

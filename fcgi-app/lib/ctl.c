@@ -1,0 +1,1 @@
+/* ctl.c: written in this change. */

@@ -1,0 +1,3 @@
+#ifndef CP_CTL_H
+#define CP_CTL_H
+#endif

@@ -1,0 +1,1 @@
+/* db.c: written in this change. */

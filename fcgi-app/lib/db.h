@@ -1,0 +1,3 @@
+#ifndef CP_DB_H
+#define CP_DB_H
+#endif

@@ -1,0 +1,1 @@
+/* download.c: written in this change. */

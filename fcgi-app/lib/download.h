@@ -1,0 +1,3 @@
+#ifndef CP_DOWNLOAD_H
+#define CP_DOWNLOAD_H
+#endif

@@ -1,0 +1,1 @@
+/* form.c: written in this change. */

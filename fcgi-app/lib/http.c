@@ -1,0 +1,1 @@
+/* http.c: written in this change. */

@@ -1,0 +1,3 @@
+#ifndef CP_HTTP_H
+#define CP_HTTP_H
+#endif

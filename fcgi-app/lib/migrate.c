@@ -1,0 +1,1 @@
+/* migrate.c: written in this change. */

@@ -1,0 +1,3 @@
+#ifndef CP_MIGRATE_H
+#define CP_MIGRATE_H
+#endif

@@ -1,0 +1,1 @@
+/* prefork.c: written in this change. */

@@ -1,0 +1,1 @@
+/* queue.c: written in this change. */

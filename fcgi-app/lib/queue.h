@@ -1,0 +1,3 @@
+#ifndef CP_QUEUE_H
+#define CP_QUEUE_H
+#endif

@@ -1,0 +1,1 @@
+/* router.c: written in this change. */

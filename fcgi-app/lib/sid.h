@@ -1,0 +1,17 @@
+/*
+ * sid.h: Twilio SIDs. A SID is a two-letter prefix followed by exactly 32
+ * lowercase hex digits (TWILIO.md "SIDs": CallSid CA, AccountSid AC,
+ * RecordingSid RE). Every SID from a request is checked here before it
+ * touches SQL, a file path or a log line.
+ */
+#ifndef CP_SID_H
+#define CP_SID_H
+
+#include <stdbool.h>
+
+#define SID_LEN 34  /* characters, without the NUL */
+
+/* True when s is prefix (2 chars, e.g. "CA") + 32 lowercase hex digits. */
+bool sid_valid(const char *s, const char *prefix);
+
+#endif

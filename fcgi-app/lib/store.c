@@ -1,0 +1,1 @@
+/* store.c: written in this change. */

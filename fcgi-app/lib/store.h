@@ -1,0 +1,3 @@
+#ifndef CP_STORE_H
+#define CP_STORE_H
+#endif

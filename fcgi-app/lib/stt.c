@@ -1,0 +1,1 @@
+/* stt.c: written in this change. */

@@ -1,0 +1,1 @@
+/* stt_audio.c: written in this change. */

@@ -1,0 +1,3 @@
+#ifndef CP_STT_AUDIO_H
+#define CP_STT_AUDIO_H
+#endif

@@ -1,0 +1,1 @@
+/* stt_pocketsphinx.c: written in this change. */

@@ -1,0 +1,3 @@
+#ifndef CP_STT_POCKETSPHINX_H
+#define CP_STT_POCKETSPHINX_H
+#endif

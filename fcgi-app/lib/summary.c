@@ -1,0 +1,1 @@
+/* summary.c: written in this change. */

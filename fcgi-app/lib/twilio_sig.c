@@ -1,0 +1,1 @@
+/* twilio_sig.c: written in this change. */

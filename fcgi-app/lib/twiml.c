@@ -1,0 +1,1 @@
+/* twiml.c: written in this change. */

@@ -1,0 +1,1 @@
+/* webhook.c: written in this change. */

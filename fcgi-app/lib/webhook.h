@@ -1,0 +1,3 @@
+#ifndef CP_WEBHOOK_H
+#define CP_WEBHOOK_H
+#endif

@@ -1,0 +1,1 @@
+/* worker.c: written in this change. */

@@ -1,0 +1,3 @@
+#ifndef CP_WORKER_H
+#define CP_WORKER_H
+#endif
