@@ -1,1 +1,330 @@
-/* calls.c: written in this change. */
+#include "calls.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+/* Final CallStatus values (TWILIO.md "CallStatus values"). */
+#define CALLS_FINAL_SQL "('completed','busy','failed','no-answer','canceled')"
+
+static bool
+calls_is_final(const char *status)
+{
+	static const char *const fin[] = { "completed", "busy", "failed",
+	    "no-answer", "canceled" };
+	for (size_t i = 0; i < sizeof(fin) / sizeof(fin[0]); i++)
+		if (status != NULL && strcmp(status, fin[i]) == 0)
+			return true;
+	return false;
+}
+
+static enum cp_err
+calls_exec(struct db *db, const char *sql, const struct db_param *p,
+    size_t n, unsigned long long *affected)
+{
+	return db_exec(db, sql, p, n, NULL, affected) == CP_OK ? CP_OK : CP_DB;
+}
+
+enum cp_err
+calls_ensure(struct db *db, const char *call_sid)
+{
+	struct db_param p[1] = { db_str(call_sid) };
+
+	return calls_exec(db, "INSERT INTO call_log (call_sid) VALUES (?) "
+	    "ON DUPLICATE KEY UPDATE call_sid = call_sid", p, 1, NULL);
+}
+
+enum cp_err
+calls_business_for(struct db *db, const char *number, long default_id,
+    long long *business_id)
+{
+	struct db_param p[1] = { db_str(number) };
+	struct db_result *r = NULL;
+	const char *v;
+	char *end;
+
+	*business_id = default_id;
+	if (number == NULL || *number == '\0')
+		return CP_OK;
+	if (db_exec(db, "SELECT business_id FROM business_numbers "
+	    "WHERE number = ?", p, 1, &r, NULL) != CP_OK)
+		return CP_DB;
+	if ((v = db_cell(r, 0, 0)) != NULL)
+		*business_id = strtoll(v, &end, 10);
+	db_result_free(r);
+	return CP_OK;
+}
+
+enum cp_err
+calls_voice(struct db *db, const char *call_sid, const char *direction,
+    const char *from, const char *to, const char *call_status,
+    long long business_id)
+{
+	struct db_param p[6];
+
+	if (calls_ensure(db, call_sid) != CP_OK)
+		return CP_DB;
+	p[0] = db_str(direction);
+	p[1] = db_str(from);
+	p[2] = db_str(to);
+	p[3] = db_str(call_status);
+	p[4] = business_id > 0 ? db_i64(business_id) : db_null();
+	p[5] = db_str(call_sid);
+	return calls_exec(db, "UPDATE call_log SET direction = ?, "
+	    "from_number = ?, to_number = ?, "
+	    "call_status = IF(call_status IN " CALLS_FINAL_SQL
+	    ", call_status, ?), business_id = COALESCE(business_id, ?) "
+	    "WHERE call_sid = ?", p, 6, NULL);
+}
+
+enum cp_err
+calls_status(struct db *db, const char *call_sid, const char *call_status,
+    long call_duration)
+{
+	struct db_param p[5];
+
+	if (calls_ensure(db, call_sid) != CP_OK)
+		return CP_DB;
+	p[0] = db_str(call_status);
+	p[1] = call_duration >= 0 ? db_i64(call_duration) : db_null();
+	p[2] = db_i64(calls_is_final(call_status) ? 1 : 0);
+	p[3] = db_str(call_sid);
+	/* A final status is never replaced by a late non-final one. */
+	return calls_exec(db, "UPDATE call_log SET "
+	    "call_status = IF(call_status IN " CALLS_FINAL_SQL
+	    ", call_status, ?), call_duration = COALESCE(?, call_duration), "
+	    "ended_at = IF(? = 1, COALESCE(ended_at, NOW(3)), ended_at) "
+	    "WHERE call_sid = ?", p, 4, NULL);
+}
+
+enum cp_err
+calls_stream_ended(struct db *db, const char *call_sid)
+{
+	struct db_param p[1] = { db_str(call_sid) };
+
+	if (calls_ensure(db, call_sid) != CP_OK)
+		return CP_DB;
+	return calls_exec(db, "UPDATE call_log SET stream_ended_at = "
+	    "COALESCE(stream_ended_at, NOW(3)) WHERE call_sid = ?", p, 1, NULL);
+}
+
+enum cp_err
+calls_recording_started(struct db *db, const char *call_sid,
+    const char *recording_sid)
+{
+	struct db_param p[2] = { db_str(recording_sid), db_str(call_sid) };
+
+	if (calls_ensure(db, call_sid) != CP_OK)
+		return CP_DB;
+	return calls_exec(db, "UPDATE call_log SET "
+	    "recording_sid = COALESCE(recording_sid, ?), "
+	    "recording_started_at = COALESCE(recording_started_at, NOW(3)), "
+	    "recording_status = IF(recording_status = 'pending', 'recording', "
+	    "recording_status) WHERE call_sid = ?", p, 2, NULL);
+}
+
+enum cp_err
+calls_recording_completed(struct db *db, const char *call_sid,
+    const char *recording_sid, const char *recording_url, long duration_s,
+    int channels, bool *fetch_needed)
+{
+	struct db_param p[5];
+	struct db_result *r = NULL;
+	const char *st;
+
+	*fetch_needed = false;
+	if (calls_ensure(db, call_sid) != CP_OK)
+		return CP_DB;
+	p[0] = db_str(call_sid);
+	/* Lock the row so two deliveries of the callback serialise here. */
+	if (db_exec(db, "SELECT recording_status FROM call_log "
+	    "WHERE call_sid = ? FOR UPDATE", p, 1, &r, NULL) != CP_OK)
+		return CP_DB;
+	st = db_cell(r, 0, 0);
+	*fetch_needed = st != NULL && (strcmp(st, "pending") == 0 ||
+	    strcmp(st, "recording") == 0);
+	db_result_free(r);
+	if (!*fetch_needed)
+		return CP_OK;
+	p[0] = db_str(recording_sid);
+	p[1] = db_str(recording_url);
+	p[2] = duration_s >= 0 ? db_i64(duration_s) : db_null();
+	p[3] = channels > 0 ? db_i64(channels) : db_null();
+	p[4] = db_str(call_sid);
+	return calls_exec(db, "UPDATE call_log SET recording_sid = ?, "
+	    "recording_url = ?, recording_duration = ?, recording_channels = ?, "
+	    "recording_started_at = COALESCE(recording_started_at, NOW(3)), "
+	    "recording_status = 'recording' WHERE call_sid = ? AND "
+	    "recording_status IN ('pending','recording')", p, 5, NULL);
+}
+
+static const char *
+calls_stage_col(enum calls_stage s)
+{
+	switch (s) {
+	case CALLS_RECORDING:  return "recording_status";
+	case CALLS_TRANSCRIPT: return "transcript_status";
+	case CALLS_SUMMARY:    return "summary_status";
+	}
+	return "recording_status";
+}
+
+static const char *
+calls_stage_working(enum calls_stage s)
+{
+	return s == CALLS_RECORDING ? "recording" : "processing";
+}
+
+enum cp_err
+calls_stage_failed(struct db *db, const char *call_sid, enum calls_stage stage,
+    const char *reason)
+{
+	char sql[256];
+	struct db_param p[2] = { db_strn(reason, strnlen(reason, CP_REASON_MAX)),
+	    db_str(call_sid) };
+
+	if (calls_ensure(db, call_sid) != CP_OK)
+		return CP_DB;
+	cp_fmt(sql, sizeof(sql), "UPDATE call_log SET %s = 'failed', "
+	    "last_error = ? WHERE call_sid = ? AND %s IN ('pending','%s')",
+	    calls_stage_col(stage), calls_stage_col(stage),
+	    calls_stage_working(stage));
+	log_warn("call %s: %s failed: %s", call_sid, calls_stage_col(stage),
+	    reason);
+	return calls_exec(db, sql, p, 2, NULL);
+}
+
+enum cp_err
+calls_note_error(struct db *db, const char *call_sid, const char *reason)
+{
+	struct db_param p[2] = { db_strn(reason, strnlen(reason, CP_REASON_MAX)),
+	    db_str(call_sid) };
+
+	return calls_exec(db, "UPDATE call_log SET last_error = ? "
+	    "WHERE call_sid = ?", p, 2, NULL);
+}
+
+enum cp_err
+calls_stage_start(struct db *db, const char *call_sid, enum calls_stage stage,
+    bool *moved)
+{
+	char sql[256];
+	struct db_param p[1] = { db_str(call_sid) };
+	unsigned long long n = 0;
+
+	cp_fmt(sql, sizeof(sql), "UPDATE call_log SET %s = '%s' "
+	    "WHERE call_sid = ? AND %s = 'pending'", calls_stage_col(stage),
+	    calls_stage_working(stage), calls_stage_col(stage));
+	if (calls_exec(db, sql, p, 1, &n) != CP_OK)
+		return CP_DB;
+	*moved = n > 0;
+	return CP_OK;
+}
+
+enum cp_err
+calls_recording_stored(struct db *db, const char *call_sid, long long bytes,
+    bool *moved)
+{
+	struct db_param p[2] = { db_i64(bytes), db_str(call_sid) };
+	unsigned long long n = 0;
+
+	if (calls_exec(db, "UPDATE call_log SET recording_status = 'completed', "
+	    "recording_stored_at = NOW(3), recording_bytes = ?, "
+	    "last_error = NULL WHERE call_sid = ? AND "
+	    "recording_status IN ('pending','recording')", p, 2, &n) != CP_OK)
+		return CP_DB;
+	*moved = n > 0;
+	return CP_OK;
+}
+
+enum cp_err
+calls_transcript_done(struct db *db, const char *call_sid,
+    const char *transcription, const char *final_transcript,
+    const char *segments_json, bool *moved)
+{
+	struct db_param p[4] = { db_str(transcription), db_str(final_transcript),
+	    db_str(segments_json), db_str(call_sid) };
+	unsigned long long n = 0;
+
+	if (calls_exec(db, "UPDATE call_log SET transcription = ?, "
+	    "final_transcript = ?, transcript_segments = ?, "
+	    "transcript_status = 'completed', last_error = NULL "
+	    "WHERE call_sid = ? AND "
+	    "transcript_status IN ('pending','processing')", p, 4, &n) != CP_OK)
+		return CP_DB;
+	*moved = n > 0;
+	return CP_OK;
+}
+
+enum cp_err
+calls_summary_done(struct db *db, const char *call_sid, const char *service,
+    const char *city, double confidence, const char *summary, bool *moved)
+{
+	struct db_param p[5] = { db_str(service), db_str(city),
+	    db_dbl(confidence), db_str(summary), db_str(call_sid) };
+	unsigned long long n = 0;
+
+	if (calls_exec(db, "UPDATE call_log SET extracted_service = ?, "
+	    "extracted_city = ?, extraction_confidence = ?, summary = ?, "
+	    "summary_status = 'completed', last_error = NULL "
+	    "WHERE call_sid = ? AND summary_status IN ('pending','processing')",
+	    p, 5, &n) != CP_OK)
+		return CP_DB;
+	*moved = n > 0;
+	return CP_OK;
+}
+
+enum cp_err
+calls_get(struct db *db, const char *call_sid, struct calls_row *row)
+{
+	struct db_param p[1] = { db_str(call_sid) };
+	struct db_result *r = NULL;
+	char *end;
+	const char *v;
+
+	memset(row, 0, sizeof(*row));
+	if (db_exec(db, "SELECT recording_sid, recording_url, recording_status, "
+	    "transcript_status, summary_status, final_transcript IS NOT NULL, "
+	    "business_id, retry_count FROM call_log WHERE call_sid = ?",
+	    p, 1, &r, NULL) != CP_OK)
+		return CP_DB;
+	if (r->nrows == 1) {
+		row->found = true;
+		cp_fmt(row->recording_sid, sizeof(row->recording_sid), "%s",
+		    db_cell(r, 0, 0) ? db_cell(r, 0, 0) : "");
+		cp_fmt(row->recording_url, sizeof(row->recording_url), "%s",
+		    db_cell(r, 0, 1) ? db_cell(r, 0, 1) : "");
+		cp_fmt(row->recording_status, sizeof(row->recording_status), "%s",
+		    db_cell(r, 0, 2));
+		cp_fmt(row->transcript_status, sizeof(row->transcript_status),
+		    "%s", db_cell(r, 0, 3));
+		cp_fmt(row->summary_status, sizeof(row->summary_status), "%s",
+		    db_cell(r, 0, 4));
+		row->final_transcript_present = db_cell(r, 0, 5)[0] == '1';
+		v = db_cell(r, 0, 6);
+		row->business_id = v ? strtoll(v, &end, 10) : 0;
+		row->retry_count = (int)strtol(db_cell(r, 0, 7), &end, 10);
+	}
+	db_result_free(r);
+	return CP_OK;
+}
+
+enum cp_err
+calls_get_transcript(struct db *db, const char *call_sid, char **transcript)
+{
+	struct db_param p[1] = { db_str(call_sid) };
+	struct db_result *r = NULL;
+	const char *v;
+
+	*transcript = NULL;
+	if (db_exec(db, "SELECT final_transcript FROM call_log "
+	    "WHERE call_sid = ?", p, 1, &r, NULL) != CP_OK)
+		return CP_DB;
+	if ((v = db_cell(r, 0, 0)) != NULL && (*transcript = strdup(v)) == NULL) {
+		db_result_free(r);
+		return CP_NOMEM;
+	}
+	db_result_free(r);
+	return CP_OK;
+}

@@ -1,3 +1,118 @@
+/*
+ * calls.h: the call_log row and its status moves (DESIGN.md §4).
+ *
+ *   recording_status : pending -> recording -> completed | failed
+ *   transcript_status: pending -> processing -> completed | failed
+ *   summary_status   : pending -> processing -> completed | failed
+ *
+ * Every move is an UPDATE whose WHERE names the states it may leave, so a
+ * late or repeated event never moves a stage backwards; skipping forward
+ * (pending -> completed) is allowed. Every function here runs inside the
+ * caller's db_tx, so a webhook's row change and the job it enqueues commit
+ * together. Each returns CP_OK, CP_DB or CP_NOMEM unless said otherwise.
+ */
 #ifndef CP_CALLS_H
 #define CP_CALLS_H
+
+#include <stdbool.h>
+#include "cp_err.h"
+#include "db.h"
+
+enum calls_stage { CALLS_RECORDING, CALLS_TRANSCRIPT, CALLS_SUMMARY };
+
+/* Creates the row for call_sid when it does not exist yet (any webhook may
+ * come first). */
+enum cp_err calls_ensure(struct db *db, const char *call_sid);
+
+/*
+ * Business of a call (DESIGN.md §4): the business_numbers row of number
+ * (To for inbound, From for outbound), else default_id; 0 means none.
+ */
+enum cp_err calls_business_for(struct db *db, const char *number,
+    long default_id, long long *business_id);
+
+/* Voice webhook: direction, numbers, call_status (never moved back from a
+ * final CallStatus), business_id (kept once set; 0 leaves it NULL). */
+enum cp_err calls_voice(struct db *db, const char *call_sid,
+    const char *direction, const char *from, const char *to,
+    const char *call_status, long long business_id);
+
+/* statusCallback: call_status, call_duration (seconds, -1 = absent), and
+ * ended_at = now when the status is final (completed, busy, failed,
+ * no-answer, canceled). */
+enum cp_err calls_status(struct db *db, const char *call_sid,
+    const char *call_status, long call_duration);
+
+/* <Connect action>: stream_ended_at = now (first time only). */
+enum cp_err calls_stream_ended(struct db *db, const char *call_sid);
+
+/* Recording in-progress: recording_sid, recording_started_at, and
+ * recording_status pending -> recording. */
+enum cp_err calls_recording_started(struct db *db, const char *call_sid,
+    const char *recording_sid);
+
+/*
+ * Recording completed at Twilio: saves recording_sid, recording_url,
+ * recording_duration (seconds), recording_channels; recording_status
+ * pending -> recording (it becomes completed when the file is stored).
+ * *fetch_needed is true when the stage is still pending or recording (a
+ * completed or failed stage is not redone by a repeated callback).
+ */
+enum cp_err calls_recording_completed(struct db *db, const char *call_sid,
+    const char *recording_sid, const char *recording_url, long duration_s,
+    int channels, bool *fetch_needed);
+
+/*
+ * Moves stage to failed (from pending or its working state) and writes
+ * last_error = reason (at most CP_REASON_MAX bytes).
+ */
+enum cp_err calls_stage_failed(struct db *db, const char *call_sid,
+    enum calls_stage stage, const char *reason);
+
+/* Writes last_error only (a retry is scheduled; the stage stays in its
+ * working state). */
+enum cp_err calls_note_error(struct db *db, const char *call_sid,
+    const char *reason);
+
+/* Moves stage pending -> working state (recording / processing).
+ * *moved tells whether it moved (false: already past it). */
+enum cp_err calls_stage_start(struct db *db, const char *call_sid,
+    enum calls_stage stage, bool *moved);
+
+/* The recording file is stored: recording_status -> completed,
+ * recording_stored_at, recording_bytes. *moved false when the stage had
+ * already ended (completed or failed). */
+enum cp_err calls_recording_stored(struct db *db, const char *call_sid,
+    long long bytes, bool *moved);
+
+/* Transcript results; transcript_status -> completed. */
+enum cp_err calls_transcript_done(struct db *db, const char *call_sid,
+    const char *transcription, const char *final_transcript,
+    const char *segments_json, bool *moved);
+
+/* Summary results; summary_status -> completed. service/city may be NULL. */
+enum cp_err calls_summary_done(struct db *db, const char *call_sid,
+    const char *service, const char *city, double confidence,
+    const char *summary, bool *moved);
+
+/* The fields a stage's job needs. Strings are "" when NULL in the row. */
+struct calls_row {
+	bool found;
+	char recording_sid[40];
+	char recording_url[520];
+	char recording_status[16];
+	char transcript_status[16];
+	char summary_status[16];
+	char final_transcript_present;  /* 1 when final_transcript is set */
+	long long business_id;          /* 0 = NULL */
+	int  retry_count;
+};
+
+enum cp_err calls_get(struct db *db, const char *call_sid,
+    struct calls_row *row);
+
+/* The merged transcript of a call, malloc'd (caller frees), or NULL. */
+enum cp_err calls_get_transcript(struct db *db, const char *call_sid,
+    char **transcript);
+
 #endif

@@ -1,1 +1,280 @@
-/* ctl.c: written in this change. */
+#include "ctl.h"
+
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "db.h"
+#include "log.h"
+#include "migrate.h"
+#include "stt.h"
+
+void
+ctl_usage(void)
+{
+	fprintf(stderr,
+	    "usage: callpipectl -c FILE COMMAND ...\n"
+	    "  migrate [--dir DIR]                          apply missing schema migrations\n"
+	    "  business create --name NAME [--number E164]... print the new business id\n"
+	    "  token create --business ID --name NAME       print a new API token (once)\n"
+	    "  transcribe FILE.wav                          print the transcript the STT backend makes\n");
+}
+
+/* The schema directory: --dir, $CALLPIPE_SCHEMA_DIR, the installed
+ * <prefix>/share/callpipe/schema beside <prefix>/bin, or the source tree. */
+static const char *
+ctl_schema_dir(const char *opt, char *buf, size_t len)
+{
+	const char *env = getenv("CALLPIPE_SCHEMA_DIR");
+	char exe[PATH_MAX];
+	ssize_t n;
+	struct stat st;
+
+	if (opt != NULL)
+		return opt;
+	if (env != NULL && *env != '\0')
+		return env;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		char *slash;
+		exe[n] = '\0';
+		if ((slash = strrchr(exe, '/')) != NULL) {
+			*slash = '\0';
+			cp_fmt(buf, len, "%s/../share/callpipe/schema", exe);
+			if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
+				return buf;
+		}
+	}
+	return CP_SRC_SCHEMA_DIR;
+}
+
+static struct db *
+ctl_db(const struct cp_conf *conf)
+{
+	struct db *db = NULL;
+	char err[CP_REASON_MAX + 1];
+
+	if (db_open(conf, &db, err, sizeof(err)) != CP_OK) {
+		fprintf(stderr, "callpipectl: %s\n", err);
+		db_close(db);
+		return NULL;
+	}
+	return db;
+}
+
+static int
+ctl_migrate(const struct cp_conf *conf, int argc, char **argv)
+{
+	const char *opt = NULL, *dir;
+	char buf[PATH_MAX], err[CP_REASON_MAX + 1] = "";
+	struct db *db;
+	int applied = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
+			opt = argv[++i];
+		else {
+			ctl_usage();
+			return 2;
+		}
+	}
+	dir = ctl_schema_dir(opt, buf, sizeof(buf));
+	if ((db = ctl_db(conf)) == NULL)
+		return 1;
+	if (migrate_run(db, dir, &applied, err, sizeof(err)) != CP_OK) {
+		fprintf(stderr, "callpipectl: migrate: %s\n", err);
+		db_close(db);
+		return 1;
+	}
+	db_close(db);
+	printf("%d migration(s) applied from %s\n", applied, dir);
+	return 0;
+}
+
+/* E.164: '+' then 2 to 15 digits (ITU-T E.164). */
+static int
+ctl_e164(const char *s)
+{
+	size_t n = strlen(s);
+	return n >= 3 && n <= 16 && s[0] == '+' && s[1] != '0' &&
+	    strspn(s + 1, "0123456789") == n - 1;
+}
+
+struct ctl_business {
+	const char  *name;
+	char       **numbers;
+	int          nnumbers;
+	unsigned long long id;
+};
+
+static enum cp_err
+ctl_business_tx(struct db *db, void *arg, char *err, size_t errlen)
+{
+	struct ctl_business *b = arg;
+	struct db_param p[2];
+
+	p[0] = db_str(b->name);
+	if (db_exec(db, "INSERT INTO businesses (name) VALUES (?)", p, 1,
+	    NULL, NULL) != CP_OK)
+		return CP_DB;
+	b->id = db_insert_id(db);
+	for (int i = 0; i < b->nnumbers; i++) {
+		p[0] = db_str(b->numbers[i]);
+		p[1] = db_i64((long long)b->id);
+		if (db_exec(db, "INSERT INTO business_numbers (number, "
+		    "business_id) VALUES (?, ?)", p, 2, NULL, NULL) != CP_OK) {
+			cp_fmt(err, errlen, "number %s: %s", b->numbers[i],
+			    db_error(db));
+			return CP_INPUT;
+		}
+	}
+	return CP_OK;
+}
+
+static int
+ctl_business(const struct cp_conf *conf, int argc, char **argv)
+{
+	struct ctl_business b = { NULL, NULL, 0, 0 };
+	char *numbers[64], err[CP_REASON_MAX + 1] = "";
+	struct db *db;
+	enum cp_err rc;
+
+	if (argc < 2 || strcmp(argv[1], "create") != 0) {
+		ctl_usage();
+		return 2;
+	}
+	b.numbers = numbers;
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
+			b.name = argv[++i];
+		else if (strcmp(argv[i], "--number") == 0 && i + 1 < argc &&
+		    b.nnumbers < 64) {
+			if (!ctl_e164(argv[i + 1])) {
+				fprintf(stderr, "callpipectl: %s is not an E.164 "
+				    "number (+ and 2 to 15 digits)\n", argv[i + 1]);
+				return 2;
+			}
+			numbers[b.nnumbers++] = argv[++i];
+		} else {
+			ctl_usage();
+			return 2;
+		}
+	}
+	if (b.name == NULL || *b.name == '\0' || strlen(b.name) > 255) {
+		fprintf(stderr, "callpipectl: business create needs --name "
+		    "(1 to 255 bytes)\n");
+		return 2;
+	}
+	if ((db = ctl_db(conf)) == NULL)
+		return 1;
+	rc = db_tx(db, ctl_business_tx, &b, err, sizeof(err));
+	db_close(db);
+	if (rc != CP_OK) {
+		fprintf(stderr, "callpipectl: business create: %s\n", err);
+		return 1;
+	}
+	printf("%llu\n", b.id);
+	return 0;
+}
+
+static int
+ctl_token(const struct cp_conf *conf, int argc, char **argv)
+{
+	const char *name = NULL, *bid = NULL;
+	char tok[AUTH_TOKEN_LEN + 1], hash[AUTH_SHA256_HEX + 1], *end;
+	struct db_param p[3];
+	struct db *db;
+	long long business;
+
+	if (argc < 2 || strcmp(argv[1], "create") != 0) {
+		ctl_usage();
+		return 2;
+	}
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
+			name = argv[++i];
+		else if (strcmp(argv[i], "--business") == 0 && i + 1 < argc)
+			bid = argv[++i];
+		else {
+			ctl_usage();
+			return 2;
+		}
+	}
+	errno = 0;
+	business = bid ? strtoll(bid, &end, 10) : 0;
+	if (bid == NULL || *end != '\0' || errno != 0 || business <= 0 ||
+	    name == NULL || *name == '\0' || strlen(name) > 255) {
+		fprintf(stderr, "callpipectl: token create needs --business ID "
+		    "and --name NAME\n");
+		return 2;
+	}
+	if (auth_token_new(tok) != CP_OK ||
+	    auth_sha256_hex(tok, strlen(tok), hash) != CP_OK) {
+		fprintf(stderr, "callpipectl: no random source\n");
+		return 1;
+	}
+	if ((db = ctl_db(conf)) == NULL)
+		return 1;
+	p[0] = db_i64(business);
+	p[1] = db_str(name);
+	p[2] = db_str(hash);
+	if (db_exec(db, "INSERT INTO api_tokens (business_id, name, "
+	    "token_sha256) VALUES (?, ?, ?)", p, 3, NULL, NULL) != CP_OK) {
+		fprintf(stderr, "callpipectl: token create: %s\n", db_error(db));
+		db_close(db);
+		return 1;
+	}
+	db_close(db);
+	/* Printed once; only its SHA-256 is kept. */
+	printf("%s\n", tok);
+	return 0;
+}
+
+static int
+ctl_transcribe(const struct cp_conf *conf, int argc, char **argv)
+{
+	struct stt_result res;
+	char err[CP_REASON_MAX + 1] = "";
+	enum cp_err rc;
+
+	if (argc != 2) {
+		ctl_usage();
+		return 2;
+	}
+	memset(&res, 0, sizeof(res));
+	rc = stt_transcribe_file(conf, argv[1], &res, err, sizeof(err));
+	if (rc != CP_OK) {
+		fprintf(stderr, "callpipectl: transcribe %s: %s: %s\n", argv[1],
+		    cp_strerror(rc), err);
+		return 1;
+	}
+	fputs(res.final_transcript, stdout);
+	stt_result_free(&res);
+	return 0;
+}
+
+int
+ctl_main(const struct cp_conf *conf, int argc, char **argv)
+{
+	if (argc < 1) {
+		ctl_usage();
+		return 2;
+	}
+	if (strcmp(argv[0], "migrate") == 0)
+		return ctl_migrate(conf, argc, argv);
+	if (strcmp(argv[0], "business") == 0)
+		return ctl_business(conf, argc, argv);
+	if (strcmp(argv[0], "token") == 0)
+		return ctl_token(conf, argc, argv);
+	if (strcmp(argv[0], "transcribe") == 0)
+		return ctl_transcribe(conf, argc, argv);
+	ctl_usage();
+	return 2;
+}

@@ -1,1 +1,485 @@
-/* db.c: written in this change. */
+#include "db.h"
+
+#include <errno.h>
+#include <mysql.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* Server/client error numbers (MariaDB "Error Codes" page, errmsg.h). */
+#define DB_ER_LOCK_WAIT_TIMEOUT  1205
+#define DB_ER_LOCK_DEADLOCK      1213
+#define DB_ER_CONNECTION_KILLED  1927
+#define DB_CR_CONNECTION_ERROR   2002
+#define DB_CR_CONN_HOST_ERROR    2003
+#define DB_CR_SERVER_GONE_ERROR  2006
+#define DB_CR_SERVER_LOST        2013
+#define DB_ER_CLIENT_TIMEOUT     4031
+
+#define DB_TX_TRIES 3
+
+struct db {
+	const struct cp_conf *conf;
+	MYSQL                *my;      /* NULL while disconnected */
+	bool                  in_tx;
+	unsigned int          err_no;
+	char                  err_msg[256];
+};
+
+struct db_param db_str(const char *s)
+{
+	struct db_param p = { .type = s ? DB_P_STR : DB_P_NULL, .s = s,
+	    .len = s ? strlen(s) : 0 };
+	return p;
+}
+
+struct db_param db_strn(const char *s, size_t len)
+{
+	struct db_param p = { .type = s ? DB_P_STR : DB_P_NULL, .s = s,
+	    .len = len };
+	return p;
+}
+
+struct db_param db_i64(long long i)
+{
+	struct db_param p = { .type = DB_P_I64, .i = i };
+	return p;
+}
+
+struct db_param db_dbl(double d)
+{
+	struct db_param p = { .type = DB_P_DBL, .d = d };
+	return p;
+}
+
+struct db_param db_null(void)
+{
+	struct db_param p = { .type = DB_P_NULL };
+	return p;
+}
+
+const char *
+db_cell(const struct db_result *r, size_t row, size_t col)
+{
+	if (r == NULL || row >= r->nrows || col >= r->ncols)
+		return NULL;
+	return r->cells[row * r->ncols + col];
+}
+
+void
+db_result_free(struct db_result *r)
+{
+	if (r == NULL)
+		return;
+	for (size_t i = 0; i < r->nrows * r->ncols; i++)
+		free(r->cells[i]);
+	free(r->cells);
+	free(r->lens);
+	free(r);
+}
+
+static void
+db_set_err(struct db *db, unsigned int no, const char *msg)
+{
+	db->err_no = no;
+	cp_fmt(db->err_msg, sizeof(db->err_msg), "%s", msg ? msg : "");
+}
+
+static bool
+db_errno_lost(unsigned int no)
+{
+	return no == DB_CR_SERVER_GONE_ERROR || no == DB_CR_SERVER_LOST ||
+	    no == DB_CR_CONNECTION_ERROR || no == DB_CR_CONN_HOST_ERROR ||
+	    no == DB_ER_CONNECTION_KILLED || no == DB_ER_CLIENT_TIMEOUT;
+}
+
+static bool
+db_errno_retry_tx(unsigned int no)
+{
+	return no == DB_ER_LOCK_DEADLOCK || no == DB_ER_LOCK_WAIT_TIMEOUT ||
+	    db_errno_lost(no);
+}
+
+static void
+db_disconnect(struct db *db)
+{
+	if (db->my != NULL)
+		mysql_close(db->my);
+	db->my = NULL;
+	/* in_tx stays: statements of a broken transaction must fail, not
+	 * run on a fresh connection outside it. db_tx clears it. */
+}
+
+/* Session settings every connection gets: UTC times, READ COMMITTED. */
+static const char *const db_session_sql[] = {
+	"SET time_zone = '+00:00'",
+	"SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+	"SET SESSION sql_mode = 'STRICT_TRANS_TABLES,NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION'",
+};
+
+static enum cp_err
+db_connect(struct db *db)
+{
+	const struct cp_conf *c = db->conf;
+	unsigned int timeout = (unsigned int)c->db.connect_timeout_s;
+	unsigned int rw_timeout = 60;
+	const char *host = (c->db.host && *c->db.host) ? c->db.host : NULL;
+	const char *sock = host ? NULL : c->db.socket;
+
+	db_disconnect(db);
+	if ((db->my = mysql_init(NULL)) == NULL) {
+		db_set_err(db, 0, "mysql_init: out of memory");
+		return CP_NOMEM;
+	}
+	mysql_options(db->my, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+	mysql_options(db->my, MYSQL_OPT_READ_TIMEOUT, &rw_timeout);
+	mysql_options(db->my, MYSQL_OPT_WRITE_TIMEOUT, &rw_timeout);
+	mysql_options(db->my, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	if (mysql_real_connect(db->my, host, c->db.user, c->db.password,
+	    c->db.name, (unsigned int)c->db.port, sock, 0) == NULL) {
+		db_set_err(db, mysql_errno(db->my), mysql_error(db->my));
+		db_disconnect(db);
+		return CP_DB;
+	}
+	for (size_t i = 0; i < sizeof(db_session_sql) / sizeof(db_session_sql[0]); i++)
+		if (mysql_query(db->my, db_session_sql[i]) != 0) {
+			db_set_err(db, mysql_errno(db->my), mysql_error(db->my));
+			db_disconnect(db);
+			return CP_DB;
+		}
+	return CP_OK;
+}
+
+enum cp_err
+db_open(const struct cp_conf *conf, struct db **out, char *err, size_t errlen)
+{
+	struct db *db;
+	enum cp_err rc;
+
+	*out = NULL;
+	if ((db = calloc(1, sizeof(*db))) == NULL)
+		return CP_NOMEM;
+	db->conf = conf;
+	*out = db;
+	rc = db_connect(db);
+	if (rc != CP_OK && err != NULL)
+		cp_fmt(err, errlen, "database connect: %s", db->err_msg);
+	return rc;
+}
+
+void
+db_close(struct db *db)
+{
+	if (db == NULL)
+		return;
+	db_disconnect(db);
+	free(db);
+}
+
+unsigned int db_errno(const struct db *db) { return db->err_no; }
+const char *db_error(const struct db *db) { return db->err_msg; }
+
+unsigned long long
+db_insert_id(struct db *db)
+{
+	return db->my ? (unsigned long long)mysql_insert_id(db->my) : 0;
+}
+
+static void
+db_stmt_err(struct db *db, MYSQL_STMT *st)
+{
+	db_set_err(db, mysql_stmt_errno(st), mysql_stmt_error(st));
+}
+
+/* Fetches the whole result set of an executed statement into *out. */
+static enum cp_err
+db_fetch_all(struct db *db, MYSQL_STMT *st, struct db_result **out)
+{
+	MYSQL_RES *meta;
+	MYSQL_FIELD *fields;
+	MYSQL_BIND *bind = NULL;
+	unsigned long *lens = NULL;
+	my_bool *nulls = NULL, *errs = NULL;
+	char **bufs = NULL;
+	struct db_result *r;
+	size_t ncols, cap = 0;
+	enum cp_err rc = CP_NOMEM;
+	my_bool update_max = 1;
+	int f;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return CP_NOMEM;
+	if ((meta = mysql_stmt_result_metadata(st)) == NULL) {
+		*out = r;   /* a statement without a result set */
+		return CP_OK;
+	}
+	ncols = mysql_num_fields(meta);
+	r->ncols = ncols;
+	mysql_stmt_attr_set(st, STMT_ATTR_UPDATE_MAX_LENGTH, &update_max);
+	if (mysql_stmt_store_result(st) != 0) {
+		db_stmt_err(db, st);
+		rc = CP_DB;
+		goto out;
+	}
+	fields = mysql_fetch_fields(meta);
+	bind = calloc(ncols, sizeof(*bind));
+	lens = calloc(ncols, sizeof(*lens));
+	nulls = calloc(ncols, sizeof(*nulls));
+	errs = calloc(ncols, sizeof(*errs));
+	bufs = calloc(ncols, sizeof(*bufs));
+	if (!bind || !lens || !nulls || !errs || !bufs)
+		goto out;
+	for (size_t i = 0; i < ncols; i++) {
+		/* max_length is exact for strings; numbers and dates fit 64. */
+		size_t sz = fields[i].max_length < 64 ? 64 : fields[i].max_length;
+		if ((bufs[i] = malloc(sz + 1)) == NULL)
+			goto out;
+		bind[i].buffer_type = MYSQL_TYPE_STRING;
+		bind[i].buffer = bufs[i];
+		bind[i].buffer_length = sz + 1;
+		bind[i].length = &lens[i];
+		bind[i].is_null = &nulls[i];
+		bind[i].error = &errs[i];
+	}
+	if (mysql_stmt_bind_result(st, bind) != 0) {
+		db_stmt_err(db, st);
+		rc = CP_DB;
+		goto out;
+	}
+	while ((f = mysql_stmt_fetch(st)) == 0 || f == MYSQL_DATA_TRUNCATED) {
+		if (r->nrows == cap) {
+			size_t ncap = cap ? cap * 2 : 8;
+			char **nc = realloc(r->cells, ncap * ncols * sizeof(*nc));
+			size_t *nl;
+			if (nc == NULL)
+				goto out;
+			r->cells = nc;
+			if ((nl = realloc(r->lens, ncap * ncols * sizeof(*nl))) == NULL)
+				goto out;
+			r->lens = nl;
+			cap = ncap;
+		}
+		for (size_t i = 0; i < ncols; i++) {
+			size_t k = r->nrows * ncols + i;
+			r->cells[k] = NULL;
+			r->lens[k] = 0;
+		}
+		r->nrows++;
+		for (size_t i = 0; i < ncols; i++) {
+			size_t k = (r->nrows - 1) * ncols + i;
+			char *cell;
+			if (nulls[i])
+				continue;
+			if ((cell = malloc(lens[i] + 1)) == NULL)
+				goto out;
+			if (errs[i]) {
+				/* Truncated: fetch this column again, whole. */
+				MYSQL_BIND b;
+				memset(&b, 0, sizeof(b));
+				b.buffer_type = MYSQL_TYPE_STRING;
+				b.buffer = cell;
+				b.buffer_length = lens[i] + 1;
+				if (mysql_stmt_fetch_column(st, &b, (unsigned int)i, 0) != 0) {
+					free(cell);
+					db_stmt_err(db, st);
+					rc = CP_DB;
+					goto out;
+				}
+			} else
+				memcpy(cell, bufs[i], lens[i]);
+			cell[lens[i]] = '\0';
+			r->cells[k] = cell;
+			r->lens[k] = lens[i];
+		}
+	}
+	if (f != MYSQL_NO_DATA) {
+		db_stmt_err(db, st);
+		rc = CP_DB;
+		goto out;
+	}
+	rc = CP_OK;
+out:
+	if (bufs)
+		for (size_t i = 0; i < ncols; i++)
+			free(bufs[i]);
+	free(bufs);
+	free(bind);
+	free(lens);
+	free(nulls);
+	free(errs);
+	mysql_free_result(meta);
+	if (rc == CP_OK)
+		*out = r;
+	else
+		db_result_free(r);
+	return rc;
+}
+
+static enum cp_err
+db_exec_once(struct db *db, const char *sql, const struct db_param *params,
+    size_t nparams, struct db_result **res, unsigned long long *affected)
+{
+	MYSQL_STMT *st;
+	MYSQL_BIND *bind = NULL;
+	unsigned long *plens = NULL;
+	enum cp_err rc = CP_DB;
+
+	if (db->my == NULL && db->in_tx) {
+		db_set_err(db, DB_CR_SERVER_LOST, "connection lost in a transaction");
+		return CP_DB;
+	}
+	if (db->my == NULL && (rc = db_connect(db)) != CP_OK)
+		return rc;
+	if ((st = mysql_stmt_init(db->my)) == NULL) {
+		db_set_err(db, mysql_errno(db->my), mysql_error(db->my));
+		return CP_NOMEM;
+	}
+	if (mysql_stmt_prepare(st, sql, (unsigned long)strlen(sql)) != 0) {
+		db_stmt_err(db, st);
+		goto out;
+	}
+	if (mysql_stmt_param_count(st) != nparams) {
+		db_set_err(db, 0, "parameter count mismatch");
+		log_error("db: %lu placeholders, %zu parameters in: %.80s",
+		    mysql_stmt_param_count(st), nparams, sql);
+		goto out;
+	}
+	if (nparams > 0) {
+		bind = calloc(nparams, sizeof(*bind));
+		plens = calloc(nparams, sizeof(*plens));
+		if (bind == NULL || plens == NULL) {
+			rc = CP_NOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < nparams; i++) {
+			const struct db_param *p = &params[i];
+			switch (p->type) {
+			case DB_P_NULL:
+				bind[i].buffer_type = MYSQL_TYPE_NULL;
+				break;
+			case DB_P_STR:
+				plens[i] = (unsigned long)p->len;
+				bind[i].buffer_type = MYSQL_TYPE_STRING;
+				bind[i].buffer = (void *)p->s;
+				bind[i].buffer_length = plens[i];
+				bind[i].length = &plens[i];
+				break;
+			case DB_P_I64:
+				bind[i].buffer_type = MYSQL_TYPE_LONGLONG;
+				bind[i].buffer = (void *)&p->i;
+				break;
+			case DB_P_DBL:
+				bind[i].buffer_type = MYSQL_TYPE_DOUBLE;
+				bind[i].buffer = (void *)&p->d;
+				break;
+			}
+		}
+		if (mysql_stmt_bind_param(st, bind) != 0) {
+			db_stmt_err(db, st);
+			goto out;
+		}
+	}
+	if (mysql_stmt_execute(st) != 0) {
+		db_stmt_err(db, st);
+		goto out;
+	}
+	if (affected != NULL)
+		*affected = (unsigned long long)mysql_stmt_affected_rows(st);
+	if (res != NULL) {
+		if ((rc = db_fetch_all(db, st, res)) != CP_OK)
+			goto out;
+	}
+	rc = CP_OK;
+out:
+	free(bind);
+	free(plens);
+	mysql_stmt_close(st);
+	if (rc == CP_DB && db_errno_lost(db->err_no))
+		db_disconnect(db);
+	return rc;
+}
+
+enum cp_err
+db_exec(struct db *db, const char *sql, const struct db_param *params,
+    size_t nparams, struct db_result **res, unsigned long long *affected)
+{
+	bool in_tx = db->in_tx;
+	enum cp_err rc;
+
+	if (res != NULL)
+		*res = NULL;
+	rc = db_exec_once(db, sql, params, nparams, res, affected);
+	if (rc == CP_DB && !in_tx && db_errno_lost(db->err_no)) {
+		log_warn("db: connection lost (%u %s), reconnecting",
+		    db->err_no, db->err_msg);
+		rc = db_exec_once(db, sql, params, nparams, res, affected);
+	}
+	return rc;
+}
+
+enum cp_err
+db_ping(struct db *db)
+{
+	if (db->my != NULL && mysql_ping(db->my) == 0)
+		return CP_OK;
+	return db_connect(db);
+}
+
+static enum cp_err
+db_simple(struct db *db, const char *sql)
+{
+	if (db->my == NULL) {
+		enum cp_err rc = db_connect(db);
+		if (rc != CP_OK)
+			return rc;
+	}
+	if (mysql_query(db->my, sql) != 0) {
+		db_set_err(db, mysql_errno(db->my), mysql_error(db->my));
+		if (db_errno_lost(db->err_no))
+			db_disconnect(db);
+		return CP_DB;
+	}
+	return CP_OK;
+}
+
+enum cp_err
+db_tx(struct db *db, db_tx_fn fn, void *arg, char *err, size_t errlen)
+{
+	enum cp_err rc = CP_DB;
+
+	for (int attempt = 1; attempt <= DB_TX_TRIES; attempt++) {
+		if ((rc = db_simple(db, "START TRANSACTION")) != CP_OK) {
+			if (db_errno_lost(db->err_no) && attempt < DB_TX_TRIES)
+				continue;
+			break;
+		}
+		db->in_tx = true;
+		rc = fn(db, arg, err, errlen);
+		if (rc == CP_OK)
+			rc = db_simple(db, "COMMIT");
+		if (rc != CP_OK && db->my != NULL) {
+			unsigned int no = db->err_no;
+			char msg[sizeof(db->err_msg)];
+			memcpy(msg, db->err_msg, sizeof(msg));
+			(void)mysql_query(db->my, "ROLLBACK");
+			db->err_no = no;    /* keep the first error, not ROLLBACK's */
+			memcpy(db->err_msg, msg, sizeof(msg));
+		}
+		db->in_tx = false;
+		if (rc == CP_OK)
+			return CP_OK;
+		if (rc != CP_DB || !db_errno_retry_tx(db->err_no) ||
+		    attempt == DB_TX_TRIES)
+			break;
+		log_warn("db: transaction retried after %u %s (attempt %d)",
+		    db->err_no, db->err_msg, attempt);
+		if (db_errno_lost(db->err_no))
+			db_disconnect(db);
+		usleep(20000U * (unsigned)attempt);
+	}
+	if (rc == CP_DB && err != NULL)
+		cp_fmt(err, errlen, "database: %u %s", db->err_no, db->err_msg);
+	return rc;
+}

@@ -1,1 +1,220 @@
-/* queue.c: written in this change. */
+#include "queue.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+const char queue_claim_sql[] =
+    "SELECT id, kind, call_sid, dedupe_key, attempts, max_attempts "
+    "FROM jobs FORCE INDEX (ix_jobs_claim) "
+    "WHERE state = 'queued' AND run_after <= NOW(3) "
+    "ORDER BY run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED";
+
+static void
+queue_copy(char *dst, size_t cap, const char *src)
+{
+	cp_fmt(dst, cap, "%s", src ? src : "");
+}
+
+enum cp_err
+queue_enqueue(struct db *db, const char *kind, const char *call_sid,
+    const char *dedupe_key, int max_attempts, long delay_ms, bool *inserted)
+{
+	struct db_param p[5];
+	unsigned long long n = 0;
+
+	if (strlen(kind) > QUEUE_KIND_MAX || strlen(dedupe_key) > QUEUE_KEY_MAX)
+		return CP_INPUT;
+	p[0] = db_str(kind);
+	p[1] = db_str(call_sid);
+	p[2] = db_str(dedupe_key);
+	p[3] = db_i64(max_attempts);
+	p[4] = db_i64((long long)delay_ms * 1000);
+	if (db_exec(db, "INSERT INTO jobs (kind, call_sid, dedupe_key, "
+	    "max_attempts, run_after) VALUES (?, ?, ?, ?, "
+	    "NOW(3) + INTERVAL ? MICROSECOND) "
+	    "ON DUPLICATE KEY UPDATE id = id", p, 5, NULL, &n) != CP_OK)
+		return CP_DB;
+	if (inserted != NULL)
+		*inserted = (n == 1);
+	if (n == 1)
+		log_info("queue: enqueued %s %s", kind, dedupe_key);
+	else
+		log_info("queue: %s already enqueued, not again", dedupe_key);
+	return CP_OK;
+}
+
+struct queue_claim_ctx {
+	const char       *owner;
+	int               lease_s;
+	struct queue_job *job;
+	bool              got;
+};
+
+static enum cp_err
+queue_claim_tx(struct db *db, void *arg, char *err, size_t errlen)
+{
+	struct queue_claim_ctx *c = arg;
+	struct db_result *r = NULL;
+	struct db_param p[3];
+	unsigned long long n = 0;
+	char *end;
+
+	c->got = false;
+	if (db_exec(db, queue_claim_sql, NULL, 0, &r, NULL) != CP_OK)
+		return CP_DB;
+	if (r->nrows == 0) {
+		db_result_free(r);
+		return CP_OK;
+	}
+	memset(c->job, 0, sizeof(*c->job));
+	c->job->id = strtoull(db_cell(r, 0, 0), &end, 10);
+	queue_copy(c->job->kind, sizeof(c->job->kind), db_cell(r, 0, 1));
+	queue_copy(c->job->call_sid, sizeof(c->job->call_sid), db_cell(r, 0, 2));
+	queue_copy(c->job->dedupe_key, sizeof(c->job->dedupe_key),
+	    db_cell(r, 0, 3));
+	c->job->attempts = (int)strtol(db_cell(r, 0, 4), &end, 10) + 1;
+	c->job->max_attempts = (int)strtol(db_cell(r, 0, 5), &end, 10);
+	queue_copy(c->job->locked_by, sizeof(c->job->locked_by), c->owner);
+	db_result_free(r);
+
+	p[0] = db_str(c->owner);
+	p[1] = db_i64(c->lease_s);
+	p[2] = db_i64((long long)c->job->id);
+	if (db_exec(db, "UPDATE jobs SET state = 'running', locked_by = ?, "
+	    "locked_until = NOW(3) + INTERVAL ? SECOND, "
+	    "attempts = attempts + 1 WHERE id = ?", p, 3, NULL, &n) != CP_OK)
+		return CP_DB;
+	c->got = (n == 1);
+	return CP_OK;
+}
+
+enum cp_err
+queue_claim(struct db *db, const char *owner, int lease_s,
+    struct queue_job *job, bool *got)
+{
+	struct queue_claim_ctx c = { owner, lease_s, job, false };
+	char err[CP_REASON_MAX + 1];
+	enum cp_err rc;
+
+	*got = false;
+	if ((rc = db_tx(db, queue_claim_tx, &c, err, sizeof(err))) != CP_OK)
+		return rc;
+	*got = c.got;
+	return CP_OK;
+}
+
+static enum cp_err
+queue_guarded(struct db *db, const struct queue_job *job, const char *set,
+    const struct db_param *setp, size_t nsetp)
+{
+	char sql[512];
+	struct db_param p[6];
+	unsigned long long n = 0;
+
+	if (nsetp > 3)
+		return CP_INPUT;
+	cp_fmt(sql, sizeof(sql), "UPDATE jobs SET %s, locked_by = NULL, "
+	    "locked_until = NULL WHERE id = ? AND locked_by = ? AND "
+	    "attempts = ? AND state = 'running'", set);
+	for (size_t i = 0; i < nsetp; i++)
+		p[i] = setp[i];
+	p[nsetp] = db_i64((long long)job->id);
+	p[nsetp + 1] = db_str(job->locked_by);
+	p[nsetp + 2] = db_i64(job->attempts);
+	if (db_exec(db, sql, p, nsetp + 3, NULL, &n) != CP_OK)
+		return CP_DB;
+	if (n == 0) {
+		log_warn("queue: job %llu (%s) lease lost: finished by another "
+		    "run, this run's result is dropped", job->id, job->dedupe_key);
+		return CP_NOTFOUND;
+	}
+	return CP_OK;
+}
+
+enum cp_err
+queue_finish_done(struct db *db, const struct queue_job *job)
+{
+	return queue_guarded(db, job, "state = 'done', last_error = NULL",
+	    NULL, 0);
+}
+
+enum cp_err
+queue_finish_retry(struct db *db, const struct queue_job *job, long delay_ms,
+    const char *reason)
+{
+	struct db_param p[2] = { db_i64((long long)delay_ms * 1000),
+	    db_strn(reason, strnlen(reason, CP_REASON_MAX)) };
+
+	return queue_guarded(db, job, "state = 'queued', run_after = NOW(3) + "
+	    "INTERVAL ? MICROSECOND, last_error = ?", p, 2);
+}
+
+enum cp_err
+queue_finish_dead(struct db *db, const struct queue_job *job,
+    const char *reason)
+{
+	struct db_param p[1] = { db_strn(reason, strnlen(reason, CP_REASON_MAX)) };
+
+	return queue_guarded(db, job, "state = 'dead', last_error = ?", p, 1);
+}
+
+enum cp_err
+queue_requeue_expired(struct db *db, int *requeued, struct queue_job *expired,
+    int max, int *nexpired)
+{
+	unsigned long long n = 0;
+	struct db_result *r = NULL;
+	struct db_param p[1];
+	char *end;
+
+	*requeued = 0;
+	*nexpired = 0;
+	if (db_exec(db, "UPDATE jobs SET state = 'queued', run_after = NOW(3), "
+	    "locked_by = NULL, locked_until = NULL, last_error = 'lease expired' "
+	    "WHERE state = 'running' AND locked_until < NOW(3) "
+	    "AND attempts < max_attempts", NULL, 0, NULL, &n) != CP_OK)
+		return CP_DB;
+	*requeued = (int)n;
+	if (n > 0)
+		log_warn("queue: %llu job(s) with an expired lease put back", n);
+	if (max <= 0)
+		return CP_OK;
+	p[0] = db_i64(max);
+	if (db_exec(db, "SELECT id, kind, call_sid, dedupe_key, attempts, "
+	    "max_attempts, locked_by FROM jobs WHERE state = 'running' AND "
+	    "locked_until < NOW(3) AND attempts >= max_attempts "
+	    "ORDER BY id LIMIT ?", p, 1, &r, NULL) != CP_OK)
+		return CP_DB;
+	for (size_t i = 0; i < r->nrows && (int)i < max; i++) {
+		struct queue_job *j = &expired[i];
+		memset(j, 0, sizeof(*j));
+		j->id = strtoull(db_cell(r, i, 0), &end, 10);
+		queue_copy(j->kind, sizeof(j->kind), db_cell(r, i, 1));
+		queue_copy(j->call_sid, sizeof(j->call_sid), db_cell(r, i, 2));
+		queue_copy(j->dedupe_key, sizeof(j->dedupe_key), db_cell(r, i, 3));
+		j->attempts = (int)strtol(db_cell(r, i, 4), &end, 10);
+		j->max_attempts = (int)strtol(db_cell(r, i, 5), &end, 10);
+		queue_copy(j->locked_by, sizeof(j->locked_by), db_cell(r, i, 6));
+		(*nexpired)++;
+	}
+	db_result_free(r);
+	return CP_OK;
+}
+
+long
+queue_backoff_ms(int attempt, long base_ms, long max_ms)
+{
+	double d = (double)base_ms;
+	double jitter;
+
+	for (int i = 1; i < attempt && d < (double)max_ms; i++)
+		d *= 2.0;
+	if (d > (double)max_ms)
+		d = (double)max_ms;
+	/* random() is seeded per process by the worker (pid ^ time). */
+	jitter = ((double)random() / (double)RAND_MAX) * 0.5 - 0.25;
+	d += d * jitter;
+	return d < 1.0 ? 1 : (long)d;
+}

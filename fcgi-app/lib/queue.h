@@ -1,3 +1,89 @@
+/*
+ * queue.h: the jobs table as a queue (DESIGN.md §5).
+ *
+ * Claim: one short READ COMMITTED transaction, SELECT ... FOR UPDATE SKIP
+ * LOCKED over ix_jobs_claim (state, run_after, id), then UPDATE by primary
+ * key to running with a lease (locked_by, locked_until) and attempts + 1.
+ * Finish: every update is guarded by id, locked_by and attempts, so a
+ * worker whose lease expired and whose job was claimed again changes 0 rows
+ * and its result is dropped. SKIP LOCKED: MariaDB 10.6+ (mariadb.com/kb
+ * "SELECT ... SKIP LOCKED"); needs ROW binlog format under replication.
+ */
 #ifndef CP_QUEUE_H
 #define CP_QUEUE_H
+
+#include <stdbool.h>
+#include "cp_err.h"
+#include "db.h"
+#include "sid.h"
+
+#define QUEUE_KIND_MAX   32
+#define QUEUE_KEY_MAX    191
+#define QUEUE_OWNER_MAX  128
+
+struct queue_job {
+	unsigned long long id;
+	char kind[QUEUE_KIND_MAX + 1];
+	char call_sid[SID_LEN + 1];          /* "" when the job has none */
+	char dedupe_key[QUEUE_KEY_MAX + 1];
+	char locked_by[QUEUE_OWNER_MAX + 1]; /* the claiming worker's id */
+	int  attempts;                       /* including this run */
+	int  max_attempts;
+};
+
+/* The claim query, exposed so a test can EXPLAIN exactly what runs. */
+extern const char queue_claim_sql[];
+
+/*
+ * Enqueues a job unless one with dedupe_key exists (whatever its state):
+ * INSERT ... ON DUPLICATE KEY UPDATE id = id. Call it inside the same
+ * db_tx as the row change that causes it. delay_ms: run_after = now + delay.
+ * *inserted (may be NULL) tells whether a new job was made.
+ * Returns CP_OK, CP_INPUT (kind/key too long), CP_DB.
+ */
+enum cp_err queue_enqueue(struct db *db, const char *kind,
+    const char *call_sid, const char *dedupe_key, int max_attempts,
+    long delay_ms, bool *inserted);
+
+/*
+ * Claims the oldest runnable job for owner (a worker id, e.g.
+ * "host:pid") with a lease of lease_s seconds, in its own transaction.
+ * *got is false when the queue has nothing runnable.
+ * Returns CP_OK or CP_DB.
+ */
+enum cp_err queue_claim(struct db *db, const char *owner, int lease_s,
+    struct queue_job *job, bool *got);
+
+/*
+ * Guarded finishes, to be called inside the db_tx that also writes the
+ * stage's result. Each returns CP_NOTFOUND when 0 rows matched (the lease
+ * was lost: the caller must roll back), CP_OK, or CP_DB.
+ *  done:  state done.
+ *  retry: state queued, run_after = now + delay_ms, last_error = reason.
+ *  dead:  state dead, last_error = reason.
+ */
+enum cp_err queue_finish_done(struct db *db, const struct queue_job *job);
+enum cp_err queue_finish_retry(struct db *db, const struct queue_job *job,
+    long delay_ms, const char *reason);
+enum cp_err queue_finish_dead(struct db *db, const struct queue_job *job,
+    const char *reason);
+
+/*
+ * Puts running jobs whose lease ended back in the queue (run_after now,
+ * attempts kept) when they have attempts left. Jobs without attempts left
+ * are claimed into *expired (at most max, FOR UPDATE SKIP LOCKED inside the
+ * caller's transaction is not needed: they are returned with their current
+ * locked_by/attempts so the caller can finish them dead with the guard).
+ * *requeued and *nexpired get the counts. Returns CP_OK or CP_DB.
+ */
+enum cp_err queue_requeue_expired(struct db *db, int *requeued,
+    struct queue_job *expired, int max, int *nexpired);
+
+/*
+ * Backoff before retry number `attempt` (1 = after the first failure):
+ * base_ms * 2^(attempt-1), capped at max_ms, then +-25% uniform jitter so
+ * many failing jobs do not retry in lockstep. Returns milliseconds.
+ */
+long queue_backoff_ms(int attempt, long base_ms, long max_ms);
+
 #endif

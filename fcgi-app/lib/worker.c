@@ -1,1 +1,400 @@
-/* worker.c: written in this change. */
+#include "worker.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "calls.h"
+#include "log.h"
+#include "store.h"
+
+#define WORKER_REQUEUE_EVERY_S 5
+#define WORKER_EXPIRED_BATCH   16
+
+struct worker {
+	const struct cp_conf *conf;
+	struct db            *db;
+	char                  id[QUEUE_OWNER_MAX + 1];
+};
+
+struct db *worker_db(struct worker *w) { return w->db; }
+
+void
+worker_outcome_free(struct worker_outcome *o)
+{
+	if (o->has_stt)
+		stt_result_free(&o->stt);
+	if (o->has_summary)
+		summary_result_free(&o->summary);
+	o->has_stt = o->has_summary = false;
+}
+
+enum cp_err
+worker_new(const struct cp_conf *conf, struct worker **out)
+{
+	struct worker *w;
+	char host[64] = "localhost", err[CP_REASON_MAX + 1];
+
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return CP_NOMEM;
+	w->conf = conf;
+	(void)gethostname(host, sizeof(host) - 1);
+	cp_fmt(w->id, sizeof(w->id), "%.63s:%ld", host, (long)getpid());
+	srandom((unsigned)getpid() ^ (unsigned)time(NULL));
+	if (db_open(conf, &w->db, err, sizeof(err)) == CP_NOMEM) {
+		free(w);
+		return CP_NOMEM;
+	}
+	if (w->db == NULL) {
+		free(w);
+		return CP_NOMEM;
+	}
+	*out = w;
+	return CP_OK;
+}
+
+void
+worker_free(struct worker *w)
+{
+	if (w == NULL)
+		return;
+	db_close(w->db);
+	free(w);
+}
+
+static bool
+worker_permanent(enum cp_err rc)
+{
+	return rc == CP_INPUT || rc == CP_NOAUDIO || rc == CP_EMPTY ||
+	    rc == CP_NOTFOUND;
+}
+
+static bool
+worker_kind_stage(const char *kind, enum calls_stage *stage)
+{
+	if (strcmp(kind, "fetch_recording") == 0)
+		*stage = CALLS_RECORDING;
+	else if (strcmp(kind, "transcribe") == 0)
+		*stage = CALLS_TRANSCRIPT;
+	else if (strcmp(kind, "summarize") == 0)
+		*stage = CALLS_SUMMARY;
+	else
+		return false;
+	return true;
+}
+
+/* Work of fetch_recording: make sure the WAV is in the cache. */
+static void
+worker_fetch(struct worker *w, const struct queue_job *job,
+    const struct calls_row *row, struct worker_outcome *o)
+{
+	char path[4096];
+
+	o->rc = store_ensure(w->conf, row->recording_url, row->recording_sid,
+	    STORE_WAV, w->conf->twilio.request_timeout_ms, path, sizeof(path),
+	    &o->bytes, o->reason, sizeof(o->reason));
+}
+
+static void
+worker_transcribe(struct worker *w, const struct queue_job *job,
+    const struct calls_row *row, struct worker_outcome *o)
+{
+	char path[4096];
+	bool moved;
+
+	if (strcmp(row->recording_status, "completed") != 0) {
+		o->rc = CP_INPUT;
+		cp_fmt(o->reason, sizeof(o->reason), "transcribe: recording "
+		    "is %s, not completed", row->recording_status);
+		return;
+	}
+	if (calls_stage_start(w->db, job->call_sid, CALLS_TRANSCRIPT,
+	    &moved) != CP_OK) {
+		o->rc = CP_DB;
+		cp_fmt(o->reason, sizeof(o->reason), "transcribe: %s",
+		    db_error(w->db));
+		return;
+	}
+	o->rc = store_ensure(w->conf, row->recording_url, row->recording_sid,
+	    STORE_WAV, w->conf->twilio.request_timeout_ms, path, sizeof(path),
+	    &o->bytes, o->reason, sizeof(o->reason));
+	if (o->rc != CP_OK)
+		return;
+	o->rc = stt_transcribe_file(w->conf, path, &o->stt, o->reason,
+	    sizeof(o->reason));
+	o->has_stt = (o->rc == CP_OK);
+	if (o->rc != CP_OK) {
+		char tmp[CP_REASON_MAX + 1];
+		cp_fmt(tmp, sizeof(tmp), "transcribe (%s): %s",
+		    w->conf->stt.backend, o->reason);
+		memcpy(o->reason, tmp, sizeof(tmp));
+	}
+}
+
+static void
+worker_summarize(struct worker *w, const struct queue_job *job,
+    const struct calls_row *row, struct worker_outcome *o)
+{
+	char *transcript = NULL;
+	bool moved;
+
+	if (strcmp(row->transcript_status, "completed") != 0) {
+		o->rc = CP_INPUT;
+		cp_fmt(o->reason, sizeof(o->reason), "summarize: transcript "
+		    "is %s, not completed", row->transcript_status);
+		return;
+	}
+	if (calls_stage_start(w->db, job->call_sid, CALLS_SUMMARY,
+	    &moved) != CP_OK ||
+	    calls_get_transcript(w->db, job->call_sid, &transcript) != CP_OK) {
+		o->rc = CP_DB;
+		cp_fmt(o->reason, sizeof(o->reason), "summarize: %s",
+		    db_error(w->db));
+		return;
+	}
+	o->rc = summary_rules(w->conf, transcript ? transcript : "",
+	    &o->summary, o->reason, sizeof(o->reason));
+	o->has_summary = (o->rc == CP_OK);
+	if (o->rc != CP_OK) {
+		char tmp[CP_REASON_MAX + 1];
+		cp_fmt(tmp, sizeof(tmp), "summarize (%s): %s",
+		    w->conf->summary.backend, o->reason);
+		memcpy(o->reason, tmp, sizeof(tmp));
+	}
+	free(transcript);
+}
+
+void
+worker_execute(struct worker *w, const struct queue_job *job,
+    struct worker_outcome *o)
+{
+	struct calls_row row;
+	enum calls_stage stage;
+	const char *st;
+
+	memset(o, 0, sizeof(*o));
+	if (!worker_kind_stage(job->kind, &stage)) {
+		o->rc = CP_INPUT;
+		cp_fmt(o->reason, sizeof(o->reason), "unknown job kind %s",
+		    job->kind);
+		return;
+	}
+	if (!sid_valid(job->call_sid, "CA")) {
+		o->rc = CP_INPUT;
+		cp_fmt(o->reason, sizeof(o->reason), "job without a call_sid");
+		return;
+	}
+	if (calls_get(w->db, job->call_sid, &row) != CP_OK) {
+		o->rc = CP_DB;
+		cp_fmt(o->reason, sizeof(o->reason), "%s: %s", job->kind,
+		    db_error(w->db));
+		return;
+	}
+	if (!row.found) {
+		o->rc = CP_NOTFOUND;
+		cp_fmt(o->reason, sizeof(o->reason), "%s: no call_log row",
+		    job->kind);
+		return;
+	}
+	st = stage == CALLS_RECORDING ? row.recording_status :
+	    stage == CALLS_TRANSCRIPT ? row.transcript_status :
+	    row.summary_status;
+	if (strcmp(st, "completed") == 0 || strcmp(st, "failed") == 0) {
+		/* The row refuses to redo a finished stage (DESIGN.md §5). */
+		o->rc = CP_OK;
+		log_info("job %llu %s: stage already %s, nothing to do",
+		    job->id, job->dedupe_key, st);
+		return;
+	}
+	switch (stage) {
+	case CALLS_RECORDING:  worker_fetch(w, job, &row, o); break;
+	case CALLS_TRANSCRIPT: worker_transcribe(w, job, &row, o); break;
+	case CALLS_SUMMARY:    worker_summarize(w, job, &row, o); break;
+	}
+}
+
+struct worker_finish_ctx {
+	const struct cp_conf    *conf;
+	const struct queue_job  *job;
+	struct worker_outcome   *o;
+};
+
+/* Success: stage result, next stage's job, job done — one transaction. */
+static enum cp_err
+worker_finish_ok(struct db *db, struct worker_finish_ctx *c)
+{
+	const struct queue_job *job = c->job;
+	struct worker_outcome *o = c->o;
+	struct calls_row row;
+	const char *next = NULL;
+	char key[QUEUE_KEY_MAX + 1];
+	bool moved = false;
+	enum cp_err rc;
+
+	if ((rc = queue_finish_done(db, job)) != CP_OK)
+		return rc;
+	if (strcmp(job->kind, "fetch_recording") == 0) {
+		if (calls_recording_stored(db, job->call_sid, o->bytes,
+		    &moved) != CP_OK)
+			return CP_DB;
+		next = "transcribe";
+	} else if (strcmp(job->kind, "transcribe") == 0 && o->has_stt) {
+		if (calls_transcript_done(db, job->call_sid, o->stt.transcription,
+		    o->stt.final_transcript, o->stt.segments_json,
+		    &moved) != CP_OK)
+			return CP_DB;
+		next = "summarize";
+	} else if (strcmp(job->kind, "summarize") == 0 && o->has_summary) {
+		if (calls_summary_done(db, job->call_sid, o->summary.service,
+		    o->summary.city, o->summary.confidence, o->summary.summary,
+		    &moved) != CP_OK)
+			return CP_DB;
+	}
+	if (next == NULL || !moved)
+		return CP_OK;
+	if (calls_get(db, job->call_sid, &row) != CP_OK)
+		return CP_DB;
+	/* A manual retry bumps retry_count, so its jobs get new keys. */
+	cp_fmt(key, sizeof(key), "%s:%s:%d", next, job->call_sid,
+	    row.retry_count);
+	return queue_enqueue(db, next, job->call_sid, key,
+	    c->conf->worker.max_attempts, 0, NULL);
+}
+
+static enum cp_err
+worker_finish_tx(struct db *db, void *arg, char *err, size_t errlen)
+{
+	struct worker_finish_ctx *c = arg;
+	const struct queue_job *job = c->job;
+	struct worker_outcome *o = c->o;
+	enum calls_stage stage = CALLS_RECORDING;
+	bool known = worker_kind_stage(job->kind, &stage);
+	enum cp_err rc;
+
+	if (o->rc == CP_OK)
+		return worker_finish_ok(db, c);
+	if (!worker_permanent(o->rc) && job->attempts < job->max_attempts) {
+		long delay = queue_backoff_ms(job->attempts,
+		    c->conf->worker.backoff_base_ms,
+		    c->conf->worker.backoff_max_ms);
+		char note[CP_REASON_MAX + 1];
+		cp_fmt(note, sizeof(note), "%s (attempt %d of %d, retry in "
+		    "%ld ms)", o->reason, job->attempts, job->max_attempts, delay);
+		if ((rc = queue_finish_retry(db, job, delay, note)) != CP_OK)
+			return rc;
+		return job->call_sid[0] ? calls_note_error(db, job->call_sid,
+		    note) : CP_OK;
+	}
+	if ((rc = queue_finish_dead(db, job, o->reason)) != CP_OK)
+		return rc;
+	if (known && job->call_sid[0])
+		return calls_stage_failed(db, job->call_sid, stage, o->reason);
+	return CP_OK;
+}
+
+enum cp_err
+worker_finish(struct db *db, const struct cp_conf *conf,
+    const struct queue_job *job, struct worker_outcome *o)
+{
+	struct worker_finish_ctx c = { conf, job, o };
+	char err[CP_REASON_MAX + 1] = "";
+	enum cp_err rc = db_tx(db, worker_finish_tx, &c, err, sizeof(err));
+
+	if (rc == CP_OK)
+		log_info("job %llu %s attempt %d: %s%s%s", job->id,
+		    job->dedupe_key, job->attempts,
+		    o->rc == CP_OK ? "done" : cp_strerror(o->rc),
+		    o->rc == CP_OK ? "" : ": ", o->rc == CP_OK ? "" : o->reason);
+	else if (rc != CP_NOTFOUND)
+		log_error("job %llu %s: finishing failed: %s", job->id,
+		    job->dedupe_key, err);
+	return rc;
+}
+
+enum cp_err
+worker_run_one(struct worker *w, bool *ran)
+{
+	struct queue_job job;
+	struct worker_outcome o;
+	enum cp_err rc;
+
+	*ran = false;
+	if ((rc = queue_claim(w->db, w->id, w->conf->worker.lease_seconds, &job,
+	    ran)) != CP_OK || !*ran)
+		return rc;
+	log_info("job %llu %s: claimed (attempt %d of %d)", job.id,
+	    job.dedupe_key, job.attempts, job.max_attempts);
+	worker_execute(w, &job, &o);
+	/* A lost lease or a failed write leaves the job to expire and rerun. */
+	(void)worker_finish(w->db, w->conf, &job, &o);
+	worker_outcome_free(&o);
+	return CP_OK;
+}
+
+/* Jobs whose lease expired on their last attempt: dead, stage failed. */
+static void
+worker_reap_expired(struct worker *w)
+{
+	struct queue_job exp[WORKER_EXPIRED_BATCH];
+	int requeued = 0, n = 0;
+
+	if (queue_requeue_expired(w->db, &requeued, exp, WORKER_EXPIRED_BATCH,
+	    &n) != CP_OK) {
+		log_warn("worker: lease check failed: %s", db_error(w->db));
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		struct worker_outcome o;
+		memset(&o, 0, sizeof(o));
+		o.rc = CP_SYSTEM;
+		cp_fmt(o.reason, sizeof(o.reason), "%s: lease expired on the "
+		    "last attempt (%d of %d); the worker died or hung",
+		    exp[i].kind, exp[i].attempts, exp[i].max_attempts);
+		(void)worker_finish(w->db, w->conf, &exp[i], &o);
+	}
+}
+
+static void
+worker_sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	(void)nanosleep(&ts, NULL);   /* a signal ends it early: fine */
+}
+
+int
+worker_loop(struct worker *w, volatile sig_atomic_t *stop)
+{
+	time_t last_reap = 0;
+	long poll = w->conf->worker.poll_interval_ms;
+	int db_down = 0;
+
+	log_info("worker %s: polling every %ld ms", w->id, poll);
+	while (!*stop) {
+		bool ran = false;
+		time_t now = time(NULL);
+
+		if (now - last_reap >= WORKER_REQUEUE_EVERY_S) {
+			worker_reap_expired(w);
+			last_reap = now;
+		}
+		if (worker_run_one(w, &ran) != CP_OK) {
+			if (db_down++ % 50 == 0)
+				log_error("worker: claim failed: %u %s",
+				    db_errno(w->db), db_error(w->db));
+			worker_sleep_ms(1000);
+			continue;
+		}
+		if (db_down > 0)
+			log_info("worker: database is back");
+		db_down = 0;
+		if (ran)
+			continue;
+		/* +-50% jitter so several workers do not poll in step. */
+		worker_sleep_ms(poll / 2 + random() % (poll + 1));
+	}
+	log_info("worker %s: stopping", w->id);
+	return 0;
+}

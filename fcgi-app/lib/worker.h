@@ -1,3 +1,82 @@
+/*
+ * worker.h: callpipe-worker, the polling loop over the jobs table
+ * (DESIGN.md §5) and the stage jobs: fetch_recording, transcribe,
+ * summarize.
+ *
+ * A job's work runs outside any transaction; its outcome and the job's
+ * completion are then written in one db_tx, guarded by the lease (see
+ * queue.h). Outcomes: success -> stage completed and the next stage's job
+ * enqueued; a transient failure (Twilio 404, upstream or database error)
+ * -> retried with exponential backoff and jitter while attempts remain, the
+ * stage staying in its working state with last_error set; a permanent
+ * failure (no audio, empty transcript, bad input) or the last attempt ->
+ * job dead, stage failed, last_error set.
+ */
 #ifndef CP_WORKER_H
 #define CP_WORKER_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include "conf.h"
+#include "cp_err.h"
+#include "db.h"
+#include "queue.h"
+#include "stt.h"
+#include "summary.h"
+
+struct worker;
+
+/* The result of running one job, before it is written. */
+struct worker_outcome {
+	enum cp_err rc;                   /* CP_OK: the stage succeeded */
+	char        reason[CP_REASON_MAX + 1];
+	long long   bytes;                /* fetch_recording: file size */
+	bool        has_stt;
+	struct stt_result stt;            /* transcribe */
+	bool        has_summary;
+	struct summary_result summary;    /* summarize */
+};
+
+/* Frees what an outcome holds. */
+void worker_outcome_free(struct worker_outcome *o);
+
+/*
+ * Creates a worker for conf (borrowed) with id "host:pid" and opens its
+ * database connection (a database that is down is retried by the loop).
+ * Returns CP_OK or CP_NOMEM.
+ */
+enum cp_err worker_new(const struct cp_conf *conf, struct worker **out);
+void worker_free(struct worker *w);
+
+/*
+ * Polls until *stop becomes non-zero: puts back expired leases every 5 s,
+ * claims a job, runs it and claims again at once; sleeps
+ * worker.poll_interval_ms +-50% when the queue is empty (the sleep ends
+ * early on a signal). Returns 0 when stopped.
+ */
+int worker_loop(struct worker *w, volatile sig_atomic_t *stop);
+
+/*
+ * Claims and runs at most one job. *ran tells whether one was claimed.
+ * Returns CP_OK, or CP_DB when the claim failed.
+ */
+enum cp_err worker_run_one(struct worker *w, bool *ran);
+
+/*
+ * Runs the work of a claimed job into *o (no database writes beyond moving
+ * the stage to its working state).
+ */
+void worker_execute(struct worker *w, const struct queue_job *job,
+    struct worker_outcome *o);
+
+/*
+ * Writes o for job in one transaction, guarded by the lease. Returns CP_OK;
+ * CP_NOTFOUND when the lease was lost (nothing is written); CP_DB.
+ */
+enum cp_err worker_finish(struct db *db, const struct cp_conf *conf,
+    const struct queue_job *job, struct worker_outcome *o);
+
+/* The worker's database connection (for tests). */
+struct db *worker_db(struct worker *w);
+
 #endif
