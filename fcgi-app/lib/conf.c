@@ -1,1 +1,923 @@
-/* conf.c: written in this change. */
+/*
+ * conf.c: loads callpipe's libconfig file into struct cp_conf.
+ *
+ * The tables below are the one list of what the file may hold: the walker
+ * rejects every setting that is not in them, at any depth, so a typo stops
+ * start-up with the file, line and dotted key named instead of silently
+ * leaving a default in place (DESIGN.md §8). The same tables give each
+ * key's default, its range and the environment variable that overrides it,
+ * and conf_free frees through them, so a new string key cannot leak.
+ *
+ * Order of work: defaults, then the file (unknown keys, types, integer
+ * ranges), then the environment, then the checks that must see the final
+ * value (required keys, URLs, the account SID, choices, cross-key rules).
+ *
+ * Error formats (also in README.md):
+ *   FILE: cannot read: <strerror>
+ *   FILE:LINE: parse error: <libconfig's text>
+ *   FILE:LINE: KEY: unknown key
+ *   FILE:LINE: KEY: must be a string | an integer | a list | a group
+ *   FILE:LINE: KEY: must be between MIN and MAX
+ *   FILE:LINE: KEY: must be one of: A, B
+ *   FILE[:LINE]: KEY: missing [(or set ENV)]   LINE of the enclosing group
+ *   FILE: KEY: <reason> (from ENV)             value came from the environment
+ * KEY is dotted ("database.socket"); list entries are indexed from 0
+ * ("summary.services[2].terms[0]").
+ *
+ * Known limit of libconfig 1.5 (Debian 12): an integer literal that does not
+ * fit 32 bits without an L suffix is silently truncated by its scanner (atoi),
+ * so "children = 4294967300;" reads as 4. Every range here fits an int.
+ */
+#include "conf.h"
+#include "sid.h"
+
+#include <libconfig.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Longest dotted key we name in a message (bytes); longer ones are cut. */
+#define CONF_KEY_MAX 256
+
+enum conf_kind {
+	CONF_STR,    /* char *, strdup'd; never NULL after a successful load */
+	CONF_INT,    /* int, range-checked */
+	CONF_LONG,   /* long, range-checked */
+	CONF_MODE,   /* int permission bits from an octal string, "0660" */
+	CONF_LEVEL,  /* enum log_level from its name */
+	CONF_GROUP,  /* a nested table */
+	CONF_GAZ     /* struct conf_gazetteer from a list of groups */
+};
+
+/* Checks a string key's final value (after the environment). */
+enum conf_check {
+	CHK_NONE,
+	CHK_NONEMPTY,    /* a path: must not be "" */
+	CHK_HTTP_URL,    /* http(s)://..., printable ASCII, no trailing '/' */
+	CHK_WS_URL,      /* ws(s)://..., printable ASCII */
+	CHK_URI_PREFIX,  /* "/x/": starts and ends with '/' */
+	CHK_ACCOUNT_SID  /* AC + 32 lowercase hex (TWILIO.md "SIDs") */
+};
+
+struct conf_key {
+	const char              *name;
+	enum conf_kind           kind;
+	size_t                   off;    /* into struct cp_conf */
+	long long                min, max;
+	long long                idef;   /* default: INT, LONG, MODE, LEVEL */
+	const char              *sdef;   /* default: STR; NULL = required */
+	const char *const       *oneof;  /* STR: the allowed values */
+	enum conf_check          check;
+	const char              *env;    /* environment variable that wins */
+	const struct conf_key   *sub;    /* GROUP: its members */
+};
+
+#define OFF(m) offsetof(struct cp_conf, m)
+#define K_STR(n, m, def, chk) \
+	{ .name = (n), .kind = CONF_STR, .off = OFF(m), .sdef = (def), .check = (chk) }
+#define K_ENV(n, m, def, chk, e) \
+	{ .name = (n), .kind = CONF_STR, .off = OFF(m), .sdef = (def), .check = (chk), .env = (e) }
+#define K_ONEOF(n, m, def, set) \
+	{ .name = (n), .kind = CONF_STR, .off = OFF(m), .sdef = (def), .oneof = (set) }
+#define K_INT(n, m, lo, hi, def) \
+	{ .name = (n), .kind = CONF_INT, .off = OFF(m), .min = (lo), .max = (hi), .idef = (def) }
+#define K_LONG(n, m, lo, hi, def) \
+	{ .name = (n), .kind = CONF_LONG, .off = OFF(m), .min = (lo), .max = (hi), .idef = (def) }
+#define K_GROUP(n, t) { .name = (n), .kind = CONF_GROUP, .sub = (t) }
+#define K_END { .name = NULL }
+
+static const char *const conf_rec_modes[] = { "twiml", "rest", NULL };
+static const char *const conf_stt_backends[] = { "pocketsphinx", NULL };
+static const char *const conf_sum_backends[] = { "rules", NULL };
+static const char *const conf_log_levels[] = {
+	"error", "warn", "info", "debug", NULL
+};
+
+/* socket or host is required; conf_check_final checks that pair. */
+static const struct conf_key conf_db_keys[] = {
+	K_STR("socket", db.socket, "", CHK_NONE),
+	K_STR("host", db.host, "", CHK_NONE),
+	K_INT("port", db.port, 1, 65535, 3306),
+	K_ENV("user", db.user, NULL, CHK_NONE, "CALLPIPE_DB_USER"),
+	K_ENV("password", db.password, "", CHK_NONE, "CALLPIPE_DB_PASSWORD"),
+	K_STR("name", db.name, NULL, CHK_NONE),
+	K_INT("connect_timeout_s", db.connect_timeout_s, 1, 600, 5),
+	K_END
+};
+
+static const struct conf_key conf_twilio_keys[] = {
+	K_ENV("account_sid", twilio.account_sid, NULL, CHK_ACCOUNT_SID,
+	    "CALLPIPE_TWILIO_ACCOUNT_SID"),
+	K_ENV("auth_token", twilio.auth_token, NULL, CHK_NONE,
+	    "CALLPIPE_TWILIO_AUTH_TOKEN"),
+	K_STR("api_base", twilio.api_base, "https://api.twilio.com",
+	    CHK_HTTP_URL),
+	K_INT("request_timeout_ms", twilio.request_timeout_ms, 100, 600000,
+	    15000),
+	K_END
+};
+
+static const struct conf_key conf_stream_keys[] = {
+	K_STR("url", stream.url, "wss://agent.example.com/stream", CHK_WS_URL),
+	K_END
+};
+
+static const struct conf_key conf_recording_keys[] = {
+	K_ONEOF("mode", recording.mode, "twiml", conf_rec_modes),
+	K_STR("cache_dir", recording.cache_dir,
+	    "/var/cache/callpipe/recordings", CHK_NONEMPTY),
+	K_STR("nginx_internal_prefix", recording.nginx_internal_prefix,
+	    "/_recordings/", CHK_URI_PREFIX),
+	K_INT("retention_days", recording.retention_days, 1, 3650, 7),
+	K_INT("fetch_timeout_ms", recording.fetch_timeout_ms, 100, 600000,
+	    10000),
+	K_END
+};
+
+static const struct conf_key conf_ps_keys[] = {
+	K_STR("hmm", stt.ps_hmm, "/usr/share/pocketsphinx/model/en-us/en-us",
+	    CHK_NONEMPTY),
+	K_STR("lm", stt.ps_lm,
+	    "/usr/share/pocketsphinx/model/en-us/en-us.lm.bin", CHK_NONEMPTY),
+	K_STR("dict", stt.ps_dict,
+	    "/usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict",
+	    CHK_NONEMPTY),
+	K_END
+};
+
+static const struct conf_key conf_stt_keys[] = {
+	K_ONEOF("backend", stt.backend, "pocketsphinx", conf_stt_backends),
+	K_GROUP("pocketsphinx", conf_ps_keys),
+	K_END
+};
+
+static const struct conf_key conf_summary_keys[] = {
+	K_ONEOF("backend", summary.backend, "rules", conf_sum_backends),
+	{ .name = "services", .kind = CONF_GAZ, .off = OFF(summary.services) },
+	{ .name = "cities", .kind = CONF_GAZ, .off = OFF(summary.cities) },
+	K_END
+};
+
+static const struct conf_key conf_fcgi_keys[] = {
+	K_STR("socket", fcgi.socket, "/run/callpipe/fcgi.sock", CHK_NONEMPTY),
+	{ .name = "socket_mode", .kind = CONF_MODE, .off = OFF(fcgi.socket_mode),
+	  .idef = 0660 },
+	K_INT("children", fcgi.children, 1, 256, 4),
+	K_INT("max_requests", fcgi.max_requests, 0, 10000000, 1000),
+	K_INT("max_body_bytes", fcgi.max_body_bytes, 1024, 64 * 1024 * 1024,
+	    65536),
+	K_END
+};
+
+static const struct conf_key conf_worker_keys[] = {
+	K_INT("processes", worker.processes, 0, 256, 1),
+	K_STR("binary", worker.binary, "", CHK_NONE),
+	K_INT("poll_interval_ms", worker.poll_interval_ms, 10, 60000, 200),
+	K_INT("lease_seconds", worker.lease_seconds, 5, 86400, 300),
+	K_INT("max_attempts", worker.max_attempts, 1, 100, 6),
+	K_INT("backoff_base_ms", worker.backoff_base_ms, 1, 86400000, 5000),
+	K_INT("backoff_max_ms", worker.backoff_max_ms, 1, 86400000, 600000),
+	K_END
+};
+
+static const struct conf_key conf_api_keys[] = {
+	K_ENV("signing_key", api.signing_key, "", CHK_NONE,
+	    "CALLPIPE_SIGNING_KEY"),
+	K_END
+};
+
+static const struct conf_key conf_log_keys[] = {
+	{ .name = "level", .kind = CONF_LEVEL, .off = OFF(log_level),
+	  .idef = LOG_LVL_INFO },
+	K_END
+};
+
+static const struct conf_key conf_root_keys[] = {
+	K_STR("public_base_url", public_base_url, NULL, CHK_HTTP_URL),
+	K_LONG("default_business_id", default_business_id, 0, 2147483647L, 0),
+	K_GROUP("database", conf_db_keys),
+	K_GROUP("twilio", conf_twilio_keys),
+	K_GROUP("stream", conf_stream_keys),
+	K_GROUP("recording", conf_recording_keys),
+	K_GROUP("stt", conf_stt_keys),
+	K_GROUP("summary", conf_summary_keys),
+	K_GROUP("fcgi", conf_fcgi_keys),
+	K_GROUP("worker", conf_worker_keys),
+	K_GROUP("api", conf_api_keys),
+	K_GROUP("log", conf_log_keys),
+	K_END
+};
+
+/* At most this many keys carry an env override (the K_ENV rows above). */
+#define CONF_ENV_MAX 8
+
+struct conf_ctx {
+	config_t               cfg;
+	const char            *path;
+	struct cp_conf        *conf;
+	char                  *err;
+	size_t                 errlen;
+	const struct conf_key *from_env[CONF_ENV_MAX]; /* keys the env set */
+	int                    nfrom_env;
+};
+
+static char **
+conf_strp(struct cp_conf *conf, const struct conf_key *k)
+{
+	return (char **)(void *)((char *)conf + k->off);
+}
+
+static int *
+conf_intp(struct cp_conf *conf, const struct conf_key *k)
+{
+	return (int *)(void *)((char *)conf + k->off);
+}
+
+/* "prefix.name", or "name" at the top; cut to fit (it is only a message). */
+static void
+conf_keypath(char *buf, size_t len, const char *prefix, const char *name)
+{
+	if (prefix[0] != '\0')
+		cp_fmt(buf, len, "%s.%s", prefix, name);
+	else
+		cp_fmt(buf, len, "%s", name);
+}
+
+/*
+ * Writes "FILE:LINE: KEY: reason" into ctx->err. The line is s's, or that
+ * of its nearest enclosing setting that has one; without any (s NULL, the
+ * root) it is left out. A scalar element of a list or array gets its
+ * list's line: libconfig 1.5 stamps such an element with the line of the
+ * token after it, which is the next line when the list spans several.
+ */
+static enum cp_err
+conf_fail(struct conf_ctx *ctx, const config_setting_t *s, const char *key,
+    const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static enum cp_err
+conf_fail(struct conf_ctx *ctx, const config_setting_t *s, const char *key,
+    const char *fmt, ...)
+{
+	char reason[CP_REASON_MAX];
+	const char *file = ctx->path;
+	unsigned int line = 0;
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	if (s != NULL && config_setting_name(s) == NULL &&
+	    !config_setting_is_aggregate(s) && config_setting_parent(s) != NULL)
+		s = config_setting_parent(s);
+	for (; s != NULL && line == 0; s = config_setting_parent(s)) {
+		line = config_setting_source_line(s);
+		/* @include'd files: name the file the setting is in. */
+		if (line != 0 && config_setting_source_file(s) != NULL)
+			file = config_setting_source_file(s);
+	}
+	if (ctx->err == NULL || ctx->errlen == 0)
+		return CP_INPUT;
+	if (line != 0)
+		cp_fmt(ctx->err, ctx->errlen, "%s:%u: %s: %s", file, line, key,
+		    reason);
+	else
+		cp_fmt(ctx->err, ctx->errlen, "%s: %s: %s", file, key, reason);
+	return CP_INPUT;
+}
+
+static enum cp_err
+conf_nomem(struct conf_ctx *ctx)
+{
+	if (ctx->err != NULL && ctx->errlen > 0)
+		cp_fmt(ctx->err, ctx->errlen, "%s: out of memory", ctx->path);
+	return CP_NOMEM;
+}
+
+/* Replaces *dst with a copy of src. */
+static enum cp_err
+conf_setstr(struct conf_ctx *ctx, char **dst, const char *src)
+{
+	char *copy = strdup(src);
+
+	if (copy == NULL)
+		return conf_nomem(ctx);
+	free(*dst);
+	*dst = copy;
+	return CP_OK;
+}
+
+static enum cp_err
+conf_defaults(struct conf_ctx *ctx, const struct conf_key *keys)
+{
+	enum cp_err e;
+
+	for (const struct conf_key *k = keys; k->name != NULL; k++) {
+		switch (k->kind) {
+		case CONF_STR:
+			if (k->sdef != NULL &&
+			    (e = conf_setstr(ctx, conf_strp(ctx->conf, k),
+			    k->sdef)) != CP_OK)
+				return e;
+			break;
+		case CONF_INT:
+		case CONF_MODE:
+			*conf_intp(ctx->conf, k) = (int)k->idef;
+			break;
+		case CONF_LONG:
+			*(long *)(void *)((char *)ctx->conf + k->off) =
+			    (long)k->idef;
+			break;
+		case CONF_LEVEL:
+			*(enum log_level *)(void *)((char *)ctx->conf + k->off) =
+			    (enum log_level)k->idef;
+			break;
+		case CONF_GROUP:
+			if ((e = conf_defaults(ctx, k->sub)) != CP_OK)
+				return e;
+			break;
+		case CONF_GAZ:
+			break;  /* default: no entries */
+		}
+	}
+	return CP_OK;
+}
+
+/*
+ * Strict octal permission bits: 1 to 4 digits 0-7, at most 0777. A
+ * libconfig integer cannot say this (0660 there is decimal 660), hence a
+ * string. Returns 0 and sets *out, or -1.
+ */
+static int
+conf_parse_mode(const char *s, int *out)
+{
+	size_t n = strlen(s);
+	int v = 0;
+
+	if (n == 0 || n > 4)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '7')
+			return -1;
+		v = v * 8 + (s[i] - '0');
+	}
+	if (v > 0777)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* True when s is well-formed UTF-8 (no overlongs, surrogates, > U+10FFFF). */
+static bool
+conf_utf8_valid(const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+
+	while (*s != '\0') {
+		unsigned int c = *s, cp;
+		int n;
+
+		if (c < 0x80) {
+			s++;
+			continue;
+		} else if (c >= 0xc2 && c <= 0xdf) {
+			n = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			cp = c & 0x07;
+		} else
+			return false;
+		for (int i = 1; i <= n; i++) {
+			if ((s[i] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i] & 0x3fu);
+		}
+		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		s += n + 1;
+	}
+	return true;
+}
+
+/* "must be one of: a, b" into buf (at most len bytes). Returns buf. */
+static char *
+conf_oneof_reason(char *buf, size_t len, const char *const *set)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (; *set != NULL && off < len; set++) {
+		cp_fmt(buf + off, len - off, "%s%s",
+		    off == 0 ? "must be one of: " : ", ", *set);
+		off = strlen(buf);
+	}
+	return buf;
+}
+
+/* Copies a non-empty UTF-8 string setting s (named key) into *dst. */
+static enum cp_err
+conf_take_text(struct conf_ctx *ctx, const config_setting_t *s,
+    const char *key, char **dst)
+{
+	const char *v;
+
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return conf_fail(ctx, s, key, "must be a string");
+	v = config_setting_get_string(s);
+	if (v[0] == '\0')
+		return conf_fail(ctx, s, key, "must not be empty");
+	if (!conf_utf8_valid(v))
+		return conf_fail(ctx, s, key, "must be valid UTF-8");
+	return conf_setstr(ctx, dst, v);
+}
+
+static enum cp_err
+conf_take_terms(struct conf_ctx *ctx, const config_setting_t *s,
+    const char *key, struct conf_gazetteer_entry *ent)
+{
+	char tkey[CONF_KEY_MAX];
+	int n;
+	enum cp_err e;
+
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(s) != CONFIG_TYPE_LIST)
+		return conf_fail(ctx, s, key, "must be a list");
+	n = config_setting_length(s);
+	if (n == 0)
+		return conf_fail(ctx, s, key, "must not be empty");
+	ent->terms = calloc((size_t)n + 1, sizeof(*ent->terms));
+	if (ent->terms == NULL)
+		return conf_nomem(ctx);
+	for (int i = 0; i < n; i++) {
+		cp_fmt(tkey, sizeof(tkey), "%s[%d]", key, i);
+		e = conf_take_text(ctx, config_setting_get_elem(s, (unsigned)i),
+		    tkey, &ent->terms[i]);
+		if (e != CP_OK)
+			return e;
+		ent->nterms = i + 1;
+	}
+	return CP_OK;
+}
+
+/* One { name, he, terms } group of a gazetteer list. */
+static enum cp_err
+conf_take_entry(struct conf_ctx *ctx, const config_setting_t *g,
+    const char *ekey, struct conf_gazetteer_entry *ent)
+{
+	char key[CONF_KEY_MAX];
+	enum cp_err e;
+	int n;
+
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+		return conf_fail(ctx, g, ekey, "must be a group");
+	n = config_setting_length(g);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *s =
+		    config_setting_get_elem(g, (unsigned)i);
+		const char *name = config_setting_name(s);
+
+		conf_keypath(key, sizeof(key), ekey, name != NULL ? name : "?");
+		if (name != NULL && strcmp(name, "name") == 0)
+			e = conf_take_text(ctx, s, key, &ent->name);
+		else if (name != NULL && strcmp(name, "he") == 0)
+			e = conf_take_text(ctx, s, key, &ent->name_he);
+		else if (name != NULL && strcmp(name, "terms") == 0)
+			e = conf_take_terms(ctx, s, key, ent);
+		else
+			e = conf_fail(ctx, s, key, "unknown key");
+		if (e != CP_OK)
+			return e;
+	}
+	/* All three are required: a summary names both languages. */
+	if (ent->name == NULL || ent->name_he == NULL || ent->terms == NULL) {
+		conf_keypath(key, sizeof(key), ekey, ent->name == NULL ? "name" :
+		    ent->name_he == NULL ? "he" : "terms");
+		return conf_fail(ctx, g, key, "missing");
+	}
+	return CP_OK;
+}
+
+static void
+conf_gaz_free(struct conf_gazetteer *gz)
+{
+	for (int i = 0; i < gz->nentries; i++) {
+		struct conf_gazetteer_entry *ent = &gz->entries[i];
+
+		free(ent->name);
+		free(ent->name_he);
+		if (ent->terms != NULL)
+			for (int j = 0; j < ent->nterms; j++)
+				free(ent->terms[j]);
+		free(ent->terms);
+	}
+	free(gz->entries);
+	gz->entries = NULL;
+	gz->nentries = 0;
+}
+
+static enum cp_err
+conf_take_gaz(struct conf_ctx *ctx, const config_setting_t *s,
+    const char *key, struct conf_gazetteer *gz)
+{
+	char ekey[CONF_KEY_MAX];
+	enum cp_err e;
+	int n;
+
+	if (config_setting_type(s) != CONFIG_TYPE_LIST)
+		return conf_fail(ctx, s, key, "must be a list");
+	conf_gaz_free(gz);
+	n = config_setting_length(s);
+	if (n == 0)
+		return CP_OK;
+	gz->entries = calloc((size_t)n, sizeof(*gz->entries));
+	if (gz->entries == NULL)
+		return conf_nomem(ctx);
+	for (int i = 0; i < n; i++) {
+		/* Counted first so conf_free frees a half-read entry too. */
+		gz->nentries = i + 1;
+		cp_fmt(ekey, sizeof(ekey), "%s[%d]", key, i);
+		e = conf_take_entry(ctx, config_setting_get_elem(s, (unsigned)i),
+		    ekey, &gz->entries[i]);
+		if (e != CP_OK)
+			return e;
+	}
+	return CP_OK;
+}
+
+static enum cp_err conf_walk(struct conf_ctx *, const config_setting_t *,
+    const struct conf_key *, const char *);
+
+/* Stores setting s, found to be key k (dotted name key), into ctx->conf. */
+static enum cp_err
+conf_take(struct conf_ctx *ctx, const config_setting_t *s,
+    const struct conf_key *k, const char *key)
+{
+	int type = config_setting_type(s);
+	char reason[CP_REASON_MAX];
+	long long v;
+	int mode;
+	enum log_level lvl;
+
+	switch (k->kind) {
+	case CONF_STR:
+		if (type != CONFIG_TYPE_STRING)
+			return conf_fail(ctx, s, key, "must be a string");
+		return conf_setstr(ctx, conf_strp(ctx->conf, k),
+		    config_setting_get_string(s));
+	case CONF_INT:
+	case CONF_LONG:
+		if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
+			return conf_fail(ctx, s, key, "must be an integer");
+		v = config_setting_get_int64(s);
+		if (v < k->min || v > k->max)
+			return conf_fail(ctx, s, key,
+			    "must be between %lld and %lld", k->min, k->max);
+		if (k->kind == CONF_INT)
+			*conf_intp(ctx->conf, k) = (int)v;
+		else
+			*(long *)(void *)((char *)ctx->conf + k->off) = (long)v;
+		return CP_OK;
+	case CONF_MODE:
+		if (type != CONFIG_TYPE_STRING)
+			return conf_fail(ctx, s, key, "must be a string");
+		if (conf_parse_mode(config_setting_get_string(s), &mode) != 0)
+			return conf_fail(ctx, s, key,
+			    "must be an octal mode from \"0000\" to \"0777\", "
+			    "e.g. \"0660\"");
+		*conf_intp(ctx->conf, k) = mode;
+		return CP_OK;
+	case CONF_LEVEL:
+		if (type != CONFIG_TYPE_STRING)
+			return conf_fail(ctx, s, key, "must be a string");
+		if (log_level_parse(config_setting_get_string(s), &lvl) != 0)
+			return conf_fail(ctx, s, key, "%s", conf_oneof_reason(
+			    reason, sizeof(reason), conf_log_levels));
+		*(enum log_level *)(void *)((char *)ctx->conf + k->off) = lvl;
+		return CP_OK;
+	case CONF_GROUP:
+		if (type != CONFIG_TYPE_GROUP)
+			return conf_fail(ctx, s, key, "must be a group");
+		return conf_walk(ctx, s, k->sub, key);
+	case CONF_GAZ:
+		return conf_take_gaz(ctx, s, key,
+		    (struct conf_gazetteer *)(void *)((char *)ctx->conf +
+		    k->off));
+	}
+	return conf_fail(ctx, s, key, "unknown key");
+}
+
+/* Every member of group must be one of keys; prefix is group's dotted name. */
+static enum cp_err
+conf_walk(struct conf_ctx *ctx, const config_setting_t *group,
+    const struct conf_key *keys, const char *prefix)
+{
+	char key[CONF_KEY_MAX];
+	int n = config_setting_length(group);
+	enum cp_err e;
+
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *s =
+		    config_setting_get_elem(group, (unsigned)i);
+		const char *name = config_setting_name(s);
+		const struct conf_key *k;
+
+		if (name == NULL)
+			name = "?";
+		conf_keypath(key, sizeof(key), prefix, name);
+		for (k = keys; k->name != NULL; k++)
+			if (strcmp(k->name, name) == 0)
+				break;
+		if (k->name == NULL)
+			return conf_fail(ctx, s, key, "unknown key");
+		if ((e = conf_take(ctx, s, k, key)) != CP_OK)
+			return e;
+	}
+	return CP_OK;
+}
+
+/* The environment wins over the file (conf.h), set but empty included. */
+static enum cp_err
+conf_env(struct conf_ctx *ctx, const struct conf_key *keys)
+{
+	enum cp_err e;
+
+	for (const struct conf_key *k = keys; k->name != NULL; k++) {
+		const char *v;
+
+		if (k->kind == CONF_GROUP) {
+			if ((e = conf_env(ctx, k->sub)) != CP_OK)
+				return e;
+			continue;
+		}
+		if (k->env == NULL || (v = getenv(k->env)) == NULL)
+			continue;
+		if ((e = conf_setstr(ctx, conf_strp(ctx->conf, k), v)) != CP_OK)
+			return e;
+		if (ctx->nfrom_env < CONF_ENV_MAX)
+			ctx->from_env[ctx->nfrom_env++] = k;
+	}
+	return CP_OK;
+}
+
+static bool
+conf_is_from_env(const struct conf_ctx *ctx, const struct conf_key *k)
+{
+	for (int i = 0; i < ctx->nfrom_env; i++)
+		if (ctx->from_env[i] == k)
+			return true;
+	return false;
+}
+
+/*
+ * The setting a final-check message points at: key itself when the file has
+ * it, else its nearest enclosing group that the file has (line of
+ * "twilio = {" for a missing twilio.auth_token), else NULL.
+ */
+static const config_setting_t *
+conf_locate(struct conf_ctx *ctx, const char *key)
+{
+	char path[CONF_KEY_MAX];
+	const config_setting_t *s;
+	char *dot;
+
+	cp_fmt(path, sizeof(path), "%s", key);
+	for (;;) {
+		if ((s = config_lookup(&ctx->cfg, path)) != NULL)
+			return s;
+		if ((dot = strrchr(path, '.')) == NULL)
+			return NULL;
+		*dot = '\0';
+	}
+}
+
+/* Fails about key k whose final value may have come from the environment. */
+static enum cp_err
+conf_fail_final(struct conf_ctx *ctx, const struct conf_key *k,
+    const char *key, const char *reason)
+{
+	if (k != NULL && conf_is_from_env(ctx, k))
+		return conf_fail(ctx, NULL, key, "%s (from %s)", reason, k->env);
+	return conf_fail(ctx, conf_locate(ctx, key), key, "%s", reason);
+}
+
+/* An http(s) URL with something after the scheme, no spaces, no final '/'. */
+static const char *
+conf_url_problem(const char *v, const char *const *schemes, const char *want,
+    bool no_slash)
+{
+	const char *rest = NULL;
+
+	for (; *schemes != NULL; schemes++)
+		if (strncmp(v, *schemes, strlen(*schemes)) == 0) {
+			rest = v + strlen(*schemes);
+			break;
+		}
+	if (rest == NULL)
+		return want;
+	if (rest[0] == '\0' || rest[0] == '/')
+		return "must name a host after the scheme";
+	for (const char *p = v; *p != '\0'; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+			return "must be printable ASCII without spaces";
+	if (no_slash && v[strlen(v) - 1] == '/')
+		return "must not end with '/'";
+	return NULL;
+}
+
+static enum cp_err
+conf_check_str(struct conf_ctx *ctx, const struct conf_key *k,
+    const char *key)
+{
+	static const char *const http[] = { "https://", "http://", NULL };
+	static const char *const ws[] = { "wss://", "ws://", NULL };
+	const char *v = *conf_strp(ctx->conf, k);
+	const char *why = NULL;
+	char reason[CP_REASON_MAX];
+
+	if (v == NULL || (k->sdef == NULL && v[0] == '\0')) {
+		if (k->env != NULL && conf_is_from_env(ctx, k)) {
+			cp_fmt(reason, sizeof(reason), "missing (%s is empty)",
+			    k->env);
+			return conf_fail(ctx, NULL, key, "%s", reason);
+		}
+		if (k->env != NULL) {
+			cp_fmt(reason, sizeof(reason), "missing (or set %s)",
+			    k->env);
+			return conf_fail_final(ctx, NULL, key, reason);
+		}
+		return conf_fail_final(ctx, NULL, key, "missing");
+	}
+	if (k->oneof != NULL) {
+		const char *const *o;
+
+		for (o = k->oneof; *o != NULL; o++)
+			if (strcmp(v, *o) == 0)
+				break;
+		if (*o == NULL)
+			return conf_fail_final(ctx, k, key, conf_oneof_reason(
+			    reason, sizeof(reason), k->oneof));
+	}
+	switch (k->check) {
+	case CHK_NONE:
+		break;
+	case CHK_NONEMPTY:
+		if (v[0] == '\0')
+			why = "must not be empty";
+		break;
+	case CHK_HTTP_URL:
+		why = conf_url_problem(v, http,
+		    "must start with https:// or http://", true);
+		break;
+	case CHK_WS_URL:
+		why = conf_url_problem(v, ws, "must start with wss:// or ws://",
+		    false);
+		break;
+	case CHK_URI_PREFIX:
+		if (v[0] != '/' || v[strlen(v) - 1] != '/')
+			why = "must start and end with '/'";
+		break;
+	case CHK_ACCOUNT_SID:
+		if (!sid_valid(v, "AC"))
+			why = "must be AC followed by 32 lowercase hex digits";
+		break;
+	}
+	if (why != NULL)
+		return conf_fail_final(ctx, k, key, why);
+	return CP_OK;
+}
+
+static enum cp_err
+conf_check_keys(struct conf_ctx *ctx, const struct conf_key *keys,
+    const char *prefix)
+{
+	char key[CONF_KEY_MAX];
+	enum cp_err e;
+
+	for (const struct conf_key *k = keys; k->name != NULL; k++) {
+		conf_keypath(key, sizeof(key), prefix, k->name);
+		if (k->kind == CONF_GROUP)
+			e = conf_check_keys(ctx, k->sub, key);
+		else if (k->kind == CONF_STR)
+			e = conf_check_str(ctx, k, key);
+		else
+			e = CP_OK;
+		if (e != CP_OK)
+			return e;
+	}
+	return CP_OK;
+}
+
+/* Rules that tie two keys together. */
+static enum cp_err
+conf_check_pairs(struct conf_ctx *ctx)
+{
+	const struct cp_conf *c = ctx->conf;
+
+	if (c->db.socket[0] == '\0' && c->db.host[0] == '\0')
+		return conf_fail_final(ctx, NULL, "database.socket",
+		    "missing (or set database.host)");
+	if (c->worker.backoff_max_ms < c->worker.backoff_base_ms)
+		return conf_fail_final(ctx, NULL, "worker.backoff_max_ms",
+		    "must not be less than worker.backoff_base_ms");
+	return CP_OK;
+}
+
+static enum cp_err
+conf_load_cfg(struct conf_ctx *ctx)
+{
+	enum cp_err e;
+	int saved;
+
+	errno = 0;
+	if (config_read_file(&ctx->cfg, ctx->path) != CONFIG_TRUE) {
+		saved = errno;
+		if (config_error_type(&ctx->cfg) == CONFIG_ERR_FILE_IO) {
+			if (ctx->err != NULL && ctx->errlen > 0)
+				cp_fmt(ctx->err, ctx->errlen,
+				    "%s: cannot read: %s", ctx->path,
+				    saved != 0 ? strerror(saved) :
+				    config_error_text(&ctx->cfg));
+			return CP_INPUT;
+		}
+		if (ctx->err != NULL && ctx->errlen > 0)
+			cp_fmt(ctx->err, ctx->errlen, "%s:%d: parse error: %s",
+			    config_error_file(&ctx->cfg) != NULL ?
+			    config_error_file(&ctx->cfg) : ctx->path,
+			    config_error_line(&ctx->cfg),
+			    config_error_text(&ctx->cfg));
+		return CP_INPUT;
+	}
+	if ((e = conf_walk(ctx, config_root_setting(&ctx->cfg),
+	    conf_root_keys, "")) != CP_OK)
+		return e;
+	if ((e = conf_env(ctx, conf_root_keys)) != CP_OK)
+		return e;
+	if ((e = conf_check_keys(ctx, conf_root_keys, "")) != CP_OK)
+		return e;
+	return conf_check_pairs(ctx);
+}
+
+enum cp_err
+conf_load(const char *path, struct cp_conf *conf, char *err, size_t errlen)
+{
+	struct conf_ctx ctx;
+	enum cp_err e;
+
+	memset(conf, 0, sizeof(*conf));
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.path = path;
+	ctx.conf = conf;
+	ctx.err = err;
+	ctx.errlen = errlen;
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if ((conf->path = strdup(path)) == NULL)
+		return conf_nomem(&ctx);
+	if ((e = conf_defaults(&ctx, conf_root_keys)) != CP_OK) {
+		conf_free(conf);
+		return e;
+	}
+	config_init(&ctx.cfg);
+	e = conf_load_cfg(&ctx);
+	config_destroy(&ctx.cfg);
+	if (e != CP_OK)
+		conf_free(conf);
+	return e;
+}
+
+static void
+conf_free_keys(struct cp_conf *conf, const struct conf_key *keys)
+{
+	for (const struct conf_key *k = keys; k->name != NULL; k++) {
+		if (k->kind == CONF_STR) {
+			char **sp = conf_strp(conf, k);
+
+			free(*sp);
+			*sp = NULL;
+		} else if (k->kind == CONF_GROUP)
+			conf_free_keys(conf, k->sub);
+		else if (k->kind == CONF_GAZ)
+			conf_gaz_free((struct conf_gazetteer *)(void *)
+			    ((char *)conf + k->off));
+	}
+}
+
+void
+conf_free(struct cp_conf *conf)
+{
+	if (conf == NULL)
+		return;
+	conf_free_keys(conf, conf_root_keys);
+	free(conf->path);
+	memset(conf, 0, sizeof(*conf));
+}

@@ -1,0 +1,349 @@
+/*
+ * check_db_queue: the queue and migrations against a real MariaDB.
+ *
+ * Needs CALLPIPE_CONF (the local stack's config, etc/dev.sh up); it works
+ * in its own database, <database.name>_test, which it drops and recreates,
+ * so the running stack's workers never see its jobs. Without
+ * CALLPIPE_CONF it exits 77 (automake's "skipped").
+ */
+#include <check.h>
+#include <mysql.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "calls.h"
+#include "conf.h"
+#include "db.h"
+#include "migrate.h"
+#include "queue.h"
+#include "worker.h"
+
+static struct cp_conf conf;
+static struct db *db;
+static char dbname[128];
+
+static void
+exec_ok(const char *sql)
+{
+	ck_assert_msg(db_exec(db, sql, NULL, 0, NULL, NULL) == CP_OK,
+	    "%s: %s", sql, db_error(db));
+}
+
+static long long
+count(const char *sql)
+{
+	struct db_result *r = NULL;
+	long long n;
+
+	ck_assert_msg(db_exec(db, sql, NULL, 0, &r, NULL) == CP_OK, "%s: %s",
+	    sql, db_error(db));
+	n = strtoll(db_cell(r, 0, 0), NULL, 10);
+	db_result_free(r);
+	return n;
+}
+
+static char *
+cell(const char *sql)
+{
+	struct db_result *r = NULL;
+	char *s;
+
+	ck_assert_msg(db_exec(db, sql, NULL, 0, &r, NULL) == CP_OK, "%s: %s",
+	    sql, db_error(db));
+	s = db_cell(r, 0, 0) ? strdup(db_cell(r, 0, 0)) : NULL;
+	db_result_free(r);
+	return s;
+}
+
+static void
+random_sid(char *out, const char *prefix)
+{
+	static const char hex[] = "0123456789abcdef";
+	memcpy(out, prefix, 2);
+	for (int i = 2; i < 34; i++)
+		out[i] = hex[random() % 16];
+	out[34] = '\0';
+}
+
+/* Fresh test database with the schema applied: also the migrate test. */
+static void
+fresh_db(void)
+{
+	char sql[300], err[512] = "";
+	int applied = -1;
+
+	cp_fmt(sql, sizeof(sql), "DROP DATABASE IF EXISTS `%s`", dbname);
+	exec_ok(sql);
+	cp_fmt(sql, sizeof(sql), "CREATE DATABASE `%s` CHARACTER SET utf8mb4",
+	    dbname);
+	exec_ok(sql);
+	cp_fmt(sql, sizeof(sql), "USE `%s`", dbname);
+	exec_ok(sql);
+	ck_assert_msg(migrate_run(db, TOP_SRCDIR "/schema", &applied, err,
+	    sizeof(err)) == CP_OK, "migrate: %s", err);
+	ck_assert_int_ge(applied, 1);
+}
+
+static void
+setup(void)
+{
+	char err[512] = "";
+	const char *path = getenv("CALLPIPE_CONF");
+
+	ck_assert_msg(conf_load(path, &conf, err, sizeof(err)) == CP_OK, "%s",
+	    err);
+	cp_fmt(dbname, sizeof(dbname), "%s_test", conf.db.name);
+	/* Connect to the stack's database, then switch to the test one. */
+	ck_assert_msg(db_open(&conf, &db, err, sizeof(err)) == CP_OK, "%s", err);
+	fresh_db();
+	free(conf.db.name);
+	conf.db.name = strdup(dbname);   /* reconnects land in the test db */
+	srandom((unsigned)getpid());
+}
+
+static void
+teardown(void)
+{
+	db_close(db);
+	db = NULL;
+	conf_free(&conf);
+}
+
+START_TEST(test_migrate_twice_changes_nothing)
+{
+	char err[512] = "";
+	int applied = -1;
+	long long before = count("SELECT COUNT(*) FROM schema_migrations");
+	char *sum1 = cell("SELECT GROUP_CONCAT(checksum ORDER BY version) "
+	    "FROM schema_migrations");
+	char *sum2, *tables1, *tables2;
+
+	tables1 = cell("SELECT GROUP_CONCAT(table_name ORDER BY table_name) "
+	    "FROM information_schema.tables WHERE table_schema = DATABASE()");
+	ck_assert_msg(migrate_run(db, TOP_SRCDIR "/schema", &applied, err,
+	    sizeof(err)) == CP_OK, "%s", err);
+	ck_assert_int_eq(applied, 0);
+	ck_assert_int_eq(count("SELECT COUNT(*) FROM schema_migrations"), before);
+	sum2 = cell("SELECT GROUP_CONCAT(checksum ORDER BY version) "
+	    "FROM schema_migrations");
+	tables2 = cell("SELECT GROUP_CONCAT(table_name ORDER BY table_name) "
+	    "FROM information_schema.tables WHERE table_schema = DATABASE()");
+	ck_assert_str_eq(sum1, sum2);
+	ck_assert_str_eq(tables1, tables2);
+	ck_assert_ptr_nonnull(strstr(tables1, "call_log"));
+	ck_assert_ptr_nonnull(strstr(tables1, "jobs"));
+	free(sum1);
+	free(sum2);
+	free(tables1);
+	free(tables2);
+}
+END_TEST
+
+START_TEST(test_enqueue_dedupe_key)
+{
+	bool ins1 = false, ins2 = true;
+	char ca[35];
+
+	random_sid(ca, "CA");
+	ck_assert_int_eq(queue_enqueue(db, "fetch_recording", ca, "fetch:REx",
+	    4, 0, &ins1), CP_OK);
+	ck_assert_int_eq(queue_enqueue(db, "fetch_recording", ca, "fetch:REx",
+	    4, 0, &ins2), CP_OK);
+	ck_assert(ins1);
+	ck_assert(!ins2);
+	ck_assert_int_eq(count("SELECT COUNT(*) FROM jobs WHERE "
+	    "dedupe_key = 'fetch:REx'"), 1);
+}
+END_TEST
+
+START_TEST(test_claim_query_uses_index_without_filesort)
+{
+	char sql[2048], *plan;
+
+	/* 1,200 jobs in mixed states and times. */
+	exec_ok("INSERT INTO jobs (kind, dedupe_key, state, max_attempts, "
+	    "run_after) SELECT 'transcribe', CONCAT('bulk:', seq), "
+	    "ELT(1 + seq % 4, 'queued', 'running', 'done', 'dead'), 4, "
+	    "NOW(3) - INTERVAL (seq % 500) SECOND + INTERVAL (seq % 7) MINUTE "
+	    "FROM seq_1_to_1200");
+	exec_ok("ANALYZE TABLE jobs");
+	ck_assert_int_ge(count("SELECT COUNT(*) FROM jobs"), 1000);
+	cp_fmt(sql, sizeof(sql), "EXPLAIN FORMAT=JSON %s", queue_claim_sql);
+	plan = cell(sql);
+	ck_assert_ptr_nonnull(plan);
+	ck_assert_msg(strstr(plan, "filesort") == NULL, "plan sorts: %s", plan);
+	ck_assert_msg(strstr(plan, "\"key\": \"ix_jobs_claim\"") != NULL,
+	    "plan does not use ix_jobs_claim: %s", plan);
+	free(plan);
+}
+END_TEST
+
+/* A claimed job whose lease ends is claimed by another worker; the first
+ * worker's finish then matches 0 rows and its result is not written. */
+START_TEST(test_lease_expired_result_dropped)
+{
+	struct queue_job a, b;
+	struct worker_outcome o;
+	bool got = false;
+	int requeued = 0, nexp = 0;
+	char ca[35], key[64], sql[256], *st;
+	struct queue_job exp[4];
+
+	random_sid(ca, "CA");
+	ck_assert_int_eq(calls_ensure(db, ca), CP_OK);
+	cp_fmt(sql, sizeof(sql), "UPDATE call_log SET recording_status = "
+	    "'completed', transcript_status = 'processing' WHERE call_sid = '%s'",
+	    ca);
+	exec_ok(sql);
+	cp_fmt(key, sizeof(key), "transcribe:%s:0", ca);
+	ck_assert_int_eq(queue_enqueue(db, "transcribe", ca, key, 4, 0, NULL),
+	    CP_OK);
+	exec_ok("UPDATE jobs SET state = 'done' WHERE dedupe_key LIKE 'bulk:%'");
+	ck_assert_int_eq(queue_claim(db, "worker-a", 1, &a, &got), CP_OK);
+	ck_assert(got);
+	ck_assert_str_eq(a.dedupe_key, key);
+	usleep(1300 * 1000);
+	ck_assert_int_eq(queue_requeue_expired(db, &requeued, exp, 4, &nexp),
+	    CP_OK);
+	ck_assert_int_eq(requeued, 1);
+	ck_assert_int_eq(queue_claim(db, "worker-b", 60, &b, &got), CP_OK);
+	ck_assert(got);
+	ck_assert_uint_eq(a.id, b.id);
+	ck_assert_int_eq(b.attempts, 2);
+
+	/* Worker A comes back with a finished transcript. */
+	memset(&o, 0, sizeof(o));
+	o.rc = CP_OK;
+	o.has_stt = true;
+	o.stt.transcription = strdup("{\"caller\":\"stale\"}");
+	o.stt.final_transcript = strdup("Caller: stale\n");
+	o.stt.segments_json = strdup("[]");
+	ck_assert_int_eq(worker_finish(db, &conf, &a, &o), CP_NOTFOUND);
+	worker_outcome_free(&o);
+
+	cp_fmt(sql, sizeof(sql), "SELECT transcript_status FROM call_log "
+	    "WHERE call_sid = '%s'", ca);
+	st = cell(sql);
+	ck_assert_str_eq(st, "processing");
+	free(st);
+	cp_fmt(sql, sizeof(sql), "SELECT COUNT(*) FROM call_log WHERE "
+	    "call_sid = '%s' AND final_transcript IS NULL", ca);
+	ck_assert_int_eq(count(sql), 1);
+	cp_fmt(sql, sizeof(sql), "SELECT CONCAT(state, ' ', locked_by) FROM "
+	    "jobs WHERE id = %llu", b.id);
+	st = cell(sql);
+	ck_assert_str_eq(st, "running worker-b");
+	free(st);
+	/* No summarize job was enqueued by the stale result. */
+	cp_fmt(sql, sizeof(sql), "SELECT COUNT(*) FROM jobs WHERE call_sid = "
+	    "'%s' AND kind = 'summarize'", ca);
+	ck_assert_int_eq(count(sql), 0);
+}
+END_TEST
+
+/* A job that fails every time is retried with backoff, then dead; its
+ * stage is failed with last_error, in the same transaction. */
+START_TEST(test_failing_job_ends_dead_stage_failed)
+{
+	struct queue_job j;
+	struct worker_outcome o;
+	bool got;
+	char ca[35], key[64], sql[300], *v;
+
+	random_sid(ca, "CA");
+	ck_assert_int_eq(calls_ensure(db, ca), CP_OK);
+	cp_fmt(sql, sizeof(sql), "UPDATE call_log SET recording_status = "
+	    "'recording' WHERE call_sid = '%s'", ca);
+	exec_ok(sql);
+	cp_fmt(key, sizeof(key), "fetch:%s", ca);
+	exec_ok("UPDATE jobs SET state = 'done' WHERE state IN ('queued','running')");
+	ck_assert_int_eq(queue_enqueue(db, "fetch_recording", ca, key, 3, 0,
+	    NULL), CP_OK);
+	for (int attempt = 1; attempt <= 3; attempt++) {
+		ck_assert_int_eq(queue_claim(db, "worker-x", 60, &j, &got), CP_OK);
+		ck_assert_msg(got, "attempt %d not claimable", attempt);
+		ck_assert_int_eq(j.attempts, attempt);
+		memset(&o, 0, sizeof(o));
+		o.rc = CP_UPSTREAM;
+		cp_fmt(o.reason, sizeof(o.reason), "recording media: Twilio "
+		    "answered HTTP 500");
+		ck_assert_int_eq(worker_finish(db, &conf, &j, &o), CP_OK);
+		cp_fmt(sql, sizeof(sql), "SELECT state FROM jobs WHERE id = %llu",
+		    j.id);
+		v = cell(sql);
+		ck_assert_str_eq(v, attempt < 3 ? "queued" : "dead");
+		free(v);
+		cp_fmt(sql, sizeof(sql), "SELECT recording_status FROM call_log "
+		    "WHERE call_sid = '%s'", ca);
+		v = cell(sql);
+		/* Retrying keeps the working state; only dead fails the stage. */
+		ck_assert_str_eq(v, attempt < 3 ? "recording" : "failed");
+		free(v);
+		if (attempt < 3) {
+			/* The backoff put run_after in the future. */
+			cp_fmt(sql, sizeof(sql), "SELECT COUNT(*) FROM jobs WHERE "
+			    "id = %llu AND run_after > NOW(3)", j.id);
+			ck_assert_int_eq(count(sql), 1);
+			cp_fmt(sql, sizeof(sql), "UPDATE jobs SET run_after = NOW(3) "
+			    "WHERE id = %llu", j.id);
+			exec_ok(sql);
+		}
+	}
+	cp_fmt(sql, sizeof(sql), "SELECT last_error FROM call_log WHERE "
+	    "call_sid = '%s'", ca);
+	v = cell(sql);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_ptr_nonnull(strstr(v, "HTTP 500"));
+	free(v);
+	ck_assert_int_eq(queue_claim(db, "worker-x", 60, &j, &got), CP_OK);
+	ck_assert(!got);
+}
+END_TEST
+
+START_TEST(test_backoff_grows_with_jitter_and_cap)
+{
+	for (int i = 0; i < 200; i++) {
+		long b1 = queue_backoff_ms(1, 1000, 60000);
+		long b3 = queue_backoff_ms(3, 1000, 60000);
+		long b20 = queue_backoff_ms(20, 1000, 60000);
+		ck_assert(b1 >= 750 && b1 <= 1250);
+		ck_assert(b3 >= 3000 && b3 <= 5000);
+		ck_assert(b20 >= 45000 && b20 <= 75000);
+	}
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s;
+	SRunner *sr;
+	TCase *tc;
+	int failed;
+
+	if (getenv("CALLPIPE_CONF") == NULL) {
+		fprintf(stderr, "check-db-queue: CALLPIPE_CONF not set "
+		    "(run through etc/dev.sh check)\n");
+		return 77;
+	}
+	mysql_library_init(0, NULL, NULL);
+	s = suite_create("db-queue");
+	tc = tcase_create("queue");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_migrate_twice_changes_nothing);
+	tcase_add_test(tc, test_enqueue_dedupe_key);
+	tcase_add_test(tc, test_claim_query_uses_index_without_filesort);
+	tcase_add_test(tc, test_lease_expired_result_dropped);
+	tcase_add_test(tc, test_failing_job_ends_dead_stage_failed);
+	tcase_add_test(tc, test_backoff_grows_with_jitter_and_cap);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	mysql_library_end();
+	return failed == 0 ? 0 : 1;
+}
