@@ -89,7 +89,12 @@ req_answer(struct req *r, int status, const char *content_type,
 		FCGX_FPrintF(r->fr->out, "Content-Type: %s\r\n", content_type);
 	if (extra_headers != NULL)
 		FCGX_PutS(extra_headers, r->fr->out);
-	FCGX_FPrintF(r->fr->out, "Content-Length: %zu\r\n\r\n", len);
+	/* libfcgi's own printf knows no %zu: format the length here. */
+	{
+		char cl[48];
+		int n = snprintf(cl, sizeof(cl), "Content-Length: %zu\r\n\r\n", len);
+		FCGX_PutStr(cl, n, r->fr->out);
+	}
 	if (len > 0 && strcmp(r->method, "HEAD") != 0)
 		FCGX_PutStr(body, (int)len, r->fr->out);
 }
