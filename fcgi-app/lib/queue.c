@@ -7,7 +7,7 @@
 
 const char queue_claim_sql[] =
     "SELECT id, kind, call_sid, dedupe_key, attempts, max_attempts "
-    "FROM jobs FORCE INDEX (ix_jobs_claim) "
+    "FROM jobs "
     "WHERE state = 'queued' AND run_after <= NOW(3) "
     "ORDER BY run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED";
 
