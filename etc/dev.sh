@@ -1,0 +1,1055 @@
+#!/usr/bin/env bash
+# etc/dev.sh: callpipe's local stack on one Debian 12 machine, as root.
+#
+#   etc/dev.sh deps            install the Debian packages that are missing
+#   etc/dev.sh build           configure (once) and build out of tree in run/build
+#   etc/dev.sh up              start MariaDB, callpipe-fcgi, nginx and the Twilio
+#                              simulator under run/ and write run/stack.env
+#   etc/dev.sh down            stop what up started (sim, nginx, callpipe-fcgi, MariaDB)
+#   etc/dev.sh demo [--keep]   deps, build, up, tests/sim/demo.py, down (unless --keep)
+#   etc/dev.sh check           deps, build, unit tests, up, DB test, integration
+#                              tests, down; last line "N passed, N failed"
+#   etc/dev.sh env             print run/stack.env
+#   etc/dev.sh db              MariaDB, database, user and run/callpipe.conf only
+#                              (for working on the DB code before the programs run)
+#   etc/dev.sh mariadb-restart stop and start MariaDB alone (same datadir/socket)
+#
+# Everything lives under run/ of this checkout (git-ignored): the stack
+# contract is in the project's shared notes, and run/stack.env tells the tests
+# where everything is. Nothing here uses the system's MariaDB or nginx
+# services: our MariaDB has its own datadir and socket and no TCP, our nginx
+# listens on 127.0.0.1:8443 only, so a Debian postinst that started the system
+# services on /run/mysqld/mysqld.sock or port 80 collides with nothing.
+# Processes are started with setsid (their own session, so stopping a shell's
+# job does not take the stack down) and stopped by the pids recorded in
+# run/pids/, never by name.
+set -euo pipefail
+umask 022
+export PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+RUN=$ROOT/run
+BUILD=$RUN/build
+LOG=$RUN/log
+PIDS=$RUN/pids
+SECRETS=$RUN/secrets
+STACK_ENV=$RUN/stack.env
+CONF=$RUN/callpipe.conf
+SAMPLE_CONF=$ROOT/etc/callpipe.conf
+TLS_CERT=$RUN/tls/cert.pem
+TLS_KEY=$RUN/tls/key.pem
+MYSQL_DIR=$RUN/mysql
+MYSQL_DATA=$MYSQL_DIR/data
+MYSQL_SOCK=$MYSQL_DIR/mysqld.sock
+MYSQL_PIDFILE=$MYSQL_DIR/mysqld.pid
+MYSQL_DATABASE=callpipe
+MYSQL_USER=callpipe
+NGINX_DIR=$RUN/nginx
+FCGI_SOCK=$RUN/fcgi.sock
+CACHE_DIR=$RUN/cache/recordings
+RECORDINGS_PREFIX=/_recordings/
+AUDIO_DIR=$RUN/audio
+SIM_STATE=$RUN/sim
+TEST_OUT=$RUN/test-output
+
+BIN_FCGI=$BUILD/fcgi-app/callpipe-fcgi/callpipe-fcgi
+BIN_WORKER=$BUILD/fcgi-app/callpipe-worker/callpipe-worker
+BIN_CTL=$BUILD/fcgi-app/callpipectl/callpipectl
+
+HTTPS_HOST=127.0.0.1
+HTTPS_PORT=8443
+BASE_URL=https://$HTTPS_HOST:$HTTPS_PORT
+SIM_LISTEN=127.0.0.1:8089
+SIM_URL=http://$SIM_LISTEN
+DEMO_NAME="Demo Plumbing"
+DEMO_NUMBER=+15005550006
+PY=/usr/bin/python3
+
+# Debian 12 packages: the build, the stack, the simulator and the tests.
+# nginx is checked apart: any of Debian's nginx flavours will do.
+PKGS=(build-essential autoconf automake pkg-config
+	libfcgi-dev libcurl4-openssl-dev libmariadb-dev libjson-c-dev
+	libconfig-dev libssl-dev libsndfile1-dev check
+	libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us
+	pocketsphinx-testdata pocketsphinx libsoxr-dev
+	mariadb-server mariadb-client
+	python3 python3-twilio python3-pymysql flite sox libsox-fmt-mp3
+	openssl curl ca-certificates valgrind procps psmisc util-linux)
+NGINX_FLAVOURS=(nginx-light nginx-core nginx-full nginx-extras nginx)
+
+# The environment wins over callpipe.conf for these (etc/callpipe.conf):
+# a value left in the caller's shell would silently disagree with the
+# simulator's account and the generated database password.
+unset CALLPIPE_TWILIO_AUTH_TOKEN CALLPIPE_TWILIO_ACCOUNT_SID CALLPIPE_DB_USER \
+	CALLPIPE_DB_PASSWORD CALLPIPE_SIGNING_KEY CALLPIPE_OPENAI_API_KEY
+export CALLPIPE_STACK_ENV=$STACK_ENV
+
+# State of the EXIT handler (on_exit).
+DOWN_ON_EXIT=0      # stop the stack when the script ends
+CHECK_MODE=0        # print the "N passed, N failed" line at the end
+TESTS_TOTAL=0
+TESTS_FAILED=0
+
+say() { printf '==> %s\n' "$*"; }
+warn() { printf 'dev.sh: warning: %s\n' "$*" >&2; }
+die() { printf 'dev.sh: error: %s\n' "$*" >&2; exit 1; }
+
+usage() {
+	sed -n '4,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	exit 2
+}
+
+# run/ paths go into nginx directives, libconfig strings and KEY=value lines
+# unquoted; unix socket paths are limited to 107 bytes (sun_path).
+check_paths() {
+	[[ $ROOT =~ ^[A-Za-z0-9_./+@,:-]+$ ]] ||
+		die "the checkout path '$ROOT' has characters (spaces, quotes, ...) the generated configs cannot hold: clone it elsewhere"
+	local s
+	for s in "$MYSQL_SOCK" "$FCGI_SOCK"; do
+		[ ${#s} -le 100 ] || die "socket path $s is longer than 100 bytes (unix sockets allow 107): clone the checkout to a shorter path"
+	done
+}
+
+# ---------------------------------------------------------------- processes
+
+# Prints the pid recorded in run/pids/NAME.pid; fails when there is none.
+pid_of() {
+	local f=$PIDS/$1.pid p
+	[ -r "$f" ] || return 1
+	p=$(tr -dc '0-9' <"$f")
+	[ -n "$p" ] || return 1
+	printf '%s\n' "$p"
+}
+
+# True when PID is a live (not zombie) process whose command line contains
+# PATTERN (when given): a pid file can outlive its process and the pid be
+# reused by something else, which must never be signalled.
+proc_alive() {
+	local pid=$1 pat=${2:-} stat state
+	stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+	state=${stat##*) }
+	state=${state%% *}
+	case $state in Z|X|x) return 1 ;; esac
+	[ -z "$pat" ] && return 0
+	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$pat"
+}
+
+svc_running() {
+	local pid
+	pid=$(pid_of "$1") || return 1
+	proc_alive "$pid" "$2"
+}
+
+# Waits up to TENTHS tenths of a second for PID to end.
+wait_gone() {
+	local pid=$1 n=$2
+	while [ "$n" -gt 0 ] && proc_alive "$pid"; do
+		sleep 0.1
+		n=$((n - 1))
+	done
+	! proc_alive "$pid"
+}
+
+# True when a live process is in process group PGID.
+group_alive() {
+	local p
+	for p in $(pgrep -g "$1" 2>/dev/null); do
+		proc_alive "$p" && return 0
+	done
+	return 1
+}
+
+# start_bg NAME LOGFILE COMMAND...: runs COMMAND in its own session (setsid),
+# standard input from /dev/null, output appended to LOGFILE; its pid goes to
+# run/pids/NAME.pid, written by the process itself before exec so it is the
+# program's pid whether or not setsid had to fork.
+start_bg() {
+	local name=$1 log=$2 n=50
+	shift 2
+	rm -f "$PIDS/$name.pid"
+	# shellcheck disable=SC2016
+	setsid sh -c 'echo $$ >"$0.tmp" && mv -f "$0.tmp" "$0" && exec "$@"' \
+		"$PIDS/$name.pid" "$@" </dev/null >>"$log" 2>&1 &
+	# Out of the job table: bash would report its end ("Terminated") later.
+	disown $!
+	while [ "$n" -gt 0 ] && [ ! -s "$PIDS/$name.pid" ]; do
+		sleep 0.1
+		n=$((n - 1))
+	done
+	[ -s "$PIDS/$name.pid" ] || die "$name did not start (no pid file after 5 s): see $log"
+}
+
+# stop_svc NAME PATTERN: TERM, up to 15 s, then KILL; then whatever is left
+# of its process group (each service leads its own: setsid, or nginx's own
+# daemon) gets the same. Harmless when it is not running.
+stop_svc() {
+	local name=$1 pat=$2 pid
+	if ! pid=$(pid_of "$name"); then
+		return 0
+	fi
+	if ! proc_alive "$pid"; then
+		rm -f "$PIDS/$name.pid"
+		return 0
+	fi
+	if ! proc_alive "$pid" "$pat"; then
+		warn "$name: pid $pid in $PIDS/$name.pid is not '$pat' any more; leaving it alone"
+		rm -f "$PIDS/$name.pid"
+		return 0
+	fi
+	say "stopping $name (pid $pid)"
+	kill -TERM "$pid" 2>/dev/null || true
+	if ! wait_gone "$pid" 150; then
+		warn "$name (pid $pid) still running 15 s after TERM: sending KILL"
+		kill -KILL "$pid" 2>/dev/null || true
+		wait_gone "$pid" 50 || warn "$name (pid $pid) survived KILL"
+	fi
+	if group_alive "$pid"; then
+		warn "$name left processes in its group $pid: TERM, then KILL"
+		kill -TERM -- "-$pid" 2>/dev/null || true
+		local n=50
+		while [ "$n" -gt 0 ] && group_alive "$pid"; do
+			sleep 0.1
+			n=$((n - 1))
+		done
+		if group_alive "$pid"; then
+			kill -KILL -- "-$pid" 2>/dev/null || true
+		fi
+	fi
+	rm -f "$PIDS/$name.pid"
+}
+
+tail_log() {
+	local f=$1 n=${2:-30}
+	[ -f "$f" ] || return 0
+	printf -- '----- last %s lines of %s\n' "$n" "$f" >&2
+	tail -n "$n" "$f" >&2
+	printf -- '-----\n' >&2
+}
+
+# ---------------------------------------------------------------- secrets
+
+# run/secrets: KEY=value lines (mode 0600), generated once and kept, so the
+# account SID, passwords and the demo token survive down/up.
+secret_get() {
+	[ -f "$SECRETS" ] || return 0
+	sed -n "s/^$1=//p" "$SECRETS" | tail -n 1
+}
+
+secret_set() {
+	local tmp=$SECRETS.tmp.$$
+	(
+		umask 077
+		if [ -f "$SECRETS" ]; then
+			grep -v "^$1=" "$SECRETS" >"$tmp" || true
+		fi
+		printf '%s=%s\n' "$1" "$2" >>"$tmp"
+		chmod 600 "$tmp"
+	)
+	mv -f "$tmp" "$SECRETS"
+}
+
+# secret_ensure KEY HEXBYTES [PREFIX]: the kept value, or a new random one.
+secret_ensure() {
+	local v
+	v=$(secret_get "$1")
+	if [ -z "$v" ]; then
+		v=${3:-}$(openssl rand -hex "$2")
+		secret_set "$1" "$v"
+	fi
+	printf '%s\n' "$v"
+}
+
+# ---------------------------------------------------------------- deps
+
+pkg_installed() {
+	dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null | grep -q '^ii'
+}
+
+cmd_deps() {
+	local missing=() p have_nginx=0
+	command -v dpkg-query >/dev/null || die "dpkg-query not found: this script expects Debian 12"
+	for p in "${PKGS[@]}"; do
+		pkg_installed "$p" || missing+=("$p")
+	done
+	for p in "${NGINX_FLAVOURS[@]}"; do
+		pkg_installed "$p" && have_nginx=1
+	done
+	[ "$have_nginx" = 1 ] || missing+=(nginx-light)
+	if [ ${#missing[@]} -eq 0 ]; then
+		say "deps: all Debian packages present"
+		return 0
+	fi
+	if [ "$(id -u)" != 0 ]; then
+		die "missing Debian packages: ${missing[*]}; run this as root (no sudo is used) or install them: apt-get install ${missing[*]}"
+	fi
+	say "deps: installing ${missing[*]}"
+	apt-get update
+	# mariadb-server's and nginx's postinst may start the system services
+	# (default socket, port 80); the local stack does not use or collide
+	# with them.
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+	for p in "${missing[@]}"; do
+		pkg_installed "$p" || die "package $p is still not installed after apt-get install"
+	done
+}
+
+# ---------------------------------------------------------------- build
+
+cmd_build() {
+	command -v make >/dev/null || die "make not found: run 'etc/dev.sh deps' first"
+	if [ ! -x "$ROOT/configure" ]; then
+		say "build: generating configure (autogen.sh)"
+		(cd "$ROOT" && ./autogen.sh) || die "autogen.sh failed"
+	fi
+	if [ -f "$ROOT/config.status" ]; then
+		die "the source tree $ROOT is configured in place (config.status); the out-of-tree build in run/build needs it clean: run 'make distclean' there"
+	fi
+	mkdir -p "$BUILD"
+	if [ ! -f "$BUILD/Makefile" ]; then
+		say "build: configure --enable-werror in $BUILD"
+		(cd "$BUILD" && "$ROOT/configure" --enable-werror -q) ||
+			die "configure failed: see $BUILD/config.log"
+	fi
+	say "build: make -j2 in $BUILD"
+	make -C "$BUILD" -j2 || die "build failed: the compiler's messages are above"
+	local b
+	for b in "$BIN_FCGI" "$BIN_WORKER" "$BIN_CTL"; do
+		[ -x "$b" ] || die "build finished but $b is missing"
+	done
+	say "build: ok"
+}
+
+# ---------------------------------------------------------------- TLS
+
+tls_ensure() {
+	mkdir -p "$RUN/tls"
+	if [ -s "$TLS_CERT" ] && [ -s "$TLS_KEY" ] &&
+		openssl x509 -checkend 86400 -noout -in "$TLS_CERT" >/dev/null 2>&1; then
+		return 0
+	fi
+	say "TLS: self-signed certificate for 127.0.0.1 (30 days)"
+	(
+		umask 077
+		openssl req -x509 -newkey rsa:2048 -nodes -days 30 \
+			-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+			-keyout "$TLS_KEY.tmp" -out "$TLS_CERT.tmp" >"$LOG/openssl.log" 2>&1
+	) || { tail_log "$LOG/openssl.log"; die "openssl req failed"; }
+	chmod 644 "$TLS_CERT.tmp"
+	mv -f "$TLS_KEY.tmp" "$TLS_KEY"
+	mv -f "$TLS_CERT.tmp" "$TLS_CERT"
+	# A running nginx keeps the old certificate until it reloads.
+	if svc_running nginx nginx; then
+		nginx_cmd -s reload || warn "nginx reload failed"
+	fi
+}
+
+# ---------------------------------------------------------------- MariaDB
+
+sql_root() {
+	mariadb --no-defaults --socket="$MYSQL_SOCK" -u root --batch --skip-column-names "$@"
+}
+
+mariadb_init() {
+	# The marker is written only after a complete initialisation, so an
+	# install-db that was interrupted is redone from scratch.
+	[ -f "$MYSQL_DIR/.initialized" ] && return 0
+	say "MariaDB: initialising $MYSQL_DATA"
+	rm -rf "$MYSQL_DATA"
+	mkdir -p "$MYSQL_DATA"
+	# --user=root: we run as root and the datadir stays root's; root logs in
+	# through unix_socket authentication (no password anywhere).
+	mariadb-install-db --no-defaults --user=root --datadir="$MYSQL_DATA" \
+		--auth-root-authentication-method=socket --skip-test-db \
+		>"$LOG/mariadb-install.log" 2>&1 ||
+		{ tail_log "$LOG/mariadb-install.log"; die "mariadb-install-db failed"; }
+	touch "$MYSQL_DIR/.initialized"
+}
+
+mariadb_start() {
+	mkdir -p "$MYSQL_DIR" "$LOG" "$PIDS"
+	if svc_running mariadb mariadbd; then
+		say "MariaDB: already running (pid $(pid_of mariadb))"
+	else
+		mariadb_init
+		rm -f "$MYSQL_SOCK" "$MYSQL_PIDFILE"
+		say "MariaDB: starting on $MYSQL_SOCK (no TCP)"
+		# --no-defaults: nothing from /etc/mysql (its socket, port, datadir);
+		# the character set is the one Debian's config would have given.
+		start_bg mariadb "$LOG/mariadb.log" mariadbd --no-defaults --user=root \
+			--datadir="$MYSQL_DATA" --socket="$MYSQL_SOCK" \
+			--pid-file="$MYSQL_PIDFILE" --skip-networking \
+			--log-error="$LOG/mariadb.log" \
+			--character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
+			--innodb-buffer-pool-size=64M
+	fi
+	local deadline=$((SECONDS + 60)) pid
+	pid=$(pid_of mariadb)
+	until mariadb-admin --no-defaults --socket="$MYSQL_SOCK" -u root ping >/dev/null 2>&1; do
+		if ! proc_alive "$pid"; then
+			tail_log "$LOG/mariadb.log"
+			die "mariadbd exited during start-up: see $LOG/mariadb.log"
+		fi
+		[ "$SECONDS" -lt "$deadline" ] || { tail_log "$LOG/mariadb.log"; die "MariaDB did not answer on $MYSQL_SOCK within 60 s"; }
+		sleep 0.1
+	done
+}
+
+# The database and its user; the password is generated once (run/secrets)
+# and set again each time, so a lost datadir or secrets file heals itself.
+mariadb_setup() {
+	local pw
+	pw=$(secret_ensure DB_PASSWORD 16)
+	# callpipe_* databases too: scratch schemas of DB tests.
+	sql_root <<-SQL || die "creating the database and user failed"
+		CREATE DATABASE IF NOT EXISTS \`$MYSQL_DATABASE\`
+		  CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+		CREATE USER IF NOT EXISTS '$MYSQL_USER'@'localhost' IDENTIFIED BY '$pw';
+		ALTER USER '$MYSQL_USER'@'localhost' IDENTIFIED BY '$pw';
+		GRANT ALL PRIVILEGES ON \`$MYSQL_DATABASE\`.* TO '$MYSQL_USER'@'localhost';
+		GRANT ALL PRIVILEGES ON \`callpipe\\_%\`.* TO '$MYSQL_USER'@'localhost';
+	SQL
+}
+
+# ---------------------------------------------------------------- config
+
+# Writes run/callpipe.conf: etc/callpipe.conf (every key, the gazetteers,
+# the comments) with the local stack's values put in, so the two never drift
+# apart. A key below that the sample lacks stops here, loudly.
+conf_write() {
+	local sid tok pw key level=${CALLPIPE_LOG_LEVEL:-info} tmp=$CONF.tmp.$$
+	sid=$(secret_ensure TWILIO_ACCOUNT_SID 16 AC)
+	tok=$(secret_ensure TWILIO_AUTH_TOKEN 16)
+	pw=$(secret_ensure DB_PASSWORD 16)
+	key=$(secret_ensure SIGNING_KEY 32)
+	[ -r "$SAMPLE_CONF" ] || die "$SAMPLE_CONF is missing"
+	(
+		umask 077
+		{
+			printf '# Generated by etc/dev.sh from etc/callpipe.conf for the local stack\n'
+			printf '# (run/): rewritten at every "up"; edit etc/dev.sh, not this file.\n\n'
+			awk -v tab='\t' '
+			FNR == NR { i = index($0, tab); ov[substr($0, 1, i - 1)] = substr($0, i + 1); next }
+			/^[ \t]*[A-Za-z_][A-Za-z0-9_]*[ \t]*=[ \t]*\{/ {
+				k = $0; sub(/^[ \t]*/, "", k); sub(/[ \t]*=.*/, "", k)
+				group[++depth] = k; print; next
+			}
+			/^[ \t]*\}[ \t]*;/ { if (depth > 0) depth--; print; next }
+			match($0, /^[ \t]*[A-Za-z_][A-Za-z0-9_]*[ \t]*=[ \t]*("[^"]*"|[-+.0-9A-Za-z_]+)[ \t]*;/) {
+				head = substr($0, 1, RLENGTH); rest = substr($0, RLENGTH + 1)
+				k = head; sub(/^[ \t]*/, "", k); sub(/[ \t]*=.*/, "", k)
+				path = k
+				for (i = depth; i >= 1; i--) path = group[i] "." path
+				if (path in ov) {
+					indent = head; sub(/[^ \t].*/, "", indent)
+					print indent k " = " ov[path] ";" rest
+					done[path] = 1
+					next
+				}
+			}
+			{ print }
+			END {
+				bad = 0
+				for (p in ov) if (!(p in done)) {
+					print "dev.sh: etc/callpipe.conf has no key " p " (or not as \"key = value;\" on one line)" > "/dev/stderr"
+					bad = 1
+				}
+				exit bad
+			}' - "$SAMPLE_CONF" <<-EOF
+				public_base_url	"$BASE_URL"
+				database.socket	"$MYSQL_SOCK"
+				database.host	""
+				database.user	"$MYSQL_USER"
+				database.password	"$pw"
+				database.name	"$MYSQL_DATABASE"
+				twilio.account_sid	"$sid"
+				twilio.auth_token	"$tok"
+				twilio.api_base	"$SIM_URL"
+				stream.url	"wss://$HTTPS_HOST:$HTTPS_PORT/agent-stream"
+				recording.cache_dir	"$CACHE_DIR"
+				recording.nginx_internal_prefix	"$RECORDINGS_PREFIX"
+				fcgi.socket	"$FCGI_SOCK"
+				fcgi.socket_mode	"0660"
+				fcgi.children	2
+				fcgi.max_requests	50
+				worker.processes	2
+				worker.binary	"$BIN_WORKER"
+				worker.lease_seconds	60
+				worker.max_attempts	4
+				worker.backoff_base_ms	500
+				worker.backoff_max_ms	4000
+				api.signing_key	"$key"
+				log.level	"$level"
+			EOF
+		} >"$tmp"
+	) || { rm -f "$tmp"; die "could not write $CONF from $SAMPLE_CONF"; }
+	if [ -f "$CONF" ] && cmp -s "$tmp" "$CONF"; then
+		rm -f "$tmp"
+		return 0
+	fi
+	mv -f "$tmp" "$CONF"
+	say "config: wrote $CONF"
+	if svc_running callpipe-fcgi callpipe-fcgi; then
+		warn "callpipe-fcgi is running with the previous $CONF: 'etc/dev.sh down' and 'up' to use the new one"
+	fi
+}
+
+# ---------------------------------------------------------------- callpipectl
+
+need_programs() {
+	local b
+	for b in "$BIN_FCGI" "$BIN_WORKER" "$BIN_CTL"; do
+		[ -x "$b" ] || die "$b is missing: run 'etc/dev.sh build' first (or the build failed)"
+	done
+}
+
+ctl() {
+	"$BIN_CTL" -c "$CONF" "$@"
+}
+
+ctl_migrate() {
+	say "callpipectl migrate"
+	ctl migrate || die "'callpipectl -c $CONF migrate' failed (exit $?): the messages above are callpipectl's"
+}
+
+# The demo business, created once: the database is the record of whether it
+# exists (its number maps to it), so a fresh datadir gets a fresh one.
+# Prints the id (standard output is the result: messages go to stderr).
+demo_business() {
+	local bid out
+	bid=$(sql_root -e "SELECT business_id FROM \`$MYSQL_DATABASE\`.business_numbers WHERE number='$DEMO_NUMBER'") ||
+		die "could not query business_numbers (did migrate create it?)"
+	if [ -z "$bid" ]; then
+		say "callpipectl business create --name '$DEMO_NAME' --number $DEMO_NUMBER" >&2
+		out=$(ctl business create --name "$DEMO_NAME" --number "$DEMO_NUMBER") ||
+			die "'callpipectl business create' failed (exit $?)"
+		bid=$(printf '%s\n' "$out" | awk 'NF { l = $0 } END { print l }' | tr -d '[:space:]')
+		[[ $bid =~ ^[0-9]+$ ]] ||
+			die "'callpipectl business create' printed '$out'; expected the new business id"
+		local check
+		check=$(sql_root -e "SELECT business_id FROM \`$MYSQL_DATABASE\`.business_numbers WHERE number='$DEMO_NUMBER'")
+		[ "$check" = "$bid" ] ||
+			die "'callpipectl business create' printed id $bid but business_numbers maps $DEMO_NUMBER to '${check:-nothing}'"
+	fi
+	printf '%s\n' "$bid"
+}
+
+# The demo API token: shown once by callpipectl and kept in run/secrets; the
+# database keeps only its SHA-256 (hex), which tells whether the kept token
+# still works after a datadir was recreated.
+demo_token() {
+	local bid=$1 tok out n
+	tok=$(secret_get API_TOKEN)
+	if [ -n "$tok" ]; then
+		n=$(sql_root -e "SELECT COUNT(*) FROM \`$MYSQL_DATABASE\`.api_tokens WHERE business_id=$bid AND revoked_at IS NULL AND token_sha256='$(printf '%s' "$tok" | sha256sum | cut -d' ' -f1)'")
+		[ "$n" = 1 ] || tok=""
+	fi
+	if [ -z "$tok" ]; then
+		say "callpipectl token create --business $bid --name demo" >&2
+		out=$(ctl token create --business "$bid" --name demo) ||
+			die "'callpipectl token create' failed (exit $?)"
+		tok=$(printf '%s\n' "$out" | awk 'NF { l = $0 } END { print l }' | tr -d '[:space:]')
+		[[ $tok =~ ^[A-Za-z0-9._~+/=-]{16,}$ ]] ||
+			die "'callpipectl token create' printed '$out'; expected one token (16+ characters, no spaces)"
+		secret_set API_TOKEN "$tok"
+		n=$(sql_root -e "SELECT COUNT(*) FROM \`$MYSQL_DATABASE\`.api_tokens WHERE business_id=$bid AND token_sha256='$(printf '%s' "$tok" | sha256sum | cut -d' ' -f1)'")
+		[ "$n" = 1 ] || warn "api_tokens has no row with the SHA-256 of the printed token: the next 'up' will create another"
+	fi
+	printf '%s\n' "$tok"
+}
+
+# ---------------------------------------------------------------- callpipe-fcgi
+
+fcgi_start() {
+	if svc_running callpipe-fcgi callpipe-fcgi; then
+		say "callpipe-fcgi: already running (pid $(pid_of callpipe-fcgi))"
+		return 0
+	fi
+	# A socket left by a killed master would make its bind() fail.
+	rm -f "$FCGI_SOCK"
+	say "callpipe-fcgi: starting ($FCGI_SOCK, log $LOG/callpipe-fcgi.log)"
+	start_bg callpipe-fcgi "$LOG/callpipe-fcgi.log" "$BIN_FCGI" -c "$CONF"
+	local deadline=$((SECONDS + 20)) pid
+	pid=$(pid_of callpipe-fcgi)
+	until [ -S "$FCGI_SOCK" ]; do
+		if ! proc_alive "$pid"; then
+			tail_log "$LOG/callpipe-fcgi.log"
+			rm -f "$PIDS/callpipe-fcgi.pid"
+			die "callpipe-fcgi exited during start-up: see $LOG/callpipe-fcgi.log"
+		fi
+		[ "$SECONDS" -lt "$deadline" ] || { tail_log "$LOG/callpipe-fcgi.log"; die "callpipe-fcgi did not create $FCGI_SOCK within 20 s"; }
+		sleep 0.1
+	done
+}
+
+# ---------------------------------------------------------------- nginx
+
+nginx_cmd() {
+	nginx -p "$NGINX_DIR/" -c "$NGINX_DIR/nginx.conf" -e "$LOG/nginx-error.log" "$@"
+}
+
+# replace_if_changed NEW DEST: moves NEW over DEST unless they are equal;
+# true when DEST changed.
+replace_if_changed() {
+	if [ -f "$2" ] && cmp -s "$1" "$2"; then
+		rm -f "$1"
+		return 1
+	fi
+	mv -f "$1" "$2"
+}
+
+# Renders nginx/callpipe.conf.in (the site a real host installs) and wraps it
+# in a minimal main config. True when a file changed.
+nginx_render() {
+	local changed=1 tmp
+	mkdir -p "$NGINX_DIR/tmp" "$LOG" "$PIDS"
+	[ -r /etc/nginx/fastcgi_params ] || die "/etc/nginx/fastcgi_params missing (Debian's nginx-common ships it)"
+	# The site says "include fastcgi_params;", which nginx resolves beside
+	# the main config: run/nginx/fastcgi_params.
+	cp /etc/nginx/fastcgi_params "$NGINX_DIR/fastcgi_params.tmp"
+	replace_if_changed "$NGINX_DIR/fastcgi_params.tmp" "$NGINX_DIR/fastcgi_params" && changed=0
+	"$ROOT/nginx/render.sh" -o "$NGINX_DIR/callpipe.conf.tmp" \
+		SERVER_NAME="$HTTPS_HOST" LISTEN="$HTTPS_HOST:$HTTPS_PORT" \
+		SSL_CERT="$TLS_CERT" SSL_KEY="$TLS_KEY" FCGI_SOCKET="$FCGI_SOCK" \
+		CACHE_DIR="$CACHE_DIR" RECORDINGS_PREFIX="$RECORDINGS_PREFIX" \
+		ACCESS_LOG="$LOG/nginx-access.log" || die "nginx/render.sh failed"
+	replace_if_changed "$NGINX_DIR/callpipe.conf.tmp" "$NGINX_DIR/callpipe.conf" && changed=0
+	tmp=$NGINX_DIR/nginx.conf.tmp
+	cat >"$tmp" <<-EOF
+		# Generated by etc/dev.sh: the local stack's nginx main config, rewritten
+		# at every "up". It wraps run/nginx/callpipe.conf, rendered from
+		# nginx/callpipe.conf.in: the same site a real host installs
+		# (nginx/README.md).
+
+		# Workers run as root here, in the local stack only: the checkout (and
+		# with it run/fcgi.sock and run/cache/recordings) may sit where
+		# nobody/www-data cannot traverse (CI clones under /root), and cached
+		# recordings are written by root for root. A real host runs the workers
+		# as www-data and gives that user the socket and the cache instead
+		# (nginx/README.md).
+		user root root;
+		worker_processes 1;
+		pid $PIDS/nginx.pid;
+		error_log $LOG/nginx-error.log notice;
+
+		events {
+		    worker_connections 256;
+		}
+
+		http {
+		    sendfile on;
+		    tcp_nopush on;
+		    default_type application/octet-stream;
+		    # Nothing under /var/lib/nginx: every temporary file stays in run/.
+		    client_body_temp_path $NGINX_DIR/tmp/body;
+		    fastcgi_temp_path $NGINX_DIR/tmp/fastcgi;
+		    proxy_temp_path $NGINX_DIR/tmp/proxy;
+		    uwsgi_temp_path $NGINX_DIR/tmp/uwsgi;
+		    scgi_temp_path $NGINX_DIR/tmp/scgi;
+
+		    include $NGINX_DIR/callpipe.conf;
+		}
+	EOF
+	replace_if_changed "$tmp" "$NGINX_DIR/nginx.conf" && changed=0
+	return $changed
+}
+
+nginx_start() {
+	local changed=0 n=50
+	nginx_render && changed=1
+	if ! nginx_cmd -t -q 2>"$LOG/nginx-test.log"; then
+		cat "$LOG/nginx-test.log" >&2
+		die "nginx -t rejected $NGINX_DIR/nginx.conf"
+	fi
+	if svc_running nginx nginx; then
+		if [ "$changed" = 1 ]; then
+			say "nginx: configuration changed, reloading"
+			nginx_cmd -s reload || die "nginx reload failed: see $LOG/nginx-error.log"
+		else
+			say "nginx: already running (pid $(pid_of nginx))"
+		fi
+		return 0
+	fi
+	rm -f "$PIDS/nginx.pid"
+	say "nginx: starting on $BASE_URL"
+	# nginx daemonises itself (its own session) and writes run/pids/nginx.pid.
+	if ! nginx_cmd </dev/null >"$LOG/nginx-start.log" 2>&1; then
+		cat "$LOG/nginx-start.log" >&2
+		die "nginx did not start (is $HTTPS_HOST:$HTTPS_PORT taken?)"
+	fi
+	while [ "$n" -gt 0 ] && ! svc_running nginx nginx; do
+		sleep 0.1
+		n=$((n - 1))
+	done
+	svc_running nginx nginx || { tail_log "$LOG/nginx-error.log"; die "nginx did not write $PIDS/nginx.pid"; }
+}
+
+# ---------------------------------------------------------------- simulator
+
+audio_ensure() {
+	if [ -s "$AUDIO_DIR/demo.wav" ] && [ -s "$AUDIO_DIR/short.wav" ]; then
+		return 0
+	fi
+	[ -f "$ROOT/tests/sim/make_audio.py" ] || die "tests/sim/make_audio.py is missing: cannot make the test audio"
+	say "audio: making $AUDIO_DIR/demo.wav and short.wav (flite)"
+	mkdir -p "$AUDIO_DIR"
+	"$PY" "$ROOT/tests/sim/make_audio.py" --out-dir "$AUDIO_DIR" ||
+		die "tests/sim/make_audio.py failed"
+	{ [ -s "$AUDIO_DIR/demo.wav" ] && [ -s "$AUDIO_DIR/short.wav" ]; } ||
+		die "tests/sim/make_audio.py did not write demo.wav and short.wav in $AUDIO_DIR"
+}
+
+sim_start() {
+	if svc_running twilio-sim twilio_sim.py; then
+		say "Twilio simulator: already running (pid $(pid_of twilio-sim))"
+		return 0
+	fi
+	[ -f "$ROOT/tests/sim/twilio_sim.py" ] || die "tests/sim/twilio_sim.py is missing: cannot start the Twilio simulator"
+	mkdir -p "$SIM_STATE"
+	say "Twilio simulator: starting on $SIM_URL (log $LOG/twilio-sim.log)"
+	start_bg twilio-sim "$LOG/twilio-sim.log" "$PY" "$ROOT/tests/sim/twilio_sim.py" \
+		--listen "$SIM_LISTEN" --account-sid "$(secret_get TWILIO_ACCOUNT_SID)" \
+		--auth-token "$(secret_get TWILIO_AUTH_TOKEN)" --base-url "$BASE_URL" \
+		--ca-cert "$TLS_CERT" --state-dir "$SIM_STATE"
+}
+
+# ---------------------------------------------------------------- readiness
+
+# Waits until nginx passes a request to callpipe and callpipe answers: a GET
+# on a webhook is the app's 405; 502/504 are nginx's own (no socket, no
+# answer), 000 is no TLS connection at all.
+wait_app() {
+	local deadline=$((SECONDS + 30)) code=000
+	while [ "$SECONDS" -lt "$deadline" ]; do
+		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 \
+			--cacert "$TLS_CERT" "$BASE_URL/webhook/incoming_call" 2>/dev/null) || true
+		case $code in 000|502|504) ;; *) say "callpipe answers through nginx (GET /webhook/incoming_call: $code)"; return 0 ;; esac
+		svc_running callpipe-fcgi callpipe-fcgi || { tail_log "$LOG/callpipe-fcgi.log"; die "callpipe-fcgi exited: see $LOG/callpipe-fcgi.log"; }
+		sleep 0.2
+	done
+	tail_log "$LOG/nginx-error.log" 10
+	tail_log "$LOG/callpipe-fcgi.log" 10
+	die "no answer from callpipe through $BASE_URL within 30 s (last status $code)"
+}
+
+wait_sim() {
+	local deadline=$((SECONDS + 30))
+	while [ "$SECONDS" -lt "$deadline" ]; do
+		if curl -fs -o /dev/null --max-time 3 "$SIM_URL/sim/health"; then
+			say "Twilio simulator answers $SIM_URL/sim/health"
+			return 0
+		fi
+		svc_running twilio-sim twilio_sim.py || { tail_log "$LOG/twilio-sim.log"; die "the Twilio simulator exited: see $LOG/twilio-sim.log"; }
+		sleep 0.2
+	done
+	tail_log "$LOG/twilio-sim.log"
+	die "the Twilio simulator did not answer $SIM_URL/sim/health within 30 s"
+}
+
+write_stack_env() {
+	local bid=$1 tok=$2 tmp=$STACK_ENV.tmp.$$
+	(
+		umask 077
+		cat >"$tmp" <<-EOF
+			CALLPIPE_BASE_URL=$BASE_URL
+			CALLPIPE_CONF=$CONF
+			CALLPIPE_CA_CERT=$TLS_CERT
+			CALLPIPE_API_TOKEN=$tok
+			CALLPIPE_BUSINESS_ID=$bid
+			CALLPIPE_BUSINESS_NUMBER=$DEMO_NUMBER
+			CALLPIPE_BUILD=$BUILD
+			CALLPIPE_RUN=$RUN
+			CALLPIPE_SRC=$ROOT
+			CALLPIPE_DEV_SH=$ROOT/etc/dev.sh
+			CALLPIPE_FCGI_SOCKET=$FCGI_SOCK
+			CALLPIPE_CACHE_DIR=$CACHE_DIR
+			CALLPIPE_LOG_DIR=$LOG
+			CALLPIPE_AUDIO_DIR=$AUDIO_DIR
+			CALLPIPE_SIGNING_KEY=$(secret_get SIGNING_KEY)
+			TWILIO_ACCOUNT_SID=$(secret_get TWILIO_ACCOUNT_SID)
+			TWILIO_AUTH_TOKEN=$(secret_get TWILIO_AUTH_TOKEN)
+			TWILIO_SIM_URL=$SIM_URL
+			MYSQL_SOCKET=$MYSQL_SOCK
+			MYSQL_DATABASE=$MYSQL_DATABASE
+			MYSQL_USER=$MYSQL_USER
+			MYSQL_PASSWORD=$(secret_get DB_PASSWORD)
+			MARIADB_PID_FILE=$PIDS/mariadb.pid
+			NGINX_PID_FILE=$PIDS/nginx.pid
+			CALLPIPE_FCGI_PID_FILE=$PIDS/callpipe-fcgi.pid
+			TWILIO_SIM_PID_FILE=$PIDS/twilio-sim.pid
+		EOF
+	)
+	mv -f "$tmp" "$STACK_ENV"
+}
+
+# ---------------------------------------------------------------- commands
+
+run_dirs() {
+	mkdir -p "$RUN" "$LOG" "$PIDS" "$CACHE_DIR" "$SIM_STATE" "$NGINX_DIR/tmp"
+}
+
+cmd_db() {
+	check_paths
+	run_dirs
+	mariadb_start
+	mariadb_setup
+	conf_write
+	say "MariaDB is up: socket $MYSQL_SOCK, database $MYSQL_DATABASE, user $MYSQL_USER (password in $SECRETS); config $CONF"
+}
+
+cmd_up() {
+	local bid tok
+	check_paths
+	need_programs
+	run_dirs
+	tls_ensure
+	mariadb_start
+	mariadb_setup
+	conf_write
+	ctl_migrate
+	bid=$(demo_business)
+	tok=$(demo_token "$bid")
+	fcgi_start
+	nginx_start
+	audio_ensure
+	sim_start
+	wait_app
+	wait_sim
+	write_stack_env "$bid" "$tok"
+	say "stack is up: $BASE_URL (business $bid, number $DEMO_NUMBER); settings in $STACK_ENV, logs in $LOG"
+}
+
+cmd_down() {
+	stop_svc twilio-sim twilio_sim.py
+	stop_svc nginx nginx
+	stop_svc callpipe-fcgi callpipe-fcgi
+	stop_svc mariadb mariadbd
+	rm -f "$FCGI_SOCK"
+	say "stack is down"
+}
+
+cmd_mariadb_restart() {
+	check_paths
+	stop_svc mariadb mariadbd
+	mariadb_start
+	say "MariaDB restarted (pid $(pid_of mariadb))"
+}
+
+cmd_env() {
+	[ -f "$STACK_ENV" ] || die "$STACK_ENV does not exist: run 'etc/dev.sh up' first"
+	cat "$STACK_ENV"
+}
+
+cmd_demo() {
+	local keep=$1 rc
+	[ "$keep" = 1 ] || DOWN_ON_EXIT=1
+	cmd_deps
+	cmd_build
+	cmd_up
+	[ -f "$ROOT/tests/sim/demo.py" ] || die "tests/sim/demo.py is missing"
+	say "demo: tests/sim/demo.py"
+	set +e
+	"$PY" "$ROOT/tests/sim/demo.py"
+	rc=$?
+	set -e
+	if [ "$rc" = 0 ]; then say "demo: passed"; else warn "demo: tests/sim/demo.py exited $rc"; fi
+	[ "$keep" = 1 ] && say "--keep: the stack stays up ('etc/dev.sh down' stops it)"
+	exit "$rc"
+}
+
+# ---------------------------------------------------------------- check
+
+count() {
+	TESTS_TOTAL=$((TESTS_TOTAL + $1))
+	TESTS_FAILED=$((TESTS_FAILED + $2))
+}
+
+# count_check_output NAME FILE STATUS: adds the checks of one Check program
+# from its output: every "NN%: Checks: C, Failures: F, Errors: E" line (one
+# per srunner) gives C run and F+E failed. A program that printed no such
+# line, or that failed although all its checks passed (it crashed on the way
+# out, leaked under a checker, ...), counts as one failed test. STATUS is
+# PASS, FAIL, SKIP or ERROR (automake's words).
+count_check_output() {
+	local name=$1 file=$2 status=$3 sums c f
+	if [ "$status" = SKIP ]; then
+		say "SKIP $name"
+		return 0
+	fi
+	sums=$(grep -Eo '[0-9]+%: Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+' "$file" 2>/dev/null |
+		awk -F'[:,] *' '{ c += $3; f += $5 + $7 } END { if (NR) print c, f }') || true
+	if [ -z "$sums" ]; then
+		count 1 1
+		say "FAIL $name: no Check summary line (status $status): counted as 1 failed"
+		return 0
+	fi
+	read -r c f <<<"$sums"
+	if [ "$status" != PASS ] && [ "$f" = 0 ]; then
+		f=1
+		c=$((c + 1))
+		say "FAIL $name: all checks passed but the program failed (status $status): counted as 1 failed"
+	fi
+	count "$c" "$f"
+	if [ "$f" = 0 ]; then say "PASS $name: $c checks"; else say "FAIL $name: $f of $c checks failed"; fi
+}
+
+unit_tests() {
+	local tests t status rc
+	# The list of TESTS, from the Makefile itself.
+	# shellcheck disable=SC2016
+	tests=$(make -s -C "$BUILD" -f Makefile -f - cp-print-tests <<<'cp-print-tests: ; @echo $(TESTS)') ||
+		die "could not read TESTS from $BUILD/Makefile"
+	# Results of an earlier run must not count when a test does not build.
+	for t in $tests; do
+		rm -f "$BUILD/$t.log" "$BUILD/$t.trs"
+	done
+	rm -f "$BUILD/test-suite.log"
+	say "unit tests: make -C $BUILD check"
+	set +e
+	make -C "$BUILD" -j2 check
+	rc=$?
+	set -e
+	for t in $tests; do
+		status=$(sed -n 's/^:test-result: //p' "$BUILD/$t.trs" 2>/dev/null | head -n 1)
+		count_check_output "$t" "$BUILD/$t.log" "${status:-ERROR}"
+	done
+	if [ "$rc" != 0 ] && [ -f "$BUILD/test-suite.log" ]; then
+		printf -- '----- %s\n' "$BUILD/test-suite.log"
+		cat "$BUILD/test-suite.log"
+		printf -- '-----\n'
+	fi
+	if [ "$rc" != 0 ] && [ "$TESTS_FAILED" = 0 ]; then
+		count 1 1
+		say "FAIL make check: exit $rc with no failed test counted (a test program did not build?)"
+	fi
+}
+
+db_unit_test() {
+	local bin=$BUILD/tests/unit/check-db-queue out=$TEST_OUT/check-db-queue.out rc status
+	mkdir -p "$TEST_OUT"
+	if [ ! -x "$bin" ]; then
+		count 1 1
+		say "FAIL check-db-queue: $bin was not built"
+		return 0
+	fi
+	say "DB unit test: CALLPIPE_CONF=$CONF $bin"
+	set +e
+	CALLPIPE_CONF=$CONF CK_DEFAULT_TIMEOUT=120 top_srcdir=$ROOT "$bin" 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+	set -e
+	case $rc in
+	0) status=PASS ;;
+	77)
+		# It skips only without CALLPIPE_CONF; here the stack is up.
+		count 1 1
+		say "FAIL check-db-queue: skipped (exit 77) although CALLPIPE_CONF was set"
+		return 0 ;;
+	*) status=FAIL ;;
+	esac
+	count_check_output check-db-queue "$out" "$status"
+}
+
+integration_tests() {
+	local out=$TEST_OUT/integration.out rc line p f
+	mkdir -p "$TEST_OUT"
+	if [ ! -f "$ROOT/tests/integration/run.py" ]; then
+		count 1 1
+		say "FAIL integration: tests/integration/run.py is missing"
+		return 0
+	fi
+	say "integration tests: tests/integration/run.py"
+	set +e
+	"$PY" "$ROOT/tests/integration/run.py" 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+	set -e
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1) || true
+	if [ -z "$line" ]; then
+		count 1 1
+		say "FAIL integration: run.py (exit $rc) printed no 'N passed, N failed' line"
+		return 0
+	fi
+	p=${line%% passed*}
+	f=${line#*, }
+	f=${f%% failed}
+	count $((p + f)) "$f"
+	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+		count 1 1
+		say "FAIL integration: run.py exited $rc although it reported no failure"
+	fi
+}
+
+cmd_check() {
+	CHECK_MODE=1
+	cmd_deps
+	cmd_build
+	unit_tests
+	DOWN_ON_EXIT=1
+	cmd_up
+	db_unit_test
+	integration_tests
+	[ "$TESTS_FAILED" = 0 ]
+}
+
+dump_logs() {
+	local f
+	for f in "$LOG"/*.log; do
+		[ -f "$f" ] || continue
+		printf -- '===== last 100 lines of %s\n' "$f"
+		tail -n 100 "$f"
+	done
+}
+
+on_exit() {
+	local rc=$?
+	trap - EXIT
+	set +e
+	if [ "$DOWN_ON_EXIT" = 1 ]; then
+		cmd_down
+	fi
+	if [ "$rc" != 0 ] && [ "${CI:-}" = true ]; then
+		dump_logs
+	fi
+	if [ "$CHECK_MODE" = 1 ]; then
+		if [ "$rc" != 0 ] && [ "$TESTS_FAILED" = 0 ]; then
+			# Stopped before any test could fail (deps, build, up).
+			count 1 1
+		fi
+		printf '%s passed, %s failed\n' $((TESTS_TOTAL - TESTS_FAILED)) "$TESTS_FAILED"
+		[ "$TESTS_FAILED" = 0 ] || rc=1
+	fi
+	exit "$rc"
+}
+
+main() {
+	local cmd=${1:-} keep=0
+	[ $# -ge 1 ] || usage
+	shift
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--keep) [ "$cmd" = demo ] || usage; keep=1 ;;
+		*) usage ;;
+		esac
+		shift
+	done
+	cd "$ROOT"
+	trap on_exit EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	case $cmd in
+	deps) cmd_deps ;;
+	build) cmd_build ;;
+	up) cmd_up ;;
+	down) cmd_down ;;
+	demo) cmd_demo "$keep" ;;
+	check) cmd_check ;;
+	env) cmd_env ;;
+	db) cmd_db ;;
+	mariadb-restart) cmd_mariadb_restart ;;
+	-h|--help|help) usage ;;
+	*) usage ;;
+	esac
+}
+
+# Sourcing the file (for trying one function) defines everything, runs nothing.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	main "$@"
+fi

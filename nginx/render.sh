@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Renders nginx/callpipe.conf.in (the nginx site of callpipe) by replacing
+# every @NAME@ with a value given as NAME=VALUE. Pure bash: values are
+# inserted literally (no sed escaping pitfalls), then checked so a value can
+# never break out of its nginx directive.
+#
+#   nginx/render.sh [-t TEMPLATE] [-o OUTPUT] NAME=VALUE...
+#
+# Required: SERVER_NAME LISTEN SSL_CERT SSL_KEY FCGI_SOCKET CACHE_DIR
+# Optional: RECORDINGS_PREFIX (default /_recordings/, must equal
+#           recording.nginx_internal_prefix of callpipe.conf)
+#           ACCESS_LOG (default /var/log/nginx/callpipe.access.log, or "off")
+# FCGI_SOCKET and CACHE_DIR must equal fcgi.socket and recording.cache_dir
+# of callpipe.conf. Without -o the result goes to standard output; with -o
+# it replaces OUTPUT atomically. Exit status 2 on a usage or value error.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+template="$here/callpipe.conf.in"
+output=""
+
+usage() {
+	sed -n '7,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	exit 2
+}
+
+fail() {
+	printf 'render.sh: %s\n' "$*" >&2
+	exit 2
+}
+
+declare -A val=(
+	[RECORDINGS_PREFIX]=/_recordings/
+	[ACCESS_LOG]=/var/log/nginx/callpipe.access.log
+)
+required=(SERVER_NAME LISTEN SSL_CERT SSL_KEY FCGI_SOCKET CACHE_DIR)
+known=" ${required[*]} RECORDINGS_PREFIX ACCESS_LOG "
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	-t) [ $# -ge 2 ] || usage; template=$2; shift 2 ;;
+	-o) [ $# -ge 2 ] || usage; output=$2; shift 2 ;;
+	-h|--help) usage ;;
+	*=*)
+		name=${1%%=*}
+		case $known in *" $name "*) ;; *) fail "unknown variable $name (known:$known)" ;; esac
+		val[$name]=${1#*=}
+		shift ;;
+	*) usage ;;
+	esac
+done
+
+for name in "${required[@]}"; do
+	[ -n "${val[$name]:-}" ] || fail "$name=VALUE is required"
+done
+
+# Characters that would end or nest an nginx directive, start a comment or a
+# variable, or quote: none of them has a place in these values.
+for name in "${!val[@]}"; do
+	v=${val[$name]}
+	case $v in
+	*[\;\{\}\"\'\#\$\\]*|*$'\n'*|*$'\r'*|*$'\t'*)
+		fail "$name: the value contains one of ; { } \" ' # \$ \\ or a control character" ;;
+	esac
+	case $name in
+	SERVER_NAME|LISTEN) ;;      # several names / listen parameters: spaces allowed
+	*) case $v in *' '*) fail "$name: no spaces allowed in a path" ;; esac ;;
+	esac
+done
+
+for name in SSL_CERT SSL_KEY FCGI_SOCKET CACHE_DIR; do
+	case ${val[$name]} in /*) ;; *) fail "$name must be an absolute path" ;; esac
+done
+case ${val[ACCESS_LOG]} in /*|off) ;; *) fail "ACCESS_LOG must be an absolute path or off" ;; esac
+
+# The template appends the slash itself ("alias @CACHE_DIR@/;"): with alias,
+# the location prefix and the alias must both end in "/" (a prefix without
+# it lets "/_recordings../x" resolve outside the cache directory).
+while [ "${val[CACHE_DIR]}" != / ] && [ "${val[CACHE_DIR]%/}" != "${val[CACHE_DIR]}" ]; do
+	val[CACHE_DIR]=${val[CACHE_DIR]%/}
+done
+[[ ${val[RECORDINGS_PREFIX]} =~ ^/[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*/$ ]] ||
+	fail "RECORDINGS_PREFIX must look like /_recordings/ (starts and ends with /)"
+
+[ -r "$template" ] || fail "cannot read template $template"
+text=$(<"$template")
+for name in "${!val[@]}"; do
+	text=${text//@"$name"@/"${val[$name]}"}
+done
+if [[ $text =~ @[A-Z_]+@ ]]; then
+	fail "template $template uses ${BASH_REMATCH[0]}, which has no value"
+fi
+
+if [ -z "$output" ]; then
+	printf '%s\n' "$text"
+else
+	tmp="$output.tmp.$$"
+	printf '%s\n' "$text" >"$tmp"
+	mv -f "$tmp" "$output"
+fi
