@@ -1,0 +1,591 @@
+"""cplib: helpers of callpipe's integration tests (tests/integration/run.py).
+
+The tests run against the real local stack (etc/dev.sh up): nginx with TLS
+on CALLPIPE_BASE_URL -> callpipe-fcgi -> MariaDB, and the Twilio simulator
+on TWILIO_SIM_URL. Everything a test needs comes from run/stack.env, read
+into a Stack; nothing here starts or stops a service.
+
+Only the standard library, Debian's python3-twilio (the signature, computed
+the way Twilio computes it) and python3-pymysql.
+"""
+
+import base64
+import http.client
+import json
+import os
+import re
+import secrets
+import shlex
+import ssl
+import subprocess
+import threading
+import time
+import urllib.parse
+
+import pymysql
+import pymysql.cursors
+from twilio.request_validator import RequestValidator
+
+FORM = "application/x-www-form-urlencoded"
+SID_RE = re.compile(r"^(CA|RE|AC)[0-9a-f]{32}$")
+
+# The columns shown when a wait on a call_log row fails.
+ROW_SUMMARY_COLS = ("call_sid", "business_id", "call_status", "recording_sid",
+                    "recording_status", "transcript_status", "summary_status",
+                    "retry_count", "last_error")
+
+
+class TestFailure(AssertionError):
+    """A test's expectation was not met."""
+
+
+def check(cond, msg, *args):
+    """Fails the test with msg (formatted with args) unless cond holds."""
+    if not cond:
+        raise TestFailure(msg % args if args else msg)
+
+
+def eq(got, want, what):
+    """Fails the test unless got == want; the message shows both."""
+    if got != want:
+        raise TestFailure("%s: got %r, want %r" % (what, _short(got), _short(want)))
+
+
+def _short(v, n=300):
+    if isinstance(v, (bytes, bytearray)):
+        if len(v) > 64:
+            return "<%d bytes: %r...>" % (len(v), bytes(v[:32]))
+        return bytes(v)
+    s = v if isinstance(v, str) else repr(v)
+    if isinstance(v, str) and len(s) > n:
+        return s[:n] + "...(%d chars)" % len(s)
+    return v
+
+
+def row_summary(row):
+    """A short one-line view of a call_log row for failure messages."""
+    if row is None:
+        return "no call_log row"
+    return ", ".join("%s=%r" % (k, row.get(k)) for k in ROW_SUMMARY_COLS if k in row)
+
+
+def new_sid(prefix):
+    """A fresh SID: prefix + 32 lowercase hex digits (TWILIO.md)."""
+    return prefix + secrets.token_hex(16)
+
+
+def parallel(fn, args_list):
+    """Runs fn(*args) for each args tuple in its own thread; returns the
+    results in order, or raises the first exception any of them raised."""
+    results = [None] * len(args_list)
+    errors = [None] * len(args_list)
+
+    def run(i, args):
+        try:
+            results[i] = fn(*args)
+        except BaseException as e:  # noqa: B902 - handed back to the caller
+            errors[i] = e
+
+    threads = [threading.Thread(target=run, args=(i, a), daemon=True)
+               for i, a in enumerate(args_list)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for e in errors:
+        if e is not None:
+            raise e
+    return results
+
+
+def load_env(path):
+    """Reads a shell KEY=value file (no expansion; optional quotes)."""
+    env = {}
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith("export "):
+                line = line[len("export "):]
+            k, sep, v = line.partition("=")
+            if not sep or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", k):
+                raise ValueError("%s:%d: not a KEY=value line" % (path, n))
+            if len(v) >= 2 and v[0] == v[-1] and v[0] in "'\"":
+                v = v[1:-1]
+            env[k] = v
+    return env
+
+
+class Response:
+    """An HTTP answer: status (int), headers (lower-case names), body
+    (bytes). header() returns the first value of a name or None."""
+
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers_list = headers
+        self.body = body
+
+    def header(self, name):
+        name = name.lower()
+        for k, v in self.headers_list:
+            if k.lower() == name:
+                return v
+        return None
+
+    def json(self):
+        return json.loads(self.body.decode("utf-8"))
+
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+    def __repr__(self):
+        return "<HTTP %d %s %r>" % (self.status, self.header("content-type"),
+                                    _short(self.body))
+
+
+def _request(conn, method, path, headers=None, body=None):
+    h = dict(headers or {})
+    if body is not None and isinstance(body, str):
+        body = body.encode("utf-8")
+    conn.request(method, path, body=body, headers=h)
+    r = conn.getresponse()
+    data = r.read()
+    return Response(r.status, r.getheaders(), data)
+
+
+class Sim:
+    """Client of the Twilio simulator: its control API (/sim/...) and its
+    Twilio REST API (HTTP Basic auth, AccountSid:AuthToken)."""
+
+    def __init__(self, url, account_sid, auth_token):
+        u = urllib.parse.urlsplit(url)
+        self.host = u.hostname
+        self.port = u.port or 80
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+
+    def _call(self, method, path, obj=None, headers=None, timeout=30):
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        try:
+            h = dict(headers or {})
+            body = None
+            if obj is not None:
+                body = json.dumps(obj).encode("utf-8")
+                h["Content-Type"] = "application/json"
+            return _request(conn, method, path, h, body)
+        finally:
+            conn.close()
+
+    def _json(self, method, path, obj=None, want=(200, 201)):
+        r = self._call(method, path, obj)
+        if r.status not in want:
+            raise TestFailure("sim %s %s: HTTP %d: %s" % (method, path, r.status,
+                                                          r.text()[:300]))
+        return r.json() if r.body else None
+
+    def health(self):
+        return self._call("GET", "/sim/health", timeout=5).status == 200
+
+    def create_call(self, **opts):
+        """POST /sim/calls; opts as the simulator takes them ("from",
+        "to", "direction", "audio", "order", ...). Returns its JSON
+        ({"call_sid", "recording_sid", "account_sid"})."""
+        info = self._json("POST", "/sim/calls", opts, want=(201,))
+        check(SID_RE.match(info.get("call_sid", "")) is not None,
+              "sim gave a malformed call_sid: %r", info)
+        return info
+
+    def call(self, call_sid):
+        return self._json("GET", "/sim/calls/" + call_sid, want=(200,))
+
+    def wait_call(self, call_sid, timeout=60, states=("completed", "failed")):
+        """Polls the simulator until the call is in one of states."""
+        deadline = time.monotonic() + timeout
+        st = None
+        while time.monotonic() < deadline:
+            st = self.call(call_sid)
+            if st.get("state") in states:
+                return st
+            time.sleep(0.25)
+        raise TestFailure("sim call %s not in %s after %ds (state %r, errors %r)" %
+                          (call_sid, states, timeout, st and st.get("state"),
+                           st and st.get("errors")))
+
+    def set_media(self, recording_sid, **kw):
+        return self._json("POST", "/sim/recordings/%s/media" % recording_sid,
+                          kw, want=(200, 201, 204))
+
+    def rest(self, path, auth=True, timeout=30):
+        """GET on the simulator's Twilio REST API; path from /2010-04-01."""
+        h = {}
+        if auth:
+            tok = base64.b64encode(("%s:%s" % (self.account_sid, self.auth_token))
+                                   .encode()).decode()
+            h["Authorization"] = "Basic " + tok
+        return self._call("GET", path, headers=h, timeout=timeout)
+
+    def recording_media(self, recording_sid, ext="wav", query="RequestedChannels=2"):
+        """The exact media bytes Twilio (the simulator) serves for a recording."""
+        path = "/2010-04-01/Accounts/%s/Recordings/%s.%s" % (
+            self.account_sid, recording_sid, ext)
+        if query:
+            path += "?" + query
+        r = self.rest(path)
+        check(r.status == 200, "sim media %s: HTTP %d %s", path, r.status, r.text()[:200])
+        return r
+
+
+class Stack:
+    """The running stack, as run/stack.env describes it."""
+
+    def __init__(self, env, env_path=None):
+        self.env = env
+        self.env_path = env_path
+        need = ("CALLPIPE_BASE_URL", "CALLPIPE_CONF", "CALLPIPE_CA_CERT",
+                "CALLPIPE_API_TOKEN", "CALLPIPE_BUSINESS_ID",
+                "CALLPIPE_BUSINESS_NUMBER", "CALLPIPE_BUILD", "CALLPIPE_RUN",
+                "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_SIM_URL",
+                "MYSQL_SOCKET", "MYSQL_DATABASE", "MYSQL_USER", "MYSQL_PASSWORD")
+        missing = [k for k in need if not env.get(k)]
+        if missing:
+            raise ValueError("stack.env lacks %s" % ", ".join(missing))
+        self.base_url = env["CALLPIPE_BASE_URL"].rstrip("/")
+        u = urllib.parse.urlsplit(self.base_url)
+        self.https_host = u.hostname
+        self.https_port = u.port or 443
+        self.run_dir = env["CALLPIPE_RUN"].rstrip("/")
+        self.src = env.get("CALLPIPE_SRC") or os.path.dirname(self.run_dir)
+        self.conf = env["CALLPIPE_CONF"]
+        self.account_sid = env["TWILIO_ACCOUNT_SID"]
+        self.auth_token = env["TWILIO_AUTH_TOKEN"]
+        self.token = env["CALLPIPE_API_TOKEN"]
+        self.business_id = int(env["CALLPIPE_BUSINESS_ID"])
+        self.business_number = env["CALLPIPE_BUSINESS_NUMBER"]
+        self.audio_dir = env.get("CALLPIPE_AUDIO_DIR") or os.path.join(self.run_dir, "audio")
+        self.cache_dir = env.get("CALLPIPE_CACHE_DIR") or os.path.join(
+            self.run_dir, "cache", "recordings")
+        self.ctl_bin = os.path.join(env["CALLPIPE_BUILD"], "fcgi-app", "callpipectl",
+                                    "callpipectl")
+        self.fcgi_pid_file = env.get("CALLPIPE_FCGI_PID_FILE") or os.path.join(
+            self.run_dir, "pids", "callpipe-fcgi.pid")
+        self.sim = Sim(env["TWILIO_SIM_URL"], self.account_sid, self.auth_token)
+        self._ssl = ssl.create_default_context(cafile=env["CALLPIPE_CA_CERT"])
+        self._memo = {}
+        self._memo_lock = threading.Lock()
+
+    # ------------------------------------------------------------ files
+
+    def audio(self, name):
+        """Absolute path of run/audio/<name>.wav (name: demo, short)."""
+        p = os.path.join(self.audio_dir, name + ".wav")
+        check(os.path.isfile(p), "test audio %s is missing", p)
+        return p
+
+    def audio_meta(self, name):
+        with open(os.path.join(self.audio_dir, name + ".json"), encoding="utf-8") as f:
+            return json.load(f)
+
+    def conf_value(self, section, key):
+        """A scalar of run/callpipe.conf (libconfig): section.key, or key at
+        the top level when section is None. Strings are unquoted, integers
+        converted. A small reader for the generated file, not libconfig."""
+        with open(self.conf, encoding="utf-8") as f:
+            # Comments out, strings kept (a URL holds "//", a string may hold "#").
+            text = re.sub(r'"(?:[^"\\]|\\.)*"|#[^\n]*|//[^\n]*',
+                          lambda m: m.group(0) if m.group(0).startswith('"') else "",
+                          f.read())
+        if section is not None:
+            m = re.search(r"(?ms)^\s*%s\s*[=:]\s*\{(.*?)^\s*\}\s*;" % re.escape(section), text)
+            check(m is not None, "%s: no section %r", self.conf, section)
+            text = m.group(1)
+        m = re.search(r"(?m)^\s*%s\s*[=:]\s*(.+?)\s*;" % re.escape(key), text)
+        check(m is not None, "%s: no key %s.%s", self.conf, section, key)
+        v = m.group(1)
+        if v.startswith('"'):
+            return v[1:-1]
+        return int(v) if re.match(r"^-?\d+$", v) else v
+
+    # ------------------------------------------------------------ database
+
+    def db(self):
+        """A new pymysql connection over MYSQL_SOCKET (autocommit, dict rows)."""
+        return pymysql.connect(unix_socket=self.env["MYSQL_SOCKET"],
+                               user=self.env["MYSQL_USER"],
+                               password=self.env["MYSQL_PASSWORD"],
+                               database=self.env["MYSQL_DATABASE"],
+                               charset="utf8mb4", autocommit=True,
+                               connect_timeout=10, read_timeout=30,
+                               init_command="SET time_zone = '+00:00'",
+                               cursorclass=pymysql.cursors.DictCursor)
+
+    def query(self, sql, args=None):
+        """Runs one statement on a fresh connection; returns all rows."""
+        conn = self.db()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql, args)
+                return list(cur.fetchall())
+        finally:
+            conn.close()
+
+    def execute(self, sql, args=None):
+        """Runs one statement; returns the affected row count."""
+        conn = self.db()
+        try:
+            with conn.cursor() as cur:
+                return cur.execute(sql, args)
+        finally:
+            conn.close()
+
+    def row(self, call_sid):
+        rows = self.query("SELECT * FROM call_log WHERE call_sid = %s", (call_sid,))
+        return rows[0] if rows else None
+
+    def jobs(self, call_sid):
+        return self.query("SELECT * FROM jobs WHERE call_sid = %s ORDER BY id",
+                          (call_sid,))
+
+    def wait_row(self, call_sid, predicate, timeout=60, what="condition"):
+        """Polls call_log until predicate(row) is true (row may be None);
+        returns the row. Fails with the last row seen on timeout."""
+        deadline = time.monotonic() + timeout
+        row = None
+        while True:
+            row = self.row(call_sid)
+            if predicate(row):
+                return row
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.25)
+        jobs = self.jobs(call_sid)
+        raise TestFailure("call %s: %s not reached after %ds; row: %s; jobs: %s" %
+                          (call_sid, what, timeout, row_summary(row),
+                           [(j["kind"], j["state"], j["attempts"], j["last_error"])
+                            for j in jobs]))
+
+    def wait_statuses(self, call_sid, timeout=90, recording="completed",
+                      transcript="completed", summary="completed"):
+        """Waits until the three stage columns hold the given values
+        (None = any value)."""
+        want = {"recording_status": recording, "transcript_status": transcript,
+                "summary_status": summary}
+
+        def ok(r):
+            return r is not None and all(v is None or r[k] == v for k, v in want.items())
+
+        return self.wait_row(call_sid, ok, timeout,
+                             "statuses %s" % {k: v for k, v in want.items() if v})
+
+    # ------------------------------------------------------------ HTTPS
+
+    def https(self, method, path, headers=None, body=None, timeout=60):
+        """One request to nginx over TLS (certificate verified against
+        CALLPIPE_CA_CERT). Returns a Response."""
+        conn = http.client.HTTPSConnection(self.https_host, self.https_port,
+                                           context=self._ssl, timeout=timeout)
+        try:
+            return _request(conn, method, path, headers, body)
+        finally:
+            conn.close()
+
+    def https_conn(self, timeout=60):
+        """A kept-alive HTTPS connection for many requests (use request())."""
+        return http.client.HTTPSConnection(self.https_host, self.https_port,
+                                           context=self._ssl, timeout=timeout)
+
+    @staticmethod
+    def request(conn, method, path, headers=None, body=None):
+        return _request(conn, method, path, headers, body)
+
+    def sign(self, url, params, token=None):
+        """X-Twilio-Signature of a form POST to url, as Twilio computes it."""
+        return RequestValidator(token or self.auth_token).compute_signature(url, params)
+
+    def post_webhook(self, path, params, signature=None, method="POST",
+                     content_type=FORM, body=None, sign_token=None):
+        """Sends a webhook to path (e.g. "/webhook/call_status").
+        signature: None = computed over CALLPIPE_BASE_URL + path and params
+        (with sign_token, default the account's); False = no header; a
+        string = that header. body: a raw body instead of the form."""
+        if body is None:
+            body = urllib.parse.urlencode(params) if params else ""
+        h = {}
+        if content_type is not None:
+            h["Content-Type"] = content_type
+        if signature is None:
+            signature = self.sign(self.base_url + path, params or {}, sign_token)
+        if signature is not False:
+            h["X-Twilio-Signature"] = signature
+        if method in ("GET", "HEAD"):
+            return self.https(method, path, h)
+        return self.https(method, path, h, body)
+
+    def voice_params(self, call_sid, **over):
+        p = {"CallSid": call_sid, "AccountSid": self.account_sid,
+             "From": "+15551230001", "To": self.business_number,
+             "CallStatus": "ringing", "ApiVersion": "2010-04-01",
+             "Direction": "inbound"}
+        p.update(over)
+        return p
+
+    def recording_params(self, call_sid, recording_sid, status="completed", **over):
+        p = {"CallSid": call_sid, "AccountSid": self.account_sid,
+             "RecordingSid": recording_sid, "RecordingStatus": status,
+             "RecordingUrl": "%s/2010-04-01/Accounts/%s/Recordings/%s" % (
+                 self.env["TWILIO_SIM_URL"], self.account_sid, recording_sid),
+             "RecordingDuration": "4", "RecordingChannels": "2",
+             "RecordingSource": "StartCallRecordingTwiML", "ErrorCode": "0"}
+        p.update(over)
+        return p
+
+    def download(self, call_sid, token="default", fmt=None, headers=None, method="GET"):
+        """GET /api/calls/<sid>/download through nginx. token: "default" =
+        CALLPIPE_API_TOKEN, None = no Authorization header, else that token."""
+        h = dict(headers or {})
+        if token == "default":
+            token = self.token
+        if token is not None:
+            h["Authorization"] = "Bearer " + token
+        path = "/api/calls/%s/download" % call_sid
+        if fmt is not None:
+            path += "?format=" + urllib.parse.quote(fmt)
+        return self.https(method, path, h)
+
+    # ------------------------------------------------------------ calls
+
+    def start_call(self, audio="short", **opts):
+        """Starts a simulated inbound call to the demo business's number."""
+        o = {"from": "+15551230001", "to": self.business_number,
+             "direction": "inbound", "audio": self.audio(audio)}
+        o.update(opts)
+        return self.sim.create_call(**o)
+
+    def run_call(self, audio="short", timeout=60, **opts):
+        """Starts a call and waits until the simulator is done with it.
+        Returns (info, sim_state)."""
+        info = self.start_call(audio, **opts)
+        st = self.sim.wait_call(info["call_sid"], timeout)
+        return info, st
+
+    def completed_call(self, audio="short", timeout=120, **opts):
+        """Runs a call and waits until all three stages are completed.
+        Returns (info, sim_state, row)."""
+        info, st = self.run_call(audio, timeout, **opts)
+        check(st["state"] == "completed", "sim call %s ended %r: %r",
+              info["call_sid"], st["state"], st.get("errors"))
+        row = self.wait_statuses(info["call_sid"], timeout)
+        return info, st, row
+
+    def memo(self, key, fn):
+        """fn() once per run for key (shared fixtures between tests)."""
+        with self._memo_lock:
+            if key not in self._memo:
+                self._memo[key] = fn()
+            return self._memo[key]
+
+    def other_business_token(self):
+        """A second business ("Other") and an API token of it, made once."""
+        def make():
+            out = self.ctl("business", "create", "--name", "Other")
+            check(out.returncode == 0, "business create: exit %d: %s",
+                  out.returncode, out.stderr)
+            bid = out.stdout.strip()
+            check(bid.isdigit(), "business create printed %r", out.stdout)
+            out = self.ctl("token", "create", "--business", bid, "--name", "itest")
+            check(out.returncode == 0, "token create: exit %d: %s",
+                  out.returncode, out.stderr)
+            tok = out.stdout.strip()
+            check(len(tok) >= 16 and " " not in tok, "token create printed %r", out.stdout)
+            return int(bid), tok
+        return self.memo("other_business", make)
+
+    # ------------------------------------------------------------ programs
+
+    def ctl(self, *args, conf=None, timeout=60):
+        """Runs callpipectl -c CONF args...; returns CompletedProcess (text)."""
+        argv = [self.ctl_bin, "-c", conf or self.conf] + list(args)
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+
+    def dev_sh(self, *args, timeout=180):
+        script = self.env.get("CALLPIPE_DEV_SH") or os.path.join(self.src, "etc", "dev.sh")
+        return subprocess.run(["bash", script] + list(args), capture_output=True,
+                              text=True, timeout=timeout, cwd=self.src)
+
+    # ------------------------------------------------------------ processes
+
+    def fcgi_master_pid(self):
+        with open(self.fcgi_pid_file, encoding="ascii") as f:
+            pid = int(f.read().strip())
+        check(_alive(pid), "callpipe-fcgi master pid %d (from %s) is not running",
+              pid, self.fcgi_pid_file)
+        return pid
+
+    def _children(self, exe_name):
+        master = self.fcgi_master_pid()
+        out = []
+        for pid in _pids_with_parent(master):
+            if _alive(pid) and _exe_base(pid) == exe_name:
+                out.append(pid)
+        return sorted(out)
+
+    def fcgi_child_pids(self):
+        """Live FastCGI children of the master (callpipe-fcgi processes;
+        the master's callpipe-worker children are left out)."""
+        return self._children("callpipe-fcgi")
+
+    def worker_pids(self):
+        return self._children("callpipe-worker")
+
+    def wait_children(self, predicate, timeout=15, what="children"):
+        deadline = time.monotonic() + timeout
+        kids = []
+        while time.monotonic() < deadline:
+            kids = self.fcgi_child_pids()
+            if predicate(kids):
+                return kids
+            time.sleep(0.1)
+        raise TestFailure("fcgi children: %s not reached in %ds (children now %r)" %
+                          (what, timeout, kids))
+
+
+def _proc_stat(pid):
+    try:
+        with open("/proc/%d/stat" % pid, encoding="ascii", errors="replace") as f:
+            s = f.read()
+    except OSError:
+        return None
+    # The command name is in parentheses and may hold spaces.
+    rest = s[s.rfind(")") + 2:].split()
+    return rest  # rest[0] state, rest[1] ppid
+
+
+def _alive(pid):
+    st = _proc_stat(pid)
+    return st is not None and st[0] not in ("Z", "X", "x")
+
+
+def _pids_with_parent(ppid):
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        st = _proc_stat(int(name))
+        if st is not None and int(st[1]) == ppid:
+            out.append(int(name))
+    return out
+
+
+def _exe_base(pid):
+    try:
+        return os.path.basename(os.readlink("/proc/%d/exe" % pid)).replace(" (deleted)", "")
+    except OSError:
+        return None
+
+
+def stack_env_path(repo_root):
+    return os.environ.get("CALLPIPE_STACK_ENV") or os.path.join(repo_root, "run", "stack.env")
+
+
+def shell_join(argv):
+    return " ".join(shlex.quote(a) for a in argv)
