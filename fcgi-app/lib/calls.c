@@ -286,7 +286,8 @@ calls_get(struct db *db, const char *call_sid, struct calls_row *row)
 	memset(row, 0, sizeof(*row));
 	if (db_exec(db, "SELECT recording_sid, recording_url, recording_status, "
 	    "transcript_status, summary_status, final_transcript IS NOT NULL, "
-	    "business_id, retry_count FROM call_log WHERE call_sid = ?",
+	    "business_id, retry_count, recording_duration FROM call_log "
+	    "WHERE call_sid = ?",
 	    p, 1, &r, NULL) != CP_OK)
 		return CP_DB;
 	if (r->nrows == 1) {
@@ -305,6 +306,8 @@ calls_get(struct db *db, const char *call_sid, struct calls_row *row)
 		v = db_cell(r, 0, 6);
 		row->business_id = v ? strtoll(v, &end, 10) : 0;
 		row->retry_count = (int)strtol(db_cell(r, 0, 7), &end, 10);
+		v = db_cell(r, 0, 8);
+		row->recording_duration = v ? strtol(v, &end, 10) : -1;
 	}
 	db_result_free(r);
 	return CP_OK;

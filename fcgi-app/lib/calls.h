@@ -105,6 +105,7 @@ struct calls_row {
 	char summary_status[16];
 	char final_transcript_present;  /* 1 when final_transcript is set */
 	long long business_id;          /* 0 = NULL */
+	long recording_duration;        /* seconds, -1 = NULL */
 	int  retry_count;
 };
 

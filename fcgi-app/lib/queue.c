@@ -161,6 +161,20 @@ queue_finish_dead(struct db *db, const struct queue_job *job,
 }
 
 enum cp_err
+queue_extend_lease(struct db *db, const struct queue_job *job, int lease_s)
+{
+	struct db_param p[4] = { db_i64(lease_s), db_i64((long long)job->id),
+	    db_str(job->locked_by), db_i64(job->attempts) };
+	unsigned long long n = 0;
+
+	if (db_exec(db, "UPDATE jobs SET locked_until = NOW(3) + INTERVAL ? "
+	    "SECOND WHERE id = ? AND locked_by = ? AND attempts = ? AND "
+	    "state = 'running'", p, 4, NULL, &n) != CP_OK)
+		return CP_DB;
+	return n == 1 ? CP_OK : CP_NOTFOUND;
+}
+
+enum cp_err
 queue_requeue_expired(struct db *db, int *requeued, struct queue_job *expired,
     int max, int *nexpired)
 {

@@ -69,6 +69,15 @@ enum cp_err queue_finish_dead(struct db *db, const struct queue_job *job,
     const char *reason);
 
 /*
+ * Extends the lease of a running job to now + lease_s seconds, guarded
+ * like a finish (id, locked_by, attempts). Used before work whose length
+ * grows with the call (transcription), so the lease stays longer than the
+ * job. Returns CP_OK, CP_NOTFOUND (lease already lost), CP_DB.
+ */
+enum cp_err queue_extend_lease(struct db *db, const struct queue_job *job,
+    int lease_s);
+
+/*
  * Puts running jobs whose lease ended back in the queue (run_after now,
  * attempts kept) when they have attempts left. Jobs without attempts left
  * are claimed into *expired (at most max, FOR UPDATE SKIP LOCKED inside the

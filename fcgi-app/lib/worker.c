@@ -123,6 +123,20 @@ worker_transcribe(struct worker *w, const struct queue_job *job,
 	    &o->bytes, o->reason, sizeof(o->reason));
 	if (o->rc != CP_OK)
 		return;
+	/* Offline STT costs about 1 CPU-second per second of a two-channel
+	 * call: keep the lease well past that, so a long call is not taken
+	 * over by another worker half-way. */
+	if (row->recording_duration > 0) {
+		long want = 3 * row->recording_duration + 60;
+		if (want > w->conf->worker.lease_seconds &&
+		    queue_extend_lease(w->db, job, (int)(want < 86400 ? want :
+		    86400)) == CP_NOTFOUND) {
+			o->rc = CP_AGAIN;
+			cp_fmt(o->reason, sizeof(o->reason), "transcribe: lease "
+			    "lost before decoding");
+			return;
+		}
+	}
 	o->rc = stt_transcribe_file(w->conf, path, &o->stt, o->reason,
 	    sizeof(o->reason));
 	o->has_stt = (o->rc == CP_OK);

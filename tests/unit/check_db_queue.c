@@ -302,6 +302,35 @@ START_TEST(test_failing_job_ends_dead_stage_failed)
 }
 END_TEST
 
+/* A job whose lease was extended is not taken back when the first lease
+ * would have ended; an extension by a worker that lost the lease fails. */
+START_TEST(test_extend_lease_keeps_job)
+{
+	struct queue_job j, stale;
+	struct queue_job exp[4];
+	bool got = false;
+	int requeued = -1, nexp = -1;
+	char ca[35], key[64];
+
+	random_sid(ca, "CA");
+	exec_ok("UPDATE jobs SET state = 'done' WHERE state IN ('queued','running')");
+	cp_fmt(key, sizeof(key), "transcribe:%s:0", ca);
+	ck_assert_int_eq(queue_enqueue(db, "transcribe", ca, key, 4, 0, NULL),
+	    CP_OK);
+	ck_assert_int_eq(queue_claim(db, "worker-l", 1, &j, &got), CP_OK);
+	ck_assert(got);
+	ck_assert_int_eq(queue_extend_lease(db, &j, 60), CP_OK);
+	usleep(1300 * 1000);
+	ck_assert_int_eq(queue_requeue_expired(db, &requeued, exp, 4, &nexp),
+	    CP_OK);
+	ck_assert_int_eq(requeued, 0);
+	ck_assert_int_eq(nexp, 0);
+	stale = j;
+	cp_fmt(stale.locked_by, sizeof(stale.locked_by), "worker-other");
+	ck_assert_int_eq(queue_extend_lease(db, &stale, 60), CP_NOTFOUND);
+}
+END_TEST
+
 START_TEST(test_backoff_grows_with_jitter_and_cap)
 {
 	for (int i = 0; i < 200; i++) {
@@ -338,6 +367,7 @@ main(void)
 	tcase_add_test(tc, test_claim_query_uses_index_without_filesort);
 	tcase_add_test(tc, test_lease_expired_result_dropped);
 	tcase_add_test(tc, test_failing_job_ends_dead_stage_failed);
+	tcase_add_test(tc, test_extend_lease_keeps_job);
 	tcase_add_test(tc, test_backoff_grows_with_jitter_and_cap);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
