@@ -977,11 +977,37 @@ integration_tests() {
 	fi
 }
 
+# The simulator's own self-check (unittest): that it plays Twilio as
+# TWILIO.md says (signatures by python3-twilio, refusal of <Record>, media
+# channels and auth). It starts its own simulator on a free port.
+sim_selfcheck() {
+	local out=$TEST_OUT/sim-selfcheck.out rc n f e
+	mkdir -p "$TEST_OUT"
+	say "simulator self-check: tests/sim/test_sim_selfcheck.py"
+	set +e
+	(cd "$ROOT/tests/sim" && "$PY" -m unittest test_sim_selfcheck) >"$out" 2>&1
+	rc=$?
+	set -e
+	n=$(sed -n 's/^Ran \([0-9]*\) tests\{0,1\} in .*/\1/p' "$out" | tail -n 1) || true
+	f=$(grep -Eo 'failures=[0-9]+' "$out" | tail -n 1 | cut -d= -f2) || true
+	e=$(grep -Eo 'errors=[0-9]+' "$out" | tail -n 1 | cut -d= -f2) || true
+	f=$(( ${f:-0} + ${e:-0} ))
+	if [ -z "$n" ] || { [ "$rc" != 0 ] && [ "$f" = 0 ]; }; then
+		cat "$out"
+		count 1 1
+		say "FAIL sim-selfcheck: exit $rc, no unittest summary"
+		return 0
+	fi
+	count "$n" "$f"
+	if [ "$f" = 0 ]; then say "PASS sim-selfcheck: $n tests"; else cat "$out"; say "FAIL sim-selfcheck: $f of $n failed"; fi
+}
+
 cmd_check() {
 	CHECK_MODE=1
 	cmd_deps
 	cmd_build
 	unit_tests
+	sim_selfcheck
 	DOWN_ON_EXIT=1
 	cmd_up
 	db_unit_test
