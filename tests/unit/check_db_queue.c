@@ -331,6 +331,33 @@ START_TEST(test_extend_lease_keeps_job)
 }
 END_TEST
 
+/* v_calls_stuck shows a stage idle for 15 minutes, not a fresh one. */
+START_TEST(test_dba_view_lists_stuck_calls)
+{
+	char old[35], fresh[35], sql[300];
+
+	random_sid(old, "CA");
+	random_sid(fresh, "CA");
+	ck_assert_int_eq(calls_ensure(db, old), CP_OK);
+	ck_assert_int_eq(calls_ensure(db, fresh), CP_OK);
+	cp_fmt(sql, sizeof(sql), "UPDATE call_log SET recording_status = "
+	    "'completed', transcript_status = 'processing', updated_at = "
+	    "UTC_TIMESTAMP(3) - INTERVAL 20 MINUTE WHERE call_sid = '%s'", old);
+	exec_ok(sql);
+	cp_fmt(sql, sizeof(sql), "UPDATE call_log SET recording_status = "
+	    "'completed', transcript_status = 'processing' WHERE call_sid = '%s'",
+	    fresh);
+	exec_ok(sql);
+	cp_fmt(sql, sizeof(sql), "SELECT COUNT(*) FROM v_calls_stuck WHERE "
+	    "call_sid = '%s' AND idle_seconds >= 1200", old);
+	ck_assert_int_eq(count(sql), 1);
+	cp_fmt(sql, sizeof(sql), "SELECT COUNT(*) FROM v_calls_stuck WHERE "
+	    "call_sid = '%s'", fresh);
+	ck_assert_int_eq(count(sql), 0);
+	ck_assert_int_ge(count("SELECT COUNT(*) FROM v_calls_daily"), 1);
+}
+END_TEST
+
 START_TEST(test_backoff_grows_with_jitter_and_cap)
 {
 	for (int i = 0; i < 200; i++) {
@@ -368,6 +395,7 @@ main(void)
 	tcase_add_test(tc, test_lease_expired_result_dropped);
 	tcase_add_test(tc, test_failing_job_ends_dead_stage_failed);
 	tcase_add_test(tc, test_extend_lease_keeps_job);
+	tcase_add_test(tc, test_dba_view_lists_stuck_calls);
 	tcase_add_test(tc, test_backoff_grows_with_jitter_and_cap);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
