@@ -358,8 +358,12 @@ mariadb_init() {
 	mkdir -p "$MYSQL_DATA"
 	# --user=root: we run as root and the datadir stays root's; root logs in
 	# through unix_socket authentication (no password anywhere).
+	# --force --skip-name-resolve: a minimal machine may have no /etc/hosts
+	# entry for localhost, and install-db then refuses ("Neither host ...
+	# could be looked up with resolveip"); we only ever use the unix socket.
 	mariadb-install-db --no-defaults --user=root --datadir="$MYSQL_DATA" \
 		--auth-root-authentication-method=socket --skip-test-db \
+		--force --skip-name-resolve \
 		>"$LOG/mariadb-install.log" 2>&1 ||
 		{ tail_log "$LOG/mariadb-install.log"; die "mariadb-install-db failed"; }
 	touch "$MYSQL_DIR/.initialized"
@@ -377,7 +381,7 @@ mariadb_start() {
 		# the character set is the one Debian's config would have given.
 		start_bg mariadb "$LOG/mariadb.log" mariadbd --no-defaults --user=root \
 			--datadir="$MYSQL_DATA" --socket="$MYSQL_SOCK" \
-			--pid-file="$MYSQL_PIDFILE" --skip-networking \
+			--pid-file="$MYSQL_PIDFILE" --skip-networking --skip-name-resolve \
 			--log-error="$LOG/mariadb.log" \
 			--character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
 			--innodb-buffer-pool-size=64M
@@ -477,6 +481,7 @@ conf_write() {
 				worker.max_attempts	4
 				worker.backoff_base_ms	500
 				worker.backoff_max_ms	4000
+				worker.reconcile_delay_s	4
 				api.signing_key	"$key"
 				log.level	"$level"
 			EOF

@@ -8,8 +8,8 @@
 /* Final CallStatus values (TWILIO.md "CallStatus values"). */
 #define CALLS_FINAL_SQL "('completed','busy','failed','no-answer','canceled')"
 
-static bool
-calls_is_final(const char *status)
+bool
+calls_status_final(const char *status)
 {
 	static const char *const fin[] = { "completed", "busy", "failed",
 	    "no-answer", "canceled" };
@@ -88,7 +88,7 @@ calls_status(struct db *db, const char *call_sid, const char *call_status,
 		return CP_DB;
 	p[0] = db_str(call_status);
 	p[1] = call_duration >= 0 ? db_i64(call_duration) : db_null();
-	p[2] = db_i64(calls_is_final(call_status) ? 1 : 0);
+	p[2] = db_i64(calls_status_final(call_status) ? 1 : 0);
 	p[3] = db_str(call_sid);
 	/* A final status is never replaced by a late non-final one. */
 	return calls_exec(db, "UPDATE call_log SET "
@@ -181,7 +181,7 @@ calls_stage_failed(struct db *db, const char *call_sid, enum calls_stage stage,
     const char *reason)
 {
 	char sql[256];
-	struct db_param p[2] = { db_strn(reason, strnlen(reason, CP_REASON_MAX)),
+	struct db_param p[2] = { db_strn(reason, cp_utf8_prefix(reason, CP_REASON_MAX)),
 	    db_str(call_sid) };
 
 	if (calls_ensure(db, call_sid) != CP_OK)
@@ -196,9 +196,29 @@ calls_stage_failed(struct db *db, const char *call_sid, enum calls_stage stage,
 }
 
 enum cp_err
+calls_recording_absent(struct db *db, const char *call_sid,
+    const char *recording_sid, const char *reason)
+{
+	struct db_param p[4] = { db_strn(reason, cp_utf8_prefix(reason,
+	    CP_REASON_MAX)), db_str(recording_sid), db_str(call_sid),
+	    db_str(recording_sid) };
+
+	if (calls_ensure(db, call_sid) != CP_OK)
+		return CP_DB;
+	/* Only when no other recording of the call is on its way: an absent
+	 * callback of one recording must not fail a fetch of another. */
+	log_warn("call %s: recording %s reported absent/failed", call_sid,
+	    recording_sid);
+	return calls_exec(db, "UPDATE call_log SET recording_status = 'failed', "
+	    "last_error = ?, recording_sid = COALESCE(recording_sid, ?) "
+	    "WHERE call_sid = ? AND recording_status IN ('pending','recording') "
+	    "AND (recording_url IS NULL OR recording_sid = ?)", p, 4, NULL);
+}
+
+enum cp_err
 calls_note_error(struct db *db, const char *call_sid, const char *reason)
 {
-	struct db_param p[2] = { db_strn(reason, strnlen(reason, CP_REASON_MAX)),
+	struct db_param p[2] = { db_strn(reason, cp_utf8_prefix(reason, CP_REASON_MAX)),
 	    db_str(call_sid) };
 
 	return calls_exec(db, "UPDATE call_log SET last_error = ? "

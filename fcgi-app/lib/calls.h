@@ -37,6 +37,10 @@ enum cp_err calls_voice(struct db *db, const char *call_sid,
     const char *direction, const char *from, const char *to,
     const char *call_status, long long business_id);
 
+/* True for a final CallStatus: completed, busy, failed, no-answer,
+ * canceled (TWILIO.md "CallStatus values"). */
+bool calls_status_final(const char *call_status);
+
 /* statusCallback: call_status, call_duration (seconds, -1 = absent), and
  * ended_at = now when the status is final (completed, busy, failed,
  * no-answer, canceled). */
@@ -68,6 +72,14 @@ enum cp_err calls_recording_completed(struct db *db, const char *call_sid,
  */
 enum cp_err calls_stage_failed(struct db *db, const char *call_sid,
     enum calls_stage stage, const char *reason);
+
+/*
+ * Twilio reported recording_sid absent or failed (reason names the
+ * ErrorCode): recording_status -> failed, unless a completed recording of
+ * the call (another RecordingSid) is already being fetched.
+ */
+enum cp_err calls_recording_absent(struct db *db, const char *call_sid,
+    const char *recording_sid, const char *reason);
 
 /* Writes last_error only (a retry is scheduled; the stage stays in its
  * working state). */

@@ -182,6 +182,7 @@ static const struct conf_key conf_worker_keys[] = {
 	K_INT("max_attempts", worker.max_attempts, 1, 100, 6),
 	K_INT("backoff_base_ms", worker.backoff_base_ms, 1, 86400000, 5000),
 	K_INT("backoff_max_ms", worker.backoff_max_ms, 1, 86400000, 600000),
+	K_INT("reconcile_delay_s", worker.reconcile_delay_s, 1, 86400, 300),
 	K_END
 };
 

@@ -93,6 +93,8 @@ struct cp_conf {
 		int   max_attempts;
 		int   backoff_base_ms;  /* first retry delay */
 		int   backoff_max_ms;   /* cap */
+		int   reconcile_delay_s; /* after a call ends, ask Twilio for a
+		                            recording no callback reported */
 	} worker;
 
 	struct {

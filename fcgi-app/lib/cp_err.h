@@ -30,11 +30,19 @@ const char *cp_strerror(enum cp_err err);
 
 /*
  * Formats into buf (at most len bytes, always NUL-terminated when len > 0)
- * like snprintf, truncating silently. Returns buf. Used for the one-line
- * reasons that end up in last_error and in HTTP error bodies.
+ * like snprintf, truncating silently — and never in the middle of a UTF-8
+ * sequence, since a cut character makes MySQL refuse the whole row
+ * (error 1366 under STRICT_TRANS_TABLES). Returns buf. Used for the
+ * one-line reasons that end up in last_error and in HTTP error bodies.
  */
 char *cp_fmt(char *buf, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/*
+ * Length in bytes of the longest prefix of s that is at most max bytes and
+ * does not end inside a UTF-8 sequence (RFC 3629). For column limits.
+ */
+size_t cp_utf8_prefix(const char *s, size_t max);
 
 /* Length of the last_error column and of every one-line reason (bytes). */
 #define CP_REASON_MAX 500

@@ -4,6 +4,7 @@
 #include <mysql.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -18,12 +19,15 @@
 #define DB_CR_SERVER_LOST        2013
 #define DB_ER_CLIENT_TIMEOUT     4031
 
-#define DB_TX_TRIES 3
+#define DB_TX_TRIES     3     /* deadlock / lock wait timeout */
+#define DB_LOST_FIRST_MS 250   /* reconnect backoff: 250, 500, 1000 ... */
+#define DB_LOST_BUDGET_MS 8000 /* ... within 8 s: Twilio waits 15 s */
 
 struct db {
 	const struct cp_conf *conf;
 	MYSQL                *my;      /* NULL while disconnected */
 	bool                  in_tx;
+	bool                  sent;    /* the last statement reached execute */
 	unsigned int          err_no;
 	char                  err_msg[256];
 };
@@ -381,6 +385,7 @@ db_exec_once(struct db *db, const char *sql, const struct db_param *params,
 			goto out;
 		}
 	}
+	db->sent = true;
 	if (mysql_stmt_execute(st) != 0) {
 		db_stmt_err(db, st);
 		goto out;
@@ -410,8 +415,11 @@ db_exec(struct db *db, const char *sql, const struct db_param *params,
 
 	if (res != NULL)
 		*res = NULL;
+	db->sent = false;
 	rc = db_exec_once(db, sql, params, nparams, res, affected);
-	if (rc == CP_DB && !in_tx && db_errno_lost(db->err_no)) {
+	/* Run again only a statement the server never executed: after a
+	 * connection lost during execute, it may have run (not idempotent). */
+	if (rc == CP_DB && !in_tx && !db->sent && db_errno_lost(db->err_no)) {
 		log_warn("db: connection lost (%u %s), reconnecting",
 		    db->err_no, db->err_msg);
 		rc = db_exec_once(db, sql, params, nparams, res, affected);
@@ -444,40 +452,64 @@ db_simple(struct db *db, const char *sql)
 	return CP_OK;
 }
 
+static long
+db_ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000L +
+	    (t.tv_nsec - t0->tv_nsec) / 1000000L;
+}
+
 enum cp_err
 db_tx(struct db *db, db_tx_fn fn, void *arg, char *err, size_t errlen)
 {
 	enum cp_err rc = CP_DB;
+	struct timespec t0;
+	long wait_ms = DB_LOST_FIRST_MS;
+	int conflicts = 0;
 
-	for (int attempt = 1; attempt <= DB_TX_TRIES; attempt++) {
-		if ((rc = db_simple(db, "START TRANSACTION")) != CP_OK) {
-			if (db_errno_lost(db->err_no) && attempt < DB_TX_TRIES)
-				continue;
-			break;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int attempt = 1;; attempt++) {
+		if ((rc = db_simple(db, "START TRANSACTION")) == CP_OK) {
+			db->in_tx = true;
+			rc = fn(db, arg, err, errlen);
+			if (rc == CP_OK)
+				rc = db_simple(db, "COMMIT");
+			if (rc != CP_OK && db->my != NULL) {
+				unsigned int no = db->err_no;
+				char msg[sizeof(db->err_msg)];
+				memcpy(msg, db->err_msg, sizeof(msg));
+				(void)mysql_query(db->my, "ROLLBACK");
+				db->err_no = no;   /* keep the first error */
+				memcpy(db->err_msg, msg, sizeof(msg));
+			}
+			db->in_tx = false;
+			if (rc == CP_OK)
+				return CP_OK;
 		}
-		db->in_tx = true;
-		rc = fn(db, arg, err, errlen);
-		if (rc == CP_OK)
-			rc = db_simple(db, "COMMIT");
-		if (rc != CP_OK && db->my != NULL) {
-			unsigned int no = db->err_no;
-			char msg[sizeof(db->err_msg)];
-			memcpy(msg, db->err_msg, sizeof(msg));
-			(void)mysql_query(db->my, "ROLLBACK");
-			db->err_no = no;    /* keep the first error, not ROLLBACK's */
-			memcpy(db->err_msg, msg, sizeof(msg));
-		}
-		db->in_tx = false;
-		if (rc == CP_OK)
-			return CP_OK;
-		if (rc != CP_DB || !db_errno_retry_tx(db->err_no) ||
-		    attempt == DB_TX_TRIES)
+		if (rc != CP_DB || !db_errno_retry_tx(db->err_no))
 			break;
-		log_warn("db: transaction retried after %u %s (attempt %d)",
-		    db->err_no, db->err_msg, attempt);
-		if (db_errno_lost(db->err_no))
+		if (db_errno_lost(db->err_no)) {
+			/* A restart or failover: reconnect with backoff, within
+			 * a budget that still answers Twilio in time. */
+			long left = DB_LOST_BUDGET_MS - db_ms_since(&t0);
+			if (left <= 0)
+				break;
 			db_disconnect(db);
-		usleep(20000U * (unsigned)attempt);
+			log_warn("db: connection lost (%u %s), reconnecting in "
+			    "%ld ms (attempt %d)", db->err_no, db->err_msg,
+			    wait_ms < left ? wait_ms : left, attempt);
+			usleep((useconds_t)(wait_ms < left ? wait_ms : left) * 1000);
+			wait_ms *= 2;
+		} else {
+			if (++conflicts >= DB_TX_TRIES)
+				break;
+			log_warn("db: transaction retried after %u %s (attempt %d)",
+			    db->err_no, db->err_msg, attempt);
+			usleep(20000U * (unsigned)conflicts);
+		}
 	}
 	if (rc == CP_DB && err != NULL)
 		cp_fmt(err, errlen, "database: %u %s", db->err_no, db->err_msg);

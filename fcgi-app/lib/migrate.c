@@ -118,8 +118,43 @@ migrate_apply(struct db *db, const char *name, char *sql, char *err,
 	return CP_OK;
 }
 
+static enum cp_err migrate_locked(struct db *db, const char *dir,
+    int *applied, char *err, size_t errlen);
+
 enum cp_err
 migrate_run(struct db *db, const char *dir, int *applied, char *err,
+    size_t errlen)
+{
+	enum cp_err rc;
+
+	*applied = 0;
+	/* Two hosts deploying at once must not both apply a migration. */
+	{
+		struct db_result *lock = NULL;
+		const char *got;
+		if (db_exec(db, "SELECT GET_LOCK('callpipe.migrate', 120)", NULL, 0,
+		    &lock, NULL) != CP_OK) {
+			cp_fmt(err, errlen, "GET_LOCK: %u %s", db_errno(db),
+			    db_error(db));
+			return CP_DB;
+		}
+		got = db_cell(lock, 0, 0);
+		if (got == NULL || strcmp(got, "1") != 0) {
+			db_result_free(lock);
+			cp_fmt(err, errlen, "another migrate holds the lock "
+			    "callpipe.migrate (waited 120 s)");
+			return CP_DB;
+		}
+		db_result_free(lock);
+	}
+	rc = migrate_locked(db, dir, applied, err, errlen);
+	(void)db_exec(db, "SELECT RELEASE_LOCK('callpipe.migrate')", NULL, 0,
+	    NULL, NULL);
+	return rc;
+}
+
+static enum cp_err
+migrate_locked(struct db *db, const char *dir, int *applied, char *err,
     size_t errlen)
 {
 	DIR *d;
@@ -128,7 +163,6 @@ migrate_run(struct db *db, const char *dir, int *applied, char *err,
 	size_t nnames = 0;
 	enum cp_err rc = CP_OK;
 
-	*applied = 0;
 	if (db_exec(db, migrate_table_sql, NULL, 0, NULL, NULL) != CP_OK) {
 		cp_fmt(err, errlen, "schema_migrations: %u %s", db_errno(db),
 		    db_error(db));

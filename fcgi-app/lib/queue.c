@@ -145,7 +145,7 @@ queue_finish_retry(struct db *db, const struct queue_job *job, long delay_ms,
     const char *reason)
 {
 	struct db_param p[2] = { db_i64((long long)delay_ms * 1000),
-	    db_strn(reason, strnlen(reason, CP_REASON_MAX)) };
+	    db_strn(reason, cp_utf8_prefix(reason, CP_REASON_MAX)) };
 
 	return queue_guarded(db, job, "state = 'queued', run_after = NOW(3) + "
 	    "INTERVAL ? MICROSECOND, last_error = ?", p, 2);
@@ -155,7 +155,7 @@ enum cp_err
 queue_finish_dead(struct db *db, const struct queue_job *job,
     const char *reason)
 {
-	struct db_param p[1] = { db_strn(reason, strnlen(reason, CP_REASON_MAX)) };
+	struct db_param p[1] = { db_strn(reason, cp_utf8_prefix(reason, CP_REASON_MAX)) };
 
 	return queue_guarded(db, job, "state = 'dead', last_error = ?", p, 1);
 }

@@ -202,6 +202,23 @@ store_ensure(const struct cp_conf *conf, const char *recording_url,
 }
 
 enum cp_err
+store_audio_seconds(const char *path, double *seconds)
+{
+	SF_INFO info;
+	SNDFILE *sf;
+
+	memset(&info, 0, sizeof(info));
+	*seconds = 0;
+	if ((sf = sf_open(path, SFM_READ, &info)) == NULL)
+		return CP_INPUT;
+	sf_close(sf);
+	if (info.samplerate <= 0 || info.frames < 0)
+		return CP_INPUT;
+	*seconds = (double)info.frames / info.samplerate;
+	return CP_OK;
+}
+
+enum cp_err
 store_remove(const struct cp_conf *conf, const char *recording_sid)
 {
 	char path[4096];

@@ -55,6 +55,10 @@ enum cp_err store_ensure(const struct cp_conf *conf,
     enum store_format fmt, long timeout_ms, char *path, size_t pathlen,
     long long *bytes, char *err, size_t errlen);
 
+/* Length of the audio file at path in seconds (frames / sample rate, as
+ * libsndfile reads its header). CP_OK or CP_INPUT (not readable audio). */
+enum cp_err store_audio_seconds(const char *path, double *seconds);
+
 /* Removes the cached files of a recording (both formats). CP_OK when they
  * are gone (or never were), CP_SYSTEM otherwise. */
 enum cp_err store_remove(const struct cp_conf *conf,

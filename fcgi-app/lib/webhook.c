@@ -49,23 +49,49 @@ webhook_number(const char *s)
 	return v;
 }
 
+/* A Twilio enum value as we store it: lowercase letters and '-', 1 to 32
+ * bytes (the column width). Twilio may add values; an odd one is stored
+ * as NULL rather than refusing the call. */
+static const char *
+webhook_token(const char *v)
+{
+	size_t n = v ? strlen(v) : 0;
+
+	if (n == 0 || n > 32 || strspn(v, "abcdefghijklmnopqrstuvwxyz-") != n)
+		return NULL;
+	return v;
+}
+
+/* A phone number that can be in business_numbers: '+' and digits. SIP
+ * addresses and client identities in From/To are not looked up. */
+static bool
+webhook_phone(const char *v)
+{
+	size_t n = v ? strlen(v) : 0;
+	size_t d = n > 0 && v[0] == '+' ? 1 : 0;
+
+	return n > d && n <= 32 && strspn(v + d, "0123456789") == n - d;
+}
+
 static enum cp_err
 webhook_voice_tx(struct db *db, struct webhook_ctx *c)
 {
 	const char *from = form_get(c->form, "From");
 	const char *to = form_get(c->form, "To");
-	const char *dir = form_get(c->form, "Direction");
+	const char *dir = webhook_token(form_get(c->form, "Direction"));
+	const char *number;
 	bool inbound = c->kind == WEBHOOK_INCOMING_CALL;
-	long long business = 0;
+	long long business = c->conf->default_business_id;
 
-	if (dir == NULL || *dir == '\0')
+	if (dir == NULL)
 		dir = inbound ? "inbound" : "outbound-api";
 	/* DESIGN.md §4: inbound by To, outbound by From. */
-	if (calls_business_for(db, inbound ? to : from,
+	number = inbound ? to : from;
+	if (webhook_phone(number) && calls_business_for(db, number,
 	    c->conf->default_business_id, &business) != CP_OK)
 		return CP_DB;
 	return calls_voice(db, c->call_sid, dir, from, to,
-	    form_get(c->form, "CallStatus"), business);
+	    webhook_token(form_get(c->form, "CallStatus")), business);
 }
 
 static enum cp_err
@@ -112,11 +138,22 @@ webhook_recording_tx(struct db *db, struct webhook_ctx *c, char *err,
 			    "RecordingStatus %s", re, status);
 		(void)err;
 		(void)errlen;
-		if (calls_recording_started(db, c->call_sid, re) != CP_OK)
-			return CP_DB;
-		return calls_stage_failed(db, c->call_sid, CALLS_RECORDING,
-		    reason);
+		return calls_recording_absent(db, c->call_sid, re, reason);
 	}
+}
+
+/* The call ended: in reconcile_delay_s, a reconcile job asks Twilio for a
+ * recording whose callback never came. One per call (dedupe key), so the
+ * stream end and the final status schedule it once. */
+static enum cp_err
+webhook_reconcile(struct db *db, struct webhook_ctx *c)
+{
+	char key[QUEUE_KEY_MAX + 1];
+
+	cp_fmt(key, sizeof(key), "reconcile:%s", c->call_sid);
+	return queue_enqueue(db, "reconcile", c->call_sid, key,
+	    c->conf->worker.max_attempts,
+	    (long)c->conf->worker.reconcile_delay_s * 1000, NULL);
 }
 
 static enum cp_err
@@ -129,13 +166,20 @@ webhook_tx(struct db *db, void *arg, char *err, size_t errlen)
 	case WEBHOOK_OUTBOUND_CALL:
 		return webhook_voice_tx(db, c);
 	case WEBHOOK_STREAM_ENDED:
-		return calls_stream_ended(db, c->call_sid);
+		if (calls_stream_ended(db, c->call_sid) != CP_OK)
+			return CP_DB;
+		return webhook_reconcile(db, c);
 	case WEBHOOK_HANDLE_RECORDING:
 		return webhook_recording_tx(db, c, err, errlen);
 	case WEBHOOK_CALL_STATUS:
-		return calls_status(db, c->call_sid,
-		    form_get(c->form, "CallStatus"),
-		    webhook_number(form_get(c->form, "CallDuration")));
+		if (calls_status(db, c->call_sid,
+		    webhook_token(form_get(c->form, "CallStatus")),
+		    webhook_number(form_get(c->form, "CallDuration"))) != CP_OK)
+			return CP_DB;
+		/* Only an answered call has a recording to look for; busy,
+		 * no-answer, canceled and failed calls never recorded. */
+		return strcmp(form_get(c->form, "CallStatus"), "completed") == 0 ?
+		    webhook_reconcile(db, c) : CP_OK;
 	}
 	return CP_INPUT;
 }

@@ -7,7 +7,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "calls.h"
+#include "http.h"
 #include "log.h"
 #include "store.h"
 
@@ -75,7 +78,8 @@ worker_permanent(enum cp_err rc)
 static bool
 worker_kind_stage(const char *kind, enum calls_stage *stage)
 {
-	if (strcmp(kind, "fetch_recording") == 0)
+	if (strcmp(kind, "fetch_recording") == 0 ||
+	    strcmp(kind, "reconcile") == 0)
 		*stage = CALLS_RECORDING;
 	else if (strcmp(kind, "transcribe") == 0)
 		*stage = CALLS_TRANSCRIPT;
@@ -126,8 +130,13 @@ worker_transcribe(struct worker *w, const struct queue_job *job,
 	/* Offline STT costs about 1 CPU-second per second of a two-channel
 	 * call: keep the lease well past that, so a long call is not taken
 	 * over by another worker half-way. */
-	if (row->recording_duration > 0) {
-		long want = 3 * row->recording_duration + 60;
+	{
+		/* The file says how long it is when Twilio did not. */
+		double secs = (double)row->recording_duration;
+		long want;
+		if (secs <= 0 && store_audio_seconds(path, &secs) != CP_OK)
+			secs = 0;
+		want = 3 * (long)secs + 60;
 		if (want > w->conf->worker.lease_seconds &&
 		    queue_extend_lease(w->db, job, (int)(want < 86400 ? want :
 		    86400)) == CP_NOTFOUND) {
@@ -181,6 +190,110 @@ worker_summarize(struct worker *w, const struct queue_job *job,
 	free(transcript);
 }
 
+/*
+ * reconcile: the recording callback may never come (TWILIO.md "Retries and
+ * failures"). GET .../Calls/{CallSid}/Recordings.json (TWILIO.md; Twilio
+ * OpenAPI ListRecording) and pick up a completed recording, or report what
+ * Twilio says. Only the list's sid, status, duration and channels are
+ * used: the media URL is built from our own api_base and AccountSid.
+ */
+static void
+worker_reconcile(struct worker *w, const struct queue_job *job,
+    const struct calls_row *row, struct worker_outcome *o)
+{
+	const struct cp_conf *c = w->conf;
+	char url[1024], *buf = NULL;
+	size_t len = 0;
+	long status = 0;
+	FILE *mem;
+	struct json_object *root = NULL, *list = NULL;
+	bool processing = false;
+	const char *absent = NULL;
+
+	if (row->recording_url[0] != '\0') {
+		/* A completed callback came: its fetch job does the rest. */
+		o->rc = CP_OK;
+		return;
+	}
+	cp_fmt(url, sizeof(url), "%s/2010-04-01/Accounts/%s/Calls/%s/"
+	    "Recordings.json", c->twilio.api_base, c->twilio.account_sid,
+	    job->call_sid);
+	if ((mem = open_memstream(&buf, &len)) == NULL) {
+		o->rc = CP_NOMEM;
+		cp_fmt(o->reason, sizeof(o->reason), "reconcile: out of memory");
+		return;
+	}
+	o->rc = http_get_to_file(url, c->twilio.account_sid,
+	    c->twilio.auth_token, c->twilio.request_timeout_ms, mem,
+	    1024 * 1024, &status, o->reason, sizeof(o->reason));
+	fclose(mem);
+	if (o->rc == CP_OK && status != 200) {
+		o->rc = CP_UPSTREAM;
+		cp_fmt(o->reason, sizeof(o->reason), "reconcile: Twilio answered "
+		    "HTTP %ld to the call's recording list", status);
+	}
+	if (o->rc == CP_OK && ((root = json_tokener_parse(buf)) == NULL ||
+	    !json_object_object_get_ex(root, "recordings", &list) ||
+	    !json_object_is_type(list, json_type_array))) {
+		o->rc = CP_UPSTREAM;
+		cp_fmt(o->reason, sizeof(o->reason), "reconcile: Twilio's "
+		    "recording list is not the documented JSON");
+	}
+	for (size_t i = 0; o->rc == CP_OK && i < json_object_array_length(list);
+	    i++) {
+		struct json_object *r = json_object_array_get_idx(list, i), *v;
+		const char *sid = NULL, *st = NULL;
+		if (json_object_object_get_ex(r, "sid", &v))
+			sid = json_object_get_string(v);
+		if (json_object_object_get_ex(r, "status", &v))
+			st = json_object_get_string(v);
+		if (!sid_valid(sid, "RE") || st == NULL)
+			continue;
+		if (strcmp(st, "completed") == 0) {
+			cp_fmt(o->recording_sid, sizeof(o->recording_sid), "%s", sid);
+			o->recording_duration = -1;
+			if (json_object_object_get_ex(r, "duration", &v) &&
+			    json_object_get_string(v) != NULL) {
+				char *end;
+				long d = strtol(json_object_get_string(v), &end, 10);
+				if (*end == '\0' && d >= 0 && d < 1000000)
+					o->recording_duration = d;
+			}
+			o->recording_channels =
+			    json_object_object_get_ex(r, "channels", &v) ?
+			    json_object_get_int(v) : 0;
+			if (o->recording_channels < 1 || o->recording_channels > 2)
+				o->recording_channels = 0;
+			break;
+		}
+		if (strcmp(st, "in-progress") == 0 || strcmp(st, "processing") == 0)
+			processing = true;
+		else if (strcmp(st, "absent") == 0 || strcmp(st, "failed") == 0)
+			absent = sid;
+	}
+	if (o->rc == CP_OK && o->recording_sid[0] == '\0') {
+		if (processing) {
+			o->rc = CP_AGAIN;
+			cp_fmt(o->reason, sizeof(o->reason), "reconcile: the "
+			    "recording is still processing at Twilio");
+		} else if (absent != NULL) {
+			o->rc = CP_NOAUDIO;
+			cp_fmt(o->reason, sizeof(o->reason), "reconcile: Twilio "
+			    "reports recording %s absent or failed", absent);
+		} else {
+			o->rc = CP_AGAIN;
+			cp_fmt(o->reason, sizeof(o->reason), "reconcile: no "
+			    "recording callback came and Twilio lists no recording "
+			    "for the call");
+		}
+	}
+	if (o->rc == CP_OK)
+		log_info("call %s: reconcile found recording %s that no callback "
+		    "reported", job->call_sid, o->recording_sid);
+	json_object_put(root);
+	free(buf);
+}
+
 void
 worker_execute(struct worker *w, const struct queue_job *job,
     struct worker_outcome *o)
@@ -223,6 +336,10 @@ worker_execute(struct worker *w, const struct queue_job *job,
 		    job->id, job->dedupe_key, st);
 		return;
 	}
+	if (strcmp(job->kind, "reconcile") == 0) {
+		worker_reconcile(w, job, &row, o);
+		return;
+	}
 	switch (stage) {
 	case CALLS_RECORDING:  worker_fetch(w, job, &row, o); break;
 	case CALLS_TRANSCRIPT: worker_transcribe(w, job, &row, o); break;
@@ -250,6 +367,23 @@ worker_finish_ok(struct db *db, struct worker_finish_ctx *c)
 
 	if ((rc = queue_finish_done(db, job)) != CP_OK)
 		return rc;
+	if (strcmp(job->kind, "reconcile") == 0) {
+		char url[1024];
+		if (o->recording_sid[0] == '\0')
+			return CP_OK;
+		cp_fmt(url, sizeof(url), "%s/2010-04-01/Accounts/%s/Recordings/%s",
+		    c->conf->twilio.api_base, c->conf->twilio.account_sid,
+		    o->recording_sid);
+		if (calls_recording_completed(db, job->call_sid, o->recording_sid,
+		    url, o->recording_duration, o->recording_channels,
+		    &moved) != CP_OK)
+			return CP_DB;
+		if (!moved)
+			return CP_OK;
+		cp_fmt(key, sizeof(key), "fetch:%s", o->recording_sid);
+		return queue_enqueue(db, "fetch_recording", job->call_sid, key,
+		    c->conf->worker.max_attempts, 0, NULL);
+	}
 	if (strcmp(job->kind, "fetch_recording") == 0) {
 		if (calls_recording_stored(db, job->call_sid, o->bytes,
 		    &moved) != CP_OK)
@@ -342,9 +476,21 @@ worker_run_one(struct worker *w, bool *ran)
 	log_info("job %llu %s: claimed (attempt %d of %d)", job.id,
 	    job.dedupe_key, job.attempts, job.max_attempts);
 	worker_execute(w, &job, &o);
-	/* A lost lease or a failed write leaves the job to expire and rerun. */
-	(void)worker_finish(w->db, w->conf, &job, &o);
+	rc = worker_finish(w->db, w->conf, &job, &o);
 	worker_outcome_free(&o);
+	if (rc != CP_OK && rc != CP_NOTFOUND) {
+		/* The result could not be written (a value the table refuses,
+		 * the database going away): record that as this attempt's
+		 * failure, so it is retried with backoff and, at the end, the
+		 * stage says failed with the real reason — not a lease that
+		 * silently expires. */
+		struct worker_outcome f;
+		memset(&f, 0, sizeof(f));
+		f.rc = CP_SYSTEM;
+		cp_fmt(f.reason, sizeof(f.reason), "%s: writing the result "
+		    "failed: %u %s", job.kind, db_errno(w->db), db_error(w->db));
+		(void)worker_finish(w->db, w->conf, &job, &f);
+	}
 	return CP_OK;
 }
 

@@ -1,7 +1,8 @@
 /*
  * worker.h: callpipe-worker, the polling loop over the jobs table
  * (DESIGN.md §5) and the stage jobs: fetch_recording, transcribe,
- * summarize.
+ * summarize, and reconcile (after a call ends, ask Twilio's REST API for a
+ * recording whose callback never came, DESIGN.md §5 stage 4).
  *
  * A job's work runs outside any transaction; its outcome and the job's
  * completion are then written in one db_tx, guarded by the lease (see
@@ -35,6 +36,10 @@ struct worker_outcome {
 	struct stt_result stt;            /* transcribe */
 	bool        has_summary;
 	struct summary_result summary;    /* summarize */
+	/* reconcile: the recording Twilio lists for the call, when found */
+	char        recording_sid[SID_LEN + 1];
+	long        recording_duration;   /* seconds, -1 unknown */
+	int         recording_channels;
 };
 
 /* Frees what an outcome holds. */

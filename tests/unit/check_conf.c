@@ -193,6 +193,7 @@ START_TEST(test_sample_loads_with_every_value)
 	ck_assert_int_eq(c.worker.max_attempts, 6);
 	ck_assert_int_eq(c.worker.backoff_base_ms, 5000);
 	ck_assert_int_eq(c.worker.backoff_max_ms, 600000);
+	ck_assert_int_eq(c.worker.reconcile_delay_s, 300);
 	ck_assert_str_eq(c.api.signing_key, "");
 	ck_assert_int_eq(c.log_level, LOG_LVL_INFO);
 	conf_free(&c);
@@ -244,6 +245,7 @@ START_TEST(test_defaults_match_sample)
 	ck_assert_int_eq(d.worker.max_attempts, s.worker.max_attempts);
 	ck_assert_int_eq(d.worker.backoff_base_ms, s.worker.backoff_base_ms);
 	ck_assert_int_eq(d.worker.backoff_max_ms, s.worker.backoff_max_ms);
+	ck_assert_int_eq(d.worker.reconcile_delay_s, s.worker.reconcile_delay_s);
 	ck_assert_str_eq(d.api.signing_key, s.api.signing_key);
 	ck_assert_int_eq(d.log_level, s.log_level);
 	/* Optional gazetteers default to no entries, not to the sample's. */
