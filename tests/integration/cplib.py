@@ -346,6 +346,12 @@ class Stack:
         return self.query("SELECT * FROM jobs WHERE call_sid = %s ORDER BY id",
                           (call_sid,))
 
+    def stage_jobs(self, call_sid):
+        """The call's stage jobs (fetch_recording, transcribe, summarize),
+        without the reconcile job every answered call gets when it ends (the
+        safety net for a lost callback; test_recording_callback_lost)."""
+        return [j for j in self.jobs(call_sid) if j["kind"] != "reconcile"]
+
     def wait_row(self, call_sid, predicate, timeout=60, what="condition"):
         """Polls call_log until predicate(row) is true (row may be None);
         returns the row. Fails with the last row seen on timeout."""

@@ -17,7 +17,7 @@ def one(stack, kind):
                          45, "%s: recording_status failed" % kind)
     check(row["last_error"] and "no audio" in row["last_error"],
           "%s: last_error %r does not say 'no audio'", kind, row["last_error"])
-    jobs = stack.jobs(sid)
+    jobs = stack.stage_jobs(sid)
     eq([j["kind"] for j in jobs], ["fetch_recording"], "%s: jobs" % kind)
     eq(jobs[0]["state"], "dead", "%s: job state" % kind)
     eq(jobs[0]["attempts"], 1, "%s: attempts (a permanent failure is not retried)" % kind)

@@ -18,7 +18,7 @@ def test_queue_job_dead(stack):
 
     row = stack.wait_row(sid, lambda r: r is not None and r["recording_status"] == "failed",
                          60, "recording_status failed")
-    jobs = stack.jobs(sid)
+    jobs = stack.stage_jobs(sid)
     eq([j["kind"] for j in jobs], ["fetch_recording"], "jobs of the call")
     j = jobs[0]
     eq(j["dedupe_key"], "fetch:" + re_sid, "dedupe_key")

@@ -25,7 +25,7 @@ def test_recording_absent(stack):
           "last_error %r does not name ErrorCode 16102", row["last_error"])
     check("absent" in row["last_error"], "last_error %r does not say absent", row["last_error"])
     eq(row["transcript_status"], "pending", "transcript_status")
-    eq(stack.jobs(sid), [], "jobs of an absent recording")
+    eq(stack.stage_jobs(sid), [], "jobs of an absent recording")
     eq(row["business_id"], stack.business_id, "business_id")
 
     # The same from a callback we send: 16101 (too short) is named too.
@@ -38,4 +38,4 @@ def test_recording_absent(stack):
     check(row is not None, "absent callback: no row")
     eq(row["recording_status"], "failed", "recording_status after absent 16101")
     check(row["last_error"] and "16101" in row["last_error"], "last_error %r", row["last_error"])
-    eq(stack.jobs(sid2), [], "jobs after absent 16101")
+    eq(stack.stage_jobs(sid2), [], "jobs after absent 16101")

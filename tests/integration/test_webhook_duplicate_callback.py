@@ -34,7 +34,7 @@ def test_webhook_duplicate_callback(stack):
     eq(r.status, 204, "late duplicate callback (%r)" % r)
     time.sleep(1.5)  # give a wrongly enqueued job time to run
 
-    jobs = stack.jobs(sid)
+    jobs = stack.stage_jobs(sid)
     by_kind = {}
     for j in jobs:
         by_kind.setdefault(j["kind"], []).append(j)
