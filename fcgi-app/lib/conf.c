@@ -830,6 +830,12 @@ conf_check_pairs(struct conf_ctx *ctx)
 	if (c->worker.backoff_max_ms < c->worker.backoff_base_ms)
 		return conf_fail_final(ctx, NULL, "worker.backoff_max_ms",
 		    "must not be less than worker.backoff_base_ms");
+	/* A fetch that may take request_timeout_ms must end inside its lease,
+	 * or a second worker takes the job over while the first still runs. */
+	if ((long long)c->worker.lease_seconds * 1000 <=
+	    (long long)c->twilio.request_timeout_ms)
+		return conf_fail_final(ctx, NULL, "worker.lease_seconds",
+		    "must be longer than twilio.request_timeout_ms");
 	return CP_OK;
 }
 

@@ -1,5 +1,6 @@
 #include "store.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sndfile.h>
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "http.h"
@@ -215,6 +217,31 @@ store_audio_seconds(const char *path, double *seconds)
 	if (info.samplerate <= 0 || info.frames < 0)
 		return CP_INPUT;
 	*seconds = (double)info.frames / info.samplerate;
+	return CP_OK;
+}
+
+enum cp_err
+store_sweep_tmp(const struct cp_conf *conf, long max_age_s, int *removed)
+{
+	DIR *d;
+	struct dirent *de;
+	struct stat st;
+	char path[4096];
+	time_t now = time(NULL);
+
+	*removed = 0;
+	if ((d = opendir(conf->recording.cache_dir)) == NULL)
+		return errno == ENOENT ? CP_OK : CP_SYSTEM;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, ".tmp-", 5) != 0)
+			continue;
+		cp_fmt(path, sizeof(path), "%s/%s", conf->recording.cache_dir,
+		    de->d_name);
+		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+		    now - st.st_mtime > max_age_s && unlink(path) == 0)
+			(*removed)++;
+	}
+	closedir(d);
 	return CP_OK;
 }
 

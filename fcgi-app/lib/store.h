@@ -59,6 +59,15 @@ enum cp_err store_ensure(const struct cp_conf *conf,
  * libsndfile reads its header). CP_OK or CP_INPUT (not readable audio). */
 enum cp_err store_audio_seconds(const char *path, double *seconds);
 
+/*
+ * Removes temporary files (".tmp-*") older than max_age_s seconds from the
+ * cache directory: the leftovers of a process killed while downloading.
+ * *removed gets the count. CP_OK, or CP_SYSTEM when the directory cannot
+ * be read.
+ */
+enum cp_err store_sweep_tmp(const struct cp_conf *conf, long max_age_s,
+    int *removed);
+
 /* Removes the cached files of a recording (both formats). CP_OK when they
  * are gone (or never were), CP_SYSTEM otherwise. */
 enum cp_err store_remove(const struct cp_conf *conf,

@@ -532,6 +532,13 @@ worker_loop(struct worker *w, volatile sig_atomic_t *stop)
 	int db_down = 0;
 
 	log_info("worker %s: polling every %ld ms", w->id, poll);
+	{
+		/* Downloads cut short by a killed process leave temp files. */
+		int n = 0;
+		if (store_sweep_tmp(w->conf, 3600, &n) == CP_OK && n > 0)
+			log_info("worker: removed %d stale temporary file(s) from %s",
+			    n, w->conf->recording.cache_dir);
+	}
 	while (!*stop) {
 		bool ran = false;
 		time_t now = time(NULL);

@@ -330,6 +330,9 @@ START_TEST(test_out_of_range)
 	    "  backoff_max_ms = 8000;\n};\n",
 	    ":13: worker.backoff_max_ms: must not be less than "
 	    "worker.backoff_base_ms");
+	expect_error(BASE "worker = {\n  lease_seconds = 10;\n};\n",
+	    ":12: worker.lease_seconds: must be longer than "
+	    "twilio.request_timeout_ms");
 }
 END_TEST
 
