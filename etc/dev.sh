@@ -14,6 +14,9 @@
 #                              (for working on the DB code before the programs run)
 #   etc/dev.sh mariadb-restart stop and start MariaDB alone (same datadir/socket)
 #
+# CALLPIPE_CONFIGURE_FLAGS=--enable-sanitizers etc/dev.sh check runs the
+# whole check (unit tests, stack, integration) on an ASan/UBSan build.
+#
 # Everything lives under run/ of this checkout (git-ignored): the stack
 # contract is in the project's shared notes, and run/stack.env tells the tests
 # where everything is. Nothing here uses the system's MariaDB or nginx
@@ -305,10 +308,17 @@ cmd_build() {
 		die "the source tree $ROOT is configured in place (config.status); the out-of-tree build in run/build needs it clean: run 'make distclean' there"
 	fi
 	mkdir -p "$BUILD"
-	if [ ! -f "$BUILD/Makefile" ]; then
-		say "build: configure --enable-werror in $BUILD"
-		(cd "$BUILD" && "$ROOT/configure" --enable-werror -q) ||
+	# CALLPIPE_CONFIGURE_FLAGS adds configure options, e.g.
+	# --enable-sanitizers to run the whole check under ASan/UBSan; a change
+	# of flags configures the build directory again.
+	local flags="--enable-werror ${CALLPIPE_CONFIGURE_FLAGS:-}"
+	if [ ! -f "$BUILD/Makefile" ] || [ "$(cat "$BUILD/.configure-flags" 2>/dev/null)" != "$flags" ]; then
+		say "build: configure $flags in $BUILD"
+		# shellcheck disable=SC2086
+		(cd "$BUILD" && "$ROOT/configure" $flags -q) ||
 			die "configure failed: see $BUILD/config.log"
+		printf '%s\n' "$flags" >"$BUILD/.configure-flags"
+		make -C "$BUILD" clean >/dev/null
 	fi
 	say "build: make -j2 in $BUILD"
 	make -C "$BUILD" -j2 || die "build failed: the compiler's messages are above"
