@@ -8,6 +8,25 @@
 /* Final CallStatus values (TWILIO.md "CallStatus values"). */
 #define CALLS_FINAL_SQL "('completed','busy','failed','no-answer','canceled')"
 
+const char *
+calls_token(const char *v)
+{
+	size_t n = v ? strlen(v) : 0;
+
+	if (n == 0 || n > 32 || strspn(v, "abcdefghijklmnopqrstuvwxyz-") != n)
+		return NULL;
+	return v;
+}
+
+bool
+calls_phone(const char *v)
+{
+	size_t n = v ? strlen(v) : 0;
+	size_t d = n > 0 && v[0] == '+' ? 1 : 0;
+
+	return n > d && n <= 32 && strspn(v + d, "0123456789") == n - d;
+}
+
 bool
 calls_status_final(const char *status)
 {
@@ -74,7 +93,8 @@ calls_voice(struct db *db, const char *call_sid, const char *direction,
 	return calls_exec(db, "UPDATE call_log SET direction = ?, "
 	    "from_number = ?, to_number = ?, "
 	    "call_status = IF(call_status IN " CALLS_FINAL_SQL
-	    ", call_status, ?), business_id = COALESCE(business_id, ?) "
+	    ", call_status, COALESCE(?, call_status)), "
+	    "business_id = COALESCE(business_id, ?) "
 	    "WHERE call_sid = ?", p, 6, NULL);
 }
 
@@ -306,7 +326,8 @@ calls_get(struct db *db, const char *call_sid, struct calls_row *row)
 	memset(row, 0, sizeof(*row));
 	if (db_exec(db, "SELECT recording_sid, recording_url, recording_status, "
 	    "transcript_status, summary_status, final_transcript IS NOT NULL, "
-	    "business_id, retry_count, recording_duration FROM call_log "
+	    "business_id, retry_count, recording_duration, "
+	    "from_number IS NOT NULL OR to_number IS NOT NULL FROM call_log "
 	    "WHERE call_sid = ?",
 	    p, 1, &r, NULL) != CP_OK)
 		return CP_DB;
@@ -328,6 +349,7 @@ calls_get(struct db *db, const char *call_sid, struct calls_row *row)
 		row->retry_count = (int)strtol(db_cell(r, 0, 7), &end, 10);
 		v = db_cell(r, 0, 8);
 		row->recording_duration = v ? strtol(v, &end, 10) : -1;
+		row->voice_seen = db_cell(r, 0, 9)[0] == '1';
 	}
 	db_result_free(r);
 	return CP_OK;

@@ -37,6 +37,18 @@ enum cp_err calls_voice(struct db *db, const char *call_sid,
     const char *direction, const char *from, const char *to,
     const char *call_status, long long business_id);
 
+/*
+ * v when it is a Twilio enum value as call_log stores it (Direction,
+ * CallStatus): lowercase letters and '-', 1 to 32 bytes; else NULL.
+ * Twilio may add values; an odd one is stored as NULL rather than
+ * refusing the call.
+ */
+const char *calls_token(const char *v);
+
+/* True for a number that can be in business_numbers: '+' and 1 to 31
+ * digits. SIP addresses and client identities are never looked up. */
+bool calls_phone(const char *v);
+
 /* True for a final CallStatus: completed, busy, failed, no-answer,
  * canceled (TWILIO.md "CallStatus values"). */
 bool calls_status_final(const char *call_status);
@@ -118,6 +130,7 @@ struct calls_row {
 	char final_transcript_present;  /* 1 when final_transcript is set */
 	long long business_id;          /* 0 = NULL */
 	long recording_duration;        /* seconds, -1 = NULL */
+	bool voice_seen;                /* a voice webhook stored From/To */
 	int  retry_count;
 };
 

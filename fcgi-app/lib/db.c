@@ -21,13 +21,14 @@
 
 #define DB_TX_TRIES     3     /* deadlock / lock wait timeout */
 #define DB_LOST_FIRST_MS 250   /* reconnect backoff: 250, 500, 1000 ... */
-#define DB_LOST_BUDGET_MS 8000 /* ... within 8 s: Twilio waits 15 s */
+#define DB_LOST_BUDGET_MS 8000 /* default budget: Twilio waits 15 s */
 
 struct db {
 	const struct cp_conf *conf;
 	MYSQL                *my;      /* NULL while disconnected */
 	bool                  in_tx;
 	bool                  sent;    /* the last statement reached execute */
+	long                  lost_budget_ms;
 	unsigned int          err_no;
 	char                  err_msg[256];
 };
@@ -166,6 +167,7 @@ db_open(const struct cp_conf *conf, struct db **out, char *err, size_t errlen)
 	if ((db = calloc(1, sizeof(*db))) == NULL)
 		return CP_NOMEM;
 	db->conf = conf;
+	db->lost_budget_ms = DB_LOST_BUDGET_MS;
 	*out = db;
 	rc = db_connect(db);
 	if (rc != CP_OK && err != NULL)
@@ -427,6 +429,15 @@ db_exec(struct db *db, const char *sql, const struct db_param *params,
 	return rc;
 }
 
+long
+db_set_lost_budget_ms(struct db *db, long ms)
+{
+	long old = db->lost_budget_ms;
+
+	db->lost_budget_ms = ms;
+	return old;
+}
+
 enum cp_err
 db_ping(struct db *db)
 {
@@ -494,7 +505,7 @@ db_tx(struct db *db, db_tx_fn fn, void *arg, char *err, size_t errlen)
 		if (db_errno_lost(db->err_no)) {
 			/* A restart or failover: reconnect with backoff, within
 			 * a budget that still answers Twilio in time. */
-			long left = DB_LOST_BUDGET_MS - db_ms_since(&t0);
+			long left = db->lost_budget_ms - db_ms_since(&t0);
 			if (left <= 0)
 				break;
 			db_disconnect(db);

@@ -86,14 +86,23 @@ const char *db_error(const struct db *db);
  * Runs fn(db, arg, err, errlen) inside one transaction at READ COMMITTED
  * (DESIGN.md §5): BEGIN, fn, COMMIT. fn returns CP_OK to commit, anything
  * else to roll back (that value is returned). A deadlock (1213), lock wait
- * timeout (1205) or lost connection (2006/2013) during fn or COMMIT rolls
- * back and runs fn again, at most 3 times in all, reconnecting when the
- * connection was lost. fn must therefore have no effects outside the DB.
+ * timeout (1205) during fn or COMMIT rolls back and runs fn again, at most
+ * 3 times in all; a lost connection (2002/2006/2013) reconnects with
+ * backoff (250 ms, doubling) within db_set_lost_budget_ms, then runs fn
+ * again. fn must therefore have no effects outside the DB.
  */
 typedef enum cp_err (*db_tx_fn)(struct db *db, void *arg,
     char *err, size_t errlen);
 enum cp_err db_tx(struct db *db, db_tx_fn fn, void *arg,
     char *err, size_t errlen);
+
+/*
+ * How long db_tx keeps reconnecting after a lost connection, in ms
+ * (default 8000: a Twilio callback is still answered within Twilio's 15 s).
+ * A voice webhook, whose TwiML must not wait, sets less. Returns the old
+ * value so the caller can put it back.
+ */
+long db_set_lost_budget_ms(struct db *db, long ms);
 
 /* Pings; reconnects when the connection was lost. CP_OK or CP_DB. */
 enum cp_err db_ping(struct db *db);

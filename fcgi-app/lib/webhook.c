@@ -49,36 +49,12 @@ webhook_number(const char *s)
 	return v;
 }
 
-/* A Twilio enum value as we store it: lowercase letters and '-', 1 to 32
- * bytes (the column width). Twilio may add values; an odd one is stored
- * as NULL rather than refusing the call. */
-static const char *
-webhook_token(const char *v)
-{
-	size_t n = v ? strlen(v) : 0;
-
-	if (n == 0 || n > 32 || strspn(v, "abcdefghijklmnopqrstuvwxyz-") != n)
-		return NULL;
-	return v;
-}
-
-/* A phone number that can be in business_numbers: '+' and digits. SIP
- * addresses and client identities in From/To are not looked up. */
-static bool
-webhook_phone(const char *v)
-{
-	size_t n = v ? strlen(v) : 0;
-	size_t d = n > 0 && v[0] == '+' ? 1 : 0;
-
-	return n > d && n <= 32 && strspn(v + d, "0123456789") == n - d;
-}
-
 static enum cp_err
 webhook_voice_tx(struct db *db, struct webhook_ctx *c)
 {
 	const char *from = form_get(c->form, "From");
 	const char *to = form_get(c->form, "To");
-	const char *dir = webhook_token(form_get(c->form, "Direction"));
+	const char *dir = calls_token(form_get(c->form, "Direction"));
 	const char *number;
 	bool inbound = c->kind == WEBHOOK_INCOMING_CALL;
 	long long business = c->conf->default_business_id;
@@ -87,11 +63,11 @@ webhook_voice_tx(struct db *db, struct webhook_ctx *c)
 		dir = inbound ? "inbound" : "outbound-api";
 	/* DESIGN.md §4: inbound by To, outbound by From. */
 	number = inbound ? to : from;
-	if (webhook_phone(number) && calls_business_for(db, number,
+	if (calls_phone(number) && calls_business_for(db, number,
 	    c->conf->default_business_id, &business) != CP_OK)
 		return CP_DB;
 	return calls_voice(db, c->call_sid, dir, from, to,
-	    webhook_token(form_get(c->form, "CallStatus")), business);
+	    calls_token(form_get(c->form, "CallStatus")), business);
 }
 
 static enum cp_err
@@ -173,7 +149,7 @@ webhook_tx(struct db *db, void *arg, char *err, size_t errlen)
 		return webhook_recording_tx(db, c, err, errlen);
 	case WEBHOOK_CALL_STATUS:
 		if (calls_status(db, c->call_sid,
-		    webhook_token(form_get(c->form, "CallStatus")),
+		    calls_token(form_get(c->form, "CallStatus")),
 		    webhook_number(form_get(c->form, "CallDuration"))) != CP_OK)
 			return CP_DB;
 		/* Only an answered call has a recording to look for; busy,
@@ -298,7 +274,16 @@ webhook_handle(struct req *r, enum webhook_kind kind)
 	ctx.conf = conf;
 	ctx.form = &f;
 	ctx.call_sid = form_get(&f, "CallSid");
-	rc = db_tx(r->db, webhook_tx, &ctx, err, sizeof(err));
+	{
+		/* The TwiML answers of voice webhooks go out whatever the
+		 * database does, so they wait for a reconnect 1 s at most;
+		 * status callbacks may take the default 8 s. */
+		bool answers_twiml = kind == WEBHOOK_INCOMING_CALL ||
+		    kind == WEBHOOK_OUTBOUND_CALL || kind == WEBHOOK_STREAM_ENDED;
+		long old = db_set_lost_budget_ms(r->db, answers_twiml ? 1000 : 8000);
+		rc = db_tx(r->db, webhook_tx, &ctx, err, sizeof(err));
+		(void)db_set_lost_budget_ms(r->db, old);
+	}
 	if (rc != CP_OK)
 		log_error("webhook %s call %s: %s", r->path, ctx.call_sid,
 		    err[0] ? err : cp_strerror(rc));

@@ -190,74 +190,130 @@ worker_summarize(struct worker *w, const struct queue_job *job,
 	free(transcript);
 }
 
+/* GETs a Twilio REST JSON document into *root (json-c, caller puts it). */
+static enum cp_err
+worker_twilio_json(struct worker *w, const char *url, const char *what,
+    struct json_object **root, struct worker_outcome *o)
+{
+	const struct cp_conf *c = w->conf;
+	char *buf = NULL;
+	size_t len = 0;
+	long status = 0;
+	FILE *mem;
+	enum cp_err rc;
+
+	*root = NULL;
+	if ((mem = open_memstream(&buf, &len)) == NULL) {
+		cp_fmt(o->reason, sizeof(o->reason), "reconcile: out of memory");
+		return CP_NOMEM;
+	}
+	rc = http_get_to_file(url, c->twilio.account_sid, c->twilio.auth_token,
+	    c->twilio.request_timeout_ms, mem, 1024 * 1024, &status, o->reason,
+	    sizeof(o->reason));
+	fclose(mem);
+	if (rc == CP_OK && status != 200) {
+		rc = CP_UPSTREAM;
+		cp_fmt(o->reason, sizeof(o->reason), "reconcile: Twilio answered "
+		    "HTTP %ld to %s", status, what);
+	}
+	if (rc == CP_OK && (*root = json_tokener_parse(buf)) == NULL) {
+		rc = CP_UPSTREAM;
+		cp_fmt(o->reason, sizeof(o->reason), "reconcile: %s is not JSON",
+		    what);
+	}
+	free(buf);
+	return rc;
+}
+
+static const char *
+worker_json_str(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
 /*
- * reconcile: the recording callback may never come (TWILIO.md "Retries and
- * failures"). GET .../Calls/{CallSid}/Recordings.json (TWILIO.md; Twilio
+ * The Call resource (GET .../Calls/{CallSid}.json; Twilio OpenAPI
+ * FetchCall: from, to, direction), for a call whose voice webhook was never
+ * stored — e.g. the database was down while Twilio waited for TwiML — so
+ * the row gets its numbers and its business after all.
+ */
+static void
+worker_reconcile_voice(struct worker *w, const struct queue_job *job,
+    struct worker_outcome *o)
+{
+	const struct cp_conf *c = w->conf;
+	struct json_object *root = NULL;
+	const char *from, *to, *dir;
+	char url[1024];
+
+	cp_fmt(url, sizeof(url), "%s/2010-04-01/Accounts/%s/Calls/%s.json",
+	    c->twilio.api_base, c->twilio.account_sid, job->call_sid);
+	if ((o->rc = worker_twilio_json(w, url, "the Call resource", &root,
+	    o)) != CP_OK)
+		return;
+	from = worker_json_str(root, "from");
+	to = worker_json_str(root, "to");
+	dir = calls_token(worker_json_str(root, "direction"));
+	if (from != NULL && strlen(from) <= 64 && to != NULL && strlen(to) <= 64
+	    && dir != NULL) {
+		o->has_voice = true;
+		cp_fmt(o->call_from, sizeof(o->call_from), "%s", from);
+		cp_fmt(o->call_to, sizeof(o->call_to), "%s", to);
+		cp_fmt(o->call_direction, sizeof(o->call_direction), "%s", dir);
+	}
+	json_object_put(root);
+}
+
+/*
+ * The recording callback may never come (TWILIO.md "Retries and
+ * failures"): GET .../Calls/{CallSid}/Recordings.json (TWILIO.md; Twilio
  * OpenAPI ListRecording) and pick up a completed recording, or report what
  * Twilio says. Only the list's sid, status, duration and channels are
  * used: the media URL is built from our own api_base and AccountSid.
  */
 static void
-worker_reconcile(struct worker *w, const struct queue_job *job,
-    const struct calls_row *row, struct worker_outcome *o)
+worker_reconcile_recording(struct worker *w, const struct queue_job *job,
+    struct worker_outcome *o)
 {
 	const struct cp_conf *c = w->conf;
-	char url[1024], *buf = NULL;
-	size_t len = 0;
-	long status = 0;
-	FILE *mem;
 	struct json_object *root = NULL, *list = NULL;
 	bool processing = false;
 	const char *absent = NULL;
+	char url[1024];
 
-	if (row->recording_url[0] != '\0') {
-		/* A completed callback came: its fetch job does the rest. */
-		o->rc = CP_OK;
-		return;
-	}
 	cp_fmt(url, sizeof(url), "%s/2010-04-01/Accounts/%s/Calls/%s/"
 	    "Recordings.json", c->twilio.api_base, c->twilio.account_sid,
 	    job->call_sid);
-	if ((mem = open_memstream(&buf, &len)) == NULL) {
-		o->rc = CP_NOMEM;
-		cp_fmt(o->reason, sizeof(o->reason), "reconcile: out of memory");
+	if ((o->rc = worker_twilio_json(w, url, "the call's recording list",
+	    &root, o)) != CP_OK)
 		return;
-	}
-	o->rc = http_get_to_file(url, c->twilio.account_sid,
-	    c->twilio.auth_token, c->twilio.request_timeout_ms, mem,
-	    1024 * 1024, &status, o->reason, sizeof(o->reason));
-	fclose(mem);
-	if (o->rc == CP_OK && status != 200) {
-		o->rc = CP_UPSTREAM;
-		cp_fmt(o->reason, sizeof(o->reason), "reconcile: Twilio answered "
-		    "HTTP %ld to the call's recording list", status);
-	}
-	if (o->rc == CP_OK && ((root = json_tokener_parse(buf)) == NULL ||
-	    !json_object_object_get_ex(root, "recordings", &list) ||
-	    !json_object_is_type(list, json_type_array))) {
+	if (!json_object_object_get_ex(root, "recordings", &list) ||
+	    !json_object_is_type(list, json_type_array)) {
 		o->rc = CP_UPSTREAM;
 		cp_fmt(o->reason, sizeof(o->reason), "reconcile: Twilio's "
-		    "recording list is not the documented JSON");
+		    "recording list has no recordings array");
 	}
 	for (size_t i = 0; o->rc == CP_OK && i < json_object_array_length(list);
 	    i++) {
 		struct json_object *r = json_object_array_get_idx(list, i), *v;
-		const char *sid = NULL, *st = NULL;
-		if (json_object_object_get_ex(r, "sid", &v))
-			sid = json_object_get_string(v);
-		if (json_object_object_get_ex(r, "status", &v))
-			st = json_object_get_string(v);
+		const char *sid = worker_json_str(r, "sid");
+		const char *st = worker_json_str(r, "status");
 		if (!sid_valid(sid, "RE") || st == NULL)
 			continue;
 		if (strcmp(st, "completed") == 0) {
+			const char *d = worker_json_str(r, "duration");
 			cp_fmt(o->recording_sid, sizeof(o->recording_sid), "%s", sid);
 			o->recording_duration = -1;
-			if (json_object_object_get_ex(r, "duration", &v) &&
-			    json_object_get_string(v) != NULL) {
+			if (d != NULL) {
 				char *end;
-				long d = strtol(json_object_get_string(v), &end, 10);
-				if (*end == '\0' && d >= 0 && d < 1000000)
-					o->recording_duration = d;
+				long n = strtol(d, &end, 10);
+				if (*end == '\0' && n >= 0 && n < 1000000)
+					o->recording_duration = n;
 			}
 			o->recording_channels =
 			    json_object_object_get_ex(r, "channels", &v) ?
@@ -291,7 +347,23 @@ worker_reconcile(struct worker *w, const struct queue_job *job,
 		log_info("call %s: reconcile found recording %s that no callback "
 		    "reported", job->call_sid, o->recording_sid);
 	json_object_put(root);
-	free(buf);
+}
+
+/* reconcile (DESIGN.md §5 stage 4): after the call ended, fill in what
+ * lost webhooks left out — the voice details and the recording. */
+static void
+worker_reconcile(struct worker *w, const struct queue_job *job,
+    const struct calls_row *row, struct worker_outcome *o)
+{
+	bool need_rec = row->recording_url[0] == '\0' &&
+	    (strcmp(row->recording_status, "pending") == 0 ||
+	    strcmp(row->recording_status, "recording") == 0);
+
+	o->rc = CP_OK;
+	if (!row->voice_seen)
+		worker_reconcile_voice(w, job, o);
+	if (o->rc == CP_OK && need_rec)
+		worker_reconcile_recording(w, job, o);
 }
 
 void
@@ -326,6 +398,10 @@ worker_execute(struct worker *w, const struct queue_job *job,
 		    job->kind);
 		return;
 	}
+	if (strcmp(job->kind, "reconcile") == 0) {
+		worker_reconcile(w, job, &row, o);
+		return;
+	}
 	st = stage == CALLS_RECORDING ? row.recording_status :
 	    stage == CALLS_TRANSCRIPT ? row.transcript_status :
 	    row.summary_status;
@@ -334,10 +410,6 @@ worker_execute(struct worker *w, const struct queue_job *job,
 		o->rc = CP_OK;
 		log_info("job %llu %s: stage already %s, nothing to do",
 		    job->id, job->dedupe_key, st);
-		return;
-	}
-	if (strcmp(job->kind, "reconcile") == 0) {
-		worker_reconcile(w, job, &row, o);
 		return;
 	}
 	switch (stage) {
@@ -369,6 +441,19 @@ worker_finish_ok(struct db *db, struct worker_finish_ctx *c)
 		return rc;
 	if (strcmp(job->kind, "reconcile") == 0) {
 		char url[1024];
+		if (o->has_voice) {
+			bool inbound = strcmp(o->call_direction, "inbound") == 0;
+			const char *number = inbound ? o->call_to : o->call_from;
+			long long business = c->conf->default_business_id;
+			if (calls_phone(number) && calls_business_for(db, number,
+			    c->conf->default_business_id, &business) != CP_OK)
+				return CP_DB;
+			if (calls_voice(db, job->call_sid, o->call_direction,
+			    o->call_from, o->call_to, NULL, business) != CP_OK)
+				return CP_DB;
+			log_info("call %s: reconcile stored the voice details no "
+			    "webhook stored (business %lld)", job->call_sid, business);
+		}
 		if (o->recording_sid[0] == '\0')
 			return CP_OK;
 		cp_fmt(url, sizeof(url), "%s/2010-04-01/Accounts/%s/Recordings/%s",

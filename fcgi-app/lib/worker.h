@@ -40,6 +40,9 @@ struct worker_outcome {
 	char        recording_sid[SID_LEN + 1];
 	long        recording_duration;   /* seconds, -1 unknown */
 	int         recording_channels;
+	/* reconcile: the Call resource, when no voice webhook was stored */
+	bool        has_voice;
+	char        call_from[65], call_to[65], call_direction[33];
 };
 
 /* Frees what an outcome holds. */
