@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "queue.h"
 
 /* Final CallStatus values (TWILIO.md "CallStatus values"). */
 #define CALLS_FINAL_SQL "('completed','busy','failed','no-answer','canceled')"
@@ -372,4 +373,65 @@ calls_get_transcript(struct db *db, const char *call_sid, char **transcript)
 	}
 	db_result_free(r);
 	return CP_OK;
+}
+
+enum cp_err
+calls_retry(struct db *db, const char *call_sid, int max_attempts,
+    enum calls_stage *stage, int *retry_count)
+{
+	struct db_param p[2] = { db_str(call_sid) };
+	struct db_result *r = NULL;
+	const char *rec_sid, *rec_url, *set;
+	char key[QUEUE_KEY_MAX + 1], sql[400], *end;
+	const char *kind;
+	int n;
+
+	if (db_exec(db, "SELECT recording_status, transcript_status, "
+	    "summary_status, recording_sid, recording_url, retry_count "
+	    "FROM call_log WHERE call_sid = ? FOR UPDATE", p, 1, &r,
+	    NULL) != CP_OK)
+		return CP_DB;
+	if (r->nrows == 0) {
+		db_result_free(r);
+		return CP_NOTFOUND;
+	}
+	n = (int)strtol(db_cell(r, 0, 5), &end, 10) + 1;
+	rec_sid = db_cell(r, 0, 3);
+	rec_url = db_cell(r, 0, 4);
+	if (strcmp(db_cell(r, 0, 0), "failed") == 0) {
+		*stage = CALLS_RECORDING;
+		set = "recording_status = 'pending', transcript_status = 'pending', "
+		    "summary_status = 'pending'";
+		if (rec_url != NULL && rec_sid != NULL) {
+			kind = "fetch_recording";
+			cp_fmt(key, sizeof(key), "fetch:%s:%d", rec_sid, n);
+		} else {
+			kind = "reconcile";
+			cp_fmt(key, sizeof(key), "reconcile:%s:%d", call_sid, n);
+		}
+	} else if (strcmp(db_cell(r, 0, 1), "failed") == 0) {
+		*stage = CALLS_TRANSCRIPT;
+		set = "transcript_status = 'pending', summary_status = 'pending'";
+		kind = "transcribe";
+		cp_fmt(key, sizeof(key), "transcribe:%s:%d", call_sid, n);
+	} else if (strcmp(db_cell(r, 0, 2), "failed") == 0) {
+		*stage = CALLS_SUMMARY;
+		set = "summary_status = 'pending'";
+		kind = "summarize";
+		cp_fmt(key, sizeof(key), "summarize:%s:%d", call_sid, n);
+	} else {
+		db_result_free(r);
+		return CP_INPUT;
+	}
+	db_result_free(r);
+	cp_fmt(sql, sizeof(sql), "UPDATE call_log SET %s, retry_count = ?, "
+	    "last_error = NULL WHERE call_sid = ?", set);
+	p[0] = db_i64(n);
+	p[1] = db_str(call_sid);
+	if (calls_exec(db, sql, p, 2, NULL) != CP_OK)
+		return CP_DB;
+	*retry_count = n;
+	log_info("call %s: retry %d of the %s stage", call_sid, n,
+	    calls_stage_col(*stage));
+	return queue_enqueue(db, kind, call_sid, key, max_attempts, 0, NULL);
 }

@@ -11,9 +11,11 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "calls.h"
 #include "db.h"
 #include "log.h"
 #include "migrate.h"
+#include "sid.h"
 #include "stt.h"
 
 void
@@ -24,7 +26,8 @@ ctl_usage(void)
 	    "  migrate [--dir DIR]                          apply missing schema migrations\n"
 	    "  business create --name NAME [--number E164]... print the new business id\n"
 	    "  token create --business ID --name NAME       print a new API token (once)\n"
-	    "  transcribe FILE.wav                          print the transcript the STT backend makes\n");
+	    "  transcribe FILE.wav                          print the transcript the STT backend makes\n"
+	    "  retry CALL_SID                               restart the call's failed stage (and those after it)\n");
 }
 
 /* The schema directory: --dir, $CALLPIPE_SCHEMA_DIR, the installed
@@ -260,6 +263,61 @@ ctl_transcribe(const struct cp_conf *conf, int argc, char **argv)
 	return 0;
 }
 
+struct ctl_retry {
+	const struct cp_conf *conf;
+	const char           *call_sid;
+	enum calls_stage      stage;
+	int                   retry_count;
+};
+
+static enum cp_err
+ctl_retry_tx(struct db *db, void *arg, char *err, size_t errlen)
+{
+	struct ctl_retry *r = arg;
+	enum cp_err rc = calls_retry(db, r->call_sid, r->conf->worker.max_attempts,
+	    &r->stage, &r->retry_count);
+
+	if (rc == CP_NOTFOUND)
+		cp_fmt(err, errlen, "no call %s", r->call_sid);
+	else if (rc == CP_INPUT)
+		cp_fmt(err, errlen, "call %s has no failed stage: nothing to retry",
+		    r->call_sid);
+	return rc;
+}
+
+static int
+ctl_retry(const struct cp_conf *conf, int argc, char **argv)
+{
+	static const char *const names[] = { "recording", "transcript",
+	    "summary" };
+	struct ctl_retry r = { conf, NULL, CALLS_RECORDING, 0 };
+	char err[CP_REASON_MAX + 1] = "";
+	struct db *db;
+	enum cp_err rc;
+
+	if (argc != 2) {
+		ctl_usage();
+		return 2;
+	}
+	if (!sid_valid(argv[1], "CA")) {
+		fprintf(stderr, "callpipectl: %s is not a CallSid (CA + 32 hex)\n",
+		    argv[1]);
+		return 2;
+	}
+	r.call_sid = argv[1];
+	if ((db = ctl_db(conf)) == NULL)
+		return 1;
+	rc = db_tx(db, ctl_retry_tx, &r, err, sizeof(err));
+	db_close(db);
+	if (rc != CP_OK) {
+		fprintf(stderr, "callpipectl: retry: %s\n", err);
+		return 1;
+	}
+	printf("%s: %s stage back to pending (retry %d); its job is queued\n",
+	    r.call_sid, names[r.stage], r.retry_count);
+	return 0;
+}
+
 int
 ctl_main(const struct cp_conf *conf, int argc, char **argv)
 {
@@ -275,6 +333,8 @@ ctl_main(const struct cp_conf *conf, int argc, char **argv)
 		return ctl_token(conf, argc, argv);
 	if (strcmp(argv[0], "transcribe") == 0)
 		return ctl_transcribe(conf, argc, argv);
+	if (strcmp(argv[0], "retry") == 0)
+		return ctl_retry(conf, argc, argv);
 	ctl_usage();
 	return 2;
 }
