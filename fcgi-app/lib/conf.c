@@ -466,6 +466,25 @@ conf_take_terms(struct conf_ctx *ctx, const config_setting_t *s,
 		if (e != CP_OK)
 			return e;
 		ent->nterms = i + 1;
+		/* The matcher treats space, tab, '-' and the maqaf as word
+		 * separators: a term of nothing else could never match. */
+		{
+			const char *t = ent->terms[i];
+			bool word = false;
+			while (*t && !word) {
+				if (*t == ' ' || *t == '\t' || *t == '-')
+					t++;
+				else if ((unsigned char)t[0] == 0xD6 &&
+				    (unsigned char)t[1] == 0xBE)
+					t += 2;
+				else
+					word = true;
+			}
+			if (!word)
+				return conf_fail(ctx, config_setting_get_elem(s,
+				    (unsigned)i), tkey, "must contain a word, not "
+				    "only separators");
+		}
 	}
 	return CP_OK;
 }
@@ -735,6 +754,45 @@ conf_url_problem(const char *v, const char *const *schemes, const char *want,
 	return NULL;
 }
 
+/*
+ * After "scheme://": a host name or [IPv6] literal and an optional port
+ * (1..65535), nothing else — the URL is a base that callpipe appends
+ * "/webhook/..." and the request path to, so a path, query, fragment or
+ * user info would break every signature and callback URL (RFC 3986 §3.2).
+ */
+static const char *
+conf_origin_problem(const char *h)
+{
+	const char *port;
+	long n = 0;
+
+	if (h[0] == '[') {
+		const char *end = strchr(h, ']');
+		if (end == NULL || end == h + 1 ||
+		    strspn(h + 1, "0123456789abcdefABCDEF:.") != (size_t)(end - h - 1))
+			return "must be scheme://host[:port] (bad IPv6 literal)";
+		port = end + 1;
+	} else {
+		size_t hl = strspn(h, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-");
+		if (hl == 0)
+			return "must be scheme://host[:port]";
+		port = h + hl;
+	}
+	if (*port == '\0')
+		return NULL;
+	if (*port != ':' || port[1] == '\0' ||
+	    strspn(port + 1, "0123456789") != strlen(port + 1) ||
+	    strlen(port + 1) > 5)
+		return "must be scheme://host[:port], with no path, query or "
+		    "user info";
+	for (const char *d = port + 1; *d; d++)
+		n = n * 10 + (*d - '0');
+	if (n < 1 || n > 65535)
+		return "must have a port between 1 and 65535";
+	return NULL;
+}
+
 static enum cp_err
 conf_check_str(struct conf_ctx *ctx, const struct conf_key *k,
     const char *key)
@@ -778,15 +836,24 @@ conf_check_str(struct conf_ctx *ctx, const struct conf_key *k,
 	case CHK_HTTP_URL:
 		why = conf_url_problem(v, http,
 		    "must start with https:// or http://", true);
+		if (why == NULL)
+			why = conf_origin_problem(strstr(v, "://") + 3);
 		break;
 	case CHK_WS_URL:
 		why = conf_url_problem(v, ws, "must start with wss:// or ws://",
 		    false);
 		break;
-	case CHK_URI_PREFIX:
-		if (v[0] != '/' || v[strlen(v) - 1] != '/')
-			why = "must start and end with '/'";
+	case CHK_URI_PREFIX: {
+		/* One path segment, e.g. "/_recordings/": it goes into an
+		 * X-Accel-Redirect header and names an nginx internal location. */
+		size_t n = strlen(v);
+		if (n < 3 || v[0] != '/' || v[n - 1] != '/' ||
+		    strspn(v + 1, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != n - 2)
+			why = "must be one path segment between '/'s, "
+			    "e.g. \"/_recordings/\"";
 		break;
+	}
 	case CHK_ACCOUNT_SID:
 		if (!sid_valid(v, "AC"))
 			why = "must be AC followed by 32 lowercase hex digits";

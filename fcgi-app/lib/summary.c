@@ -104,6 +104,11 @@ summary_cp_at(const unsigned char *s, size_t n, size_t i, size_t *clen)
 			return SUMMARY_NOT_UTF8;
 		cp = (cp << 6) | (s[i + k] & 0x3F);
 	}
+	/* Overlong forms, surrogates and values past U+10FFFF are not UTF-8
+	 * (RFC 3629 §3): an overlong space must not count as a boundary. */
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+		return SUMMARY_NOT_UTF8;
 	*clen = len;
 	return cp;
 }

@@ -72,6 +72,10 @@ twilio_sig_compute(const char *url, const struct form *params,
 	if (!EVP_MAC_update(ctx, (const unsigned char *)url, strlen(url)))
 		goto out;
 	for (i = 0; i < n; i++) {
+		/* The helper libraries sign each distinct value of a name once
+		 * (twilio-python: "for value in sorted(set(values))"). */
+		if (i > 0 && twilio_sig_pair_cmp(&sorted[i - 1], &sorted[i]) == 0)
+			continue;
 		if (!EVP_MAC_update(ctx, (const unsigned char *)sorted[i]->name,
 		    strlen(sorted[i]->name)) ||
 		    !EVP_MAC_update(ctx, (const unsigned char *)sorted[i]->value,

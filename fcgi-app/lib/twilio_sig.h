@@ -2,7 +2,7 @@
  * twilio_sig.h: the X-Twilio-Signature of a webhook (TWILIO.md
  * "X-Twilio-Signature"; twilio-python request_validator.py): base64 of
  * HMAC-SHA1(auth_token, url + for each parameter name in byte order, the
- * name then each of its values in byte order, no separators).
+ * name then each of its distinct values in byte order, no separators).
  */
 #ifndef CP_TWILIO_SIG_H
 #define CP_TWILIO_SIG_H

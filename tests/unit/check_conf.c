@@ -101,6 +101,26 @@ expect_error(const char *text, const char *want)
 	ck_assert(is_zeroed(&c));
 }
 
+/* Loads text; returns conf_load's result with its message in err. */
+static enum cp_err
+load_text(const char *text, struct cp_conf *c, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	enum cp_err e;
+
+	write_conf(text, path);
+	e = conf_load(path, c, err, errlen);
+	if (e == CP_OK)
+		conf_free(c);
+	return e;
+}
+
+/* The smallest file with public_base_url = u. */
+#define BASE_URL_OK(u) \
+	"public_base_url = \"" u "\";\n" \
+	"database = {\n  socket = \"/s\";\n  user = \"u\";\n  name = \"n\";\n};\n" \
+	"twilio = {\n  account_sid = \"" GOOD_SID "\";\n  auth_token = \"t\";\n};\n"
+
 static void
 load_ok(const char *text, struct cp_conf *c)
 {
@@ -488,6 +508,12 @@ START_TEST(test_unknown_key_in_gazetteer_entry)
 
 	ck_assert_int_eq(line_of(text, "tems ="), 15);
 	expect_error(text, ":15: summary.services[1].tems: unknown key");
+	/* A term of separators only could never match. */
+	expect_error(BASE "summary = {\n  services = (\n"
+	    "    { name = \"plumber\"; he = \"x\"; terms = [ \" - \" ]; }\n"
+	    "  );\n};\n",
+	    ":13: summary.services[0].terms[0]: must contain a word, not only "
+	    "separators");
 	/* An entry without terms: the entry's line. */
 	expect_error(BASE "summary = {\n  services = (\n"
 	    "    { name = \"plumber\"; he = \"אינסטלטור\"; }\n  );\n};\n",
@@ -582,8 +608,37 @@ START_TEST(test_choices_and_urls)
 	expect_error(BASE "stream = {\n  url = \"https://agent/x\";\n};\n",
 	    ":12: stream.url: must start with wss:// or ws://");
 	expect_error(BASE "recording = {\n  nginx_internal_prefix = \"/rec\";\n"
-	    "};\n", ":12: recording.nginx_internal_prefix: must start and end "
-	    "with '/'");
+	    "};\n", ":12: recording.nginx_internal_prefix: must be one path "
+	    "segment between '/'s, e.g. \"/_recordings/\"");
+	expect_error(BASE "recording = {\n  nginx_internal_prefix = \"/\";\n"
+	    "};\n", ":12: recording.nginx_internal_prefix: must be one path "
+	    "segment between '/'s, e.g. \"/_recordings/\"");
+	expect_error(BASE "recording = {\n  nginx_internal_prefix = "
+	    "\"/a b\\r\\n/\";\n};\n", ":12: recording.nginx_internal_prefix: "
+	    "must be one path segment between '/'s, e.g. \"/_recordings/\"");
+	/* A base URL is scheme://host[:port]: callpipe appends paths to it. */
+	{
+		static const char *const bad[] = { "https://example.com/app",
+		    "https://example.com?x=1", "https://example.com#f",
+		    "https://u:p@example.com", "https://example.com:99999",
+		    "https://example.com:0", "https://[zz]" };
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			char text[512], err[512];
+			struct cp_conf cc;
+			cp_fmt(text, sizeof(text), "public_base_url = \"%s\";\n"
+			    "database = {\n  socket = \"/s\";\n  user = \"u\";\n"
+			    "  name = \"n\";\n};\ntwilio = {\n  account_sid = \""
+			    GOOD_SID "\";\n  auth_token = \"t\";\n};\n", bad[i]);
+			ck_assert_msg(load_text(text, &cc, err, sizeof(err)) ==
+			    CP_INPUT, "%s accepted", bad[i]);
+			ck_assert_msg(strstr(err, ":1: public_base_url: ") != NULL,
+			    "%s: %s", bad[i], err);
+		}
+	}
+	load_ok(BASE_URL_OK("https://[::1]:8443"), &c);
+	conf_free(&c);
+	load_ok(BASE_URL_OK("http://127.0.0.1:8443"), &c);
+	conf_free(&c);
 	expect_error(BASE "fcgi = {\n  socket = \"\";\n};\n",
 	    ":12: fcgi.socket: must not be empty");
 	load_ok(BASE "recording = {\n  mode = \"rest\";\n};\n"

@@ -201,6 +201,10 @@ START_TEST(test_word_boundaries)
 	expect("Caller: plumber2 in haifa3", NULL, NULL);
 	expect("Caller: superplumber", NULL, NULL);
 	expect("Caller: éplumber", NULL, NULL);
+	/* An overlong encoding of a space (E0 80 A0) is not UTF-8, so it is
+	 * no word boundary either (RFC 3629 §3). */
+	expect("Caller: haifa\xE0\x80\xA0x", NULL, NULL);
+	expect("Caller: plumber\xC0\xA0x", NULL, NULL);
 	/* Punctuation, case and line edges are boundaries. */
 	expect("Caller: PLUMBER! (Haifa).", "plumber", "Haifa");
 	expect("Caller:plumber,haifa", "plumber", "Haifa");

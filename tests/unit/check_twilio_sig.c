@@ -217,6 +217,14 @@ START_TEST(test_sort_rules)
 	ck_assert(twilio_sig_valid(url, &f, "tok", want));
 	form_free(&f);
 
+	/* A value repeated under one name is signed once, as the helper
+	 * libraries do (twilio-python: sorted(set(values))). */
+	parse("a=1&b=2&a=1", &f);
+	ck_assert_int_eq(twilio_sig_compute(url, &f, "tok", got), CP_OK);
+	oracle("tok", "https://x.example/w" "a1b2", want);
+	ck_assert_str_eq(got, want);
+	form_free(&f);
+
 	/* No parameters at all: the URL alone is signed. */
 	ck_assert_int_eq(twilio_sig_compute(url, NULL, "tok", got), CP_OK);
 	oracle("tok", url, want);
