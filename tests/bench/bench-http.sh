@@ -17,8 +17,8 @@ ENV=${CALLPIPE_STACK_ENV:-$ROOT/run/stack.env}
 SECS=${1:-10}
 [ -f "$ENV" ] || { echo "bench-http: $ENV missing: run etc/dev.sh up first" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "bench-http: wrk not found: apt-get install wrk" >&2; exit 1; }
-# shellcheck disable=SC1090
 set -a
+# shellcheck disable=SC1090
 . "$ENV"
 set +a
 tmp=$(mktemp -d)
