@@ -91,7 +91,10 @@ struct conf_key {
 #define K_GROUP(n, t) { .name = (n), .kind = CONF_GROUP, .sub = (t) }
 #define K_END { .name = NULL }
 
-static const char *const conf_rec_modes[] = { "twiml", "rest", NULL };
+/* "rest" (DESIGN.md §3: a start_recording job calls Twilio's REST API) is
+ * refused until that job exists: accepting it would answer TwiML without
+ * <Start><Recording> and record nothing. */
+static const char *const conf_rec_modes[] = { "twiml", NULL };
 static const char *const conf_stt_backends[] = { "pocketsphinx", NULL };
 static const char *const conf_sum_backends[] = { "rules", NULL };
 static const char *const conf_log_levels[] = {

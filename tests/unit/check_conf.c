@@ -580,7 +580,11 @@ START_TEST(test_choices_and_urls)
 	struct cp_conf c;
 
 	expect_error(BASE "recording = {\n  mode = \"ftp\";\n};\n",
-	    ":12: recording.mode: must be one of: twiml, rest");
+	    ":12: recording.mode: must be one of: twiml");
+	/* REST-started recording has no start_recording job yet: refused
+	 * rather than answering TwiML that records nothing. */
+	expect_error(BASE "recording = {\n  mode = \"rest\";\n};\n",
+	    ":12: recording.mode: must be one of: twiml");
 	expect_error(BASE "stt = {\n  backend = \"vosk\";\n};\n",
 	    ":12: stt.backend: must be one of: pocketsphinx");
 	expect_error(BASE "summary = {\n  backend = \"llm\";\n};\n",
@@ -641,10 +645,10 @@ START_TEST(test_choices_and_urls)
 	conf_free(&c);
 	expect_error(BASE "fcgi = {\n  socket = \"\";\n};\n",
 	    ":12: fcgi.socket: must not be empty");
-	load_ok(BASE "recording = {\n  mode = \"rest\";\n};\n"
+	load_ok(BASE "recording = {\n  mode = \"twiml\";\n};\n"
 	    "log = {\n  level = \"debug\";\n};\n"
 	    "stream = {\n  url = \"ws://127.0.0.1:9/s\";\n};\n", &c);
-	ck_assert_str_eq(c.recording.mode, "rest");
+	ck_assert_str_eq(c.recording.mode, "twiml");
 	ck_assert_int_eq(c.log_level, LOG_LVL_DEBUG);
 	ck_assert_str_eq(c.stream.url, "ws://127.0.0.1:9/s");
 	conf_free(&c);
