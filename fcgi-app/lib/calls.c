@@ -56,16 +56,18 @@ calls_ensure(struct db *db, const char *call_sid)
 }
 
 enum cp_err
-calls_business_for(struct db *db, const char *number, long default_id,
-    long long *business_id)
+calls_business_for(struct db *db, const char *direction, const char *from,
+    const char *to, long default_id, long long *business_id)
 {
+	const char *number = direction != NULL &&
+	    strcmp(direction, "inbound") == 0 ? to : from;
 	struct db_param p[1] = { db_str(number) };
 	struct db_result *r = NULL;
 	const char *v;
 	char *end;
 
 	*business_id = default_id;
-	if (number == NULL || *number == '\0')
+	if (!calls_phone(number))
 		return CP_OK;
 	if (db_exec(db, "SELECT business_id FROM business_numbers "
 	    "WHERE number = ?", p, 1, &r, NULL) != CP_OK)
@@ -148,13 +150,16 @@ calls_recording_started(struct db *db, const char *call_sid,
 enum cp_err
 calls_recording_completed(struct db *db, const char *call_sid,
     const char *recording_sid, const char *recording_url, long duration_s,
-    int channels, bool *fetch_needed)
+    int channels, int max_attempts, bool *enqueued)
 {
 	struct db_param p[5];
 	struct db_result *r = NULL;
 	const char *st;
+	char key[QUEUE_KEY_MAX + 1];
+	bool open_stage;
 
-	*fetch_needed = false;
+	if (enqueued != NULL)
+		*enqueued = false;
 	if (calls_ensure(db, call_sid) != CP_OK)
 		return CP_DB;
 	p[0] = db_str(call_sid);
@@ -163,21 +168,28 @@ calls_recording_completed(struct db *db, const char *call_sid,
 	    "WHERE call_sid = ? FOR UPDATE", p, 1, &r, NULL) != CP_OK)
 		return CP_DB;
 	st = db_cell(r, 0, 0);
-	*fetch_needed = st != NULL && (strcmp(st, "pending") == 0 ||
+	open_stage = st != NULL && (strcmp(st, "pending") == 0 ||
 	    strcmp(st, "recording") == 0);
 	db_result_free(r);
-	if (!*fetch_needed)
+	if (!open_stage) {
+		log_info("call %s: recording %s completed again; the stage has "
+		    "ended, nothing enqueued", call_sid, recording_sid);
 		return CP_OK;
+	}
 	p[0] = db_str(recording_sid);
 	p[1] = db_str(recording_url);
 	p[2] = duration_s >= 0 ? db_i64(duration_s) : db_null();
 	p[3] = channels > 0 ? db_i64(channels) : db_null();
 	p[4] = db_str(call_sid);
-	return calls_exec(db, "UPDATE call_log SET recording_sid = ?, "
+	if (calls_exec(db, "UPDATE call_log SET recording_sid = ?, "
 	    "recording_url = ?, recording_duration = ?, recording_channels = ?, "
 	    "recording_started_at = COALESCE(recording_started_at, NOW(3)), "
 	    "recording_status = 'recording' WHERE call_sid = ? AND "
-	    "recording_status IN ('pending','recording')", p, 5, NULL);
+	    "recording_status IN ('pending','recording')", p, 5, NULL) != CP_OK)
+		return CP_DB;
+	cp_fmt(key, sizeof(key), "fetch:%s", recording_sid);
+	return queue_enqueue(db, "fetch_recording", call_sid, key, max_attempts,
+	    0, enqueued);
 }
 
 static const char *

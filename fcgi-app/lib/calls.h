@@ -25,11 +25,14 @@ enum calls_stage { CALLS_RECORDING, CALLS_TRANSCRIPT, CALLS_SUMMARY };
 enum cp_err calls_ensure(struct db *db, const char *call_sid);
 
 /*
- * Business of a call (DESIGN.md §4): the business_numbers row of number
- * (To for inbound, From for outbound), else default_id; 0 means none.
+ * Business of a call (DESIGN.md §4): the business_numbers row of To for an
+ * inbound call (direction "inbound"), of From otherwise; default_id when
+ * that number is not '+digits' (SIP, client identities) or has no row.
+ * *business_id gets it; 0 means none.
  */
-enum cp_err calls_business_for(struct db *db, const char *number,
-    long default_id, long long *business_id);
+enum cp_err calls_business_for(struct db *db, const char *direction,
+    const char *from, const char *to, long default_id,
+    long long *business_id);
 
 /* Voice webhook: direction, numbers, call_status (never moved back from a
  * final CallStatus), business_id (kept once set; 0 leaves it NULL). */
@@ -68,15 +71,18 @@ enum cp_err calls_recording_started(struct db *db, const char *call_sid,
     const char *recording_sid);
 
 /*
- * Recording completed at Twilio: saves recording_sid, recording_url,
- * recording_duration (seconds), recording_channels; recording_status
- * pending -> recording (it becomes completed when the file is stored).
- * *fetch_needed is true when the stage is still pending or recording (a
- * completed or failed stage is not redone by a repeated callback).
+ * Recording completed at Twilio (its callback, or reconcile finding it):
+ * saves recording_sid, recording_url, recording_duration (seconds, -1
+ * unknown), recording_channels; recording_status pending -> recording (it
+ * becomes completed when the file is stored), and enqueues the
+ * fetch_recording job (dedupe key fetch:<RecordingSid>, max_attempts) in
+ * the caller's transaction, so a second delivery, even days later,
+ * enqueues nothing. A stage already completed or failed is not redone:
+ * *enqueued (may be NULL) tells whether a fetch was newly enqueued.
  */
 enum cp_err calls_recording_completed(struct db *db, const char *call_sid,
     const char *recording_sid, const char *recording_url, long duration_s,
-    int channels, bool *fetch_needed);
+    int channels, int max_attempts, bool *enqueued);
 
 /*
  * Moves stage to failed (from pending or its working state) and writes

@@ -28,7 +28,6 @@ struct db {
 	MYSQL                *my;      /* NULL while disconnected */
 	bool                  in_tx;
 	bool                  sent;    /* the last statement reached execute */
-	long                  lost_budget_ms;
 	unsigned int          err_no;
 	char                  err_msg[256];
 };
@@ -167,7 +166,6 @@ db_open(const struct cp_conf *conf, struct db **out, char *err, size_t errlen)
 	if ((db = calloc(1, sizeof(*db))) == NULL)
 		return CP_NOMEM;
 	db->conf = conf;
-	db->lost_budget_ms = DB_LOST_BUDGET_MS;
 	*out = db;
 	rc = db_connect(db);
 	if (rc != CP_OK && err != NULL)
@@ -429,15 +427,6 @@ db_exec(struct db *db, const char *sql, const struct db_param *params,
 	return rc;
 }
 
-long
-db_set_lost_budget_ms(struct db *db, long ms)
-{
-	long old = db->lost_budget_ms;
-
-	db->lost_budget_ms = ms;
-	return old;
-}
-
 enum cp_err
 db_ping(struct db *db)
 {
@@ -476,6 +465,13 @@ db_ms_since(const struct timespec *t0)
 enum cp_err
 db_tx(struct db *db, db_tx_fn fn, void *arg, char *err, size_t errlen)
 {
+	return db_tx_within(db, DB_LOST_BUDGET_MS, fn, arg, err, errlen);
+}
+
+enum cp_err
+db_tx_within(struct db *db, long budget_ms, db_tx_fn fn, void *arg,
+    char *err, size_t errlen)
+{
 	enum cp_err rc = CP_DB;
 	struct timespec t0;
 	long wait_ms = DB_LOST_FIRST_MS;
@@ -505,7 +501,7 @@ db_tx(struct db *db, db_tx_fn fn, void *arg, char *err, size_t errlen)
 		if (db_errno_lost(db->err_no)) {
 			/* A restart or failover: reconnect with backoff, within
 			 * a budget that still answers Twilio in time. */
-			long left = db->lost_budget_ms - db_ms_since(&t0);
+			long left = budget_ms - db_ms_since(&t0);
 			if (left <= 0)
 				break;
 			db_disconnect(db);

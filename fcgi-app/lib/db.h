@@ -88,8 +88,7 @@ const char *db_error(const struct db *db);
  * else to roll back (that value is returned). A deadlock (1213), lock wait
  * timeout (1205) during fn or COMMIT rolls back and runs fn again, at most
  * 3 times in all; a lost connection (2002/2006/2013) reconnects with
- * backoff (250 ms, doubling) within db_set_lost_budget_ms, then runs fn
- * again. fn must therefore have no effects outside the DB.
+ * backoff (250 ms, doubling) for up to 8 s, then runs fn again. fn must therefore have no effects outside the DB.
  */
 typedef enum cp_err (*db_tx_fn)(struct db *db, void *arg,
     char *err, size_t errlen);
@@ -97,12 +96,12 @@ enum cp_err db_tx(struct db *db, db_tx_fn fn, void *arg,
     char *err, size_t errlen);
 
 /*
- * How long db_tx keeps reconnecting after a lost connection, in ms
- * (default 8000: a Twilio callback is still answered within Twilio's 15 s).
- * A voice webhook, whose TwiML must not wait, sets less. Returns the old
- * value so the caller can put it back.
+ * db_tx with another reconnect budget: budget_ms bounds how long a lost
+ * connection is retried (a voice webhook, whose TwiML must not wait, uses
+ * 1000; db_tx uses 8000, inside Twilio's 15 s webhook timeout).
  */
-long db_set_lost_budget_ms(struct db *db, long ms);
+enum cp_err db_tx_within(struct db *db, long budget_ms, db_tx_fn fn,
+    void *arg, char *err, size_t errlen);
 
 /* Pings; reconnects when the connection was lost. CP_OK or CP_DB. */
 enum cp_err db_ping(struct db *db);

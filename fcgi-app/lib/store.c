@@ -28,6 +28,19 @@ store_content_type(enum store_format fmt)
 }
 
 enum cp_err
+store_recording_url(const struct cp_conf *conf, const char *recording_sid,
+    char *out, size_t outlen)
+{
+	int n;
+
+	if (!sid_valid(recording_sid, "RE"))
+		return CP_INPUT;
+	n = snprintf(out, outlen, "%s/2010-04-01/Accounts/%s/Recordings/%s",
+	    conf->twilio.api_base, conf->twilio.account_sid, recording_sid);
+	return (n < 0 || (size_t)n >= outlen) ? CP_INPUT : CP_OK;
+}
+
+enum cp_err
 store_media_url(const struct cp_conf *conf, const char *recording_url,
     const char *recording_sid, enum store_format fmt, char *out,
     size_t outlen)
@@ -35,11 +48,8 @@ store_media_url(const struct cp_conf *conf, const char *recording_url,
 	char want[1024];
 	int n;
 
-	if (!sid_valid(recording_sid, "RE") || recording_url == NULL)
-		return CP_INPUT;
-	n = snprintf(want, sizeof(want), "%s/2010-04-01/Accounts/%s/Recordings/%s",
-	    conf->twilio.api_base, conf->twilio.account_sid, recording_sid);
-	if (n < 0 || (size_t)n >= sizeof(want) || strcmp(recording_url, want) != 0)
+	if (recording_url == NULL || store_recording_url(conf, recording_sid,
+	    want, sizeof(want)) != CP_OK || strcmp(recording_url, want) != 0)
 		return CP_INPUT;
 	n = snprintf(out, outlen, "%s.%s?RequestedChannels=2", want,
 	    store_ext(fmt));
@@ -243,20 +253,4 @@ store_sweep_tmp(const struct cp_conf *conf, long max_age_s, int *removed)
 	}
 	closedir(d);
 	return CP_OK;
-}
-
-enum cp_err
-store_remove(const struct cp_conf *conf, const char *recording_sid)
-{
-	char path[4096];
-	enum cp_err rc = CP_OK;
-
-	for (int f = STORE_WAV; f <= STORE_MP3; f++) {
-		if (store_path(conf, recording_sid, (enum store_format)f, path,
-		    sizeof(path)) != CP_OK)
-			return CP_INPUT;
-		if (unlink(path) != 0 && errno != ENOENT)
-			rc = CP_SYSTEM;
-	}
-	return rc;
 }

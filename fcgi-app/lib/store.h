@@ -35,6 +35,15 @@ enum cp_err store_media_url(const struct cp_conf *conf,
     const char *recording_url, const char *recording_sid,
     enum store_format fmt, char *out, size_t outlen);
 
+/*
+ * The Recording resource URL of recording_sid in this account, without an
+ * extension: twilio.api_base + "/2010-04-01/Accounts/" + account_sid +
+ * "/Recordings/" + recording_sid (TWILIO.md; the RecordingUrl Twilio
+ * sends). CP_OK, or CP_INPUT (bad SID, or it does not fit outlen bytes).
+ */
+enum cp_err store_recording_url(const struct cp_conf *conf,
+    const char *recording_sid, char *out, size_t outlen);
+
 /* The cache path of a recording into out. CP_OK or CP_INPUT (bad SID). */
 enum cp_err store_path(const struct cp_conf *conf, const char *recording_sid,
     enum store_format fmt, char *out, size_t outlen);
@@ -67,10 +76,5 @@ enum cp_err store_audio_seconds(const char *path, double *seconds);
  */
 enum cp_err store_sweep_tmp(const struct cp_conf *conf, long max_age_s,
     int *removed);
-
-/* Removes the cached files of a recording (both formats). CP_OK when they
- * are gone (or never were), CP_SYSTEM otherwise. */
-enum cp_err store_remove(const struct cp_conf *conf,
-    const char *recording_sid);
 
 #endif

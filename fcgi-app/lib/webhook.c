@@ -55,51 +55,33 @@ webhook_voice_tx(struct db *db, struct webhook_ctx *c)
 	const char *from = form_get(c->form, "From");
 	const char *to = form_get(c->form, "To");
 	const char *dir = calls_token(form_get(c->form, "Direction"));
-	const char *number;
-	bool inbound = c->kind == WEBHOOK_INCOMING_CALL;
-	long long business = c->conf->default_business_id;
+	long long business;
 
 	if (dir == NULL)
-		dir = inbound ? "inbound" : "outbound-api";
-	/* DESIGN.md §4: inbound by To, outbound by From. */
-	number = inbound ? to : from;
-	if (calls_phone(number) && calls_business_for(db, number,
-	    c->conf->default_business_id, &business) != CP_OK)
+		dir = c->kind == WEBHOOK_INCOMING_CALL ? "inbound" : "outbound-api";
+	if (calls_business_for(db, dir, from, to, c->conf->default_business_id,
+	    &business) != CP_OK)
 		return CP_DB;
 	return calls_voice(db, c->call_sid, dir, from, to,
 	    calls_token(form_get(c->form, "CallStatus")), business);
 }
 
 static enum cp_err
-webhook_recording_tx(struct db *db, struct webhook_ctx *c, char *err,
-    size_t errlen)
+webhook_recording_tx(struct db *db, struct webhook_ctx *c)
 {
 	const char *status = form_get(c->form, "RecordingStatus");
 	const char *re = form_get(c->form, "RecordingSid");
-	bool fetch = false;
-	char key[QUEUE_KEY_MAX + 1];
 
 	if (strcmp(status, "in-progress") == 0)
 		return calls_recording_started(db, c->call_sid, re);
 	if (strcmp(status, "completed") == 0) {
 		long channels = webhook_number(form_get(c->form,
 		    "RecordingChannels"));
-		if (calls_recording_completed(db, c->call_sid, re,
+		return calls_recording_completed(db, c->call_sid, re,
 		    form_get(c->form, "RecordingUrl"),
 		    webhook_number(form_get(c->form, "RecordingDuration")),
 		    (int)(channels > 0 && channels <= 2 ? channels : 0),
-		    &fetch) != CP_OK)
-			return CP_DB;
-		if (!fetch) {
-			log_info("call %s: recording %s completed again; the "
-			    "stage has ended, nothing enqueued", c->call_sid, re);
-			return CP_OK;
-		}
-		/* Same transaction as the row: a second delivery, even days
-		 * later, finds the key and enqueues nothing. */
-		cp_fmt(key, sizeof(key), "fetch:%s", re);
-		return queue_enqueue(db, "fetch_recording", c->call_sid, key,
-		    c->conf->worker.max_attempts, 0, NULL);
+		    c->conf->worker.max_attempts, NULL);
 	}
 	/* absent or failed: TWILIO.md, 16101 too short, 16102 silent. */
 	{
@@ -112,8 +94,6 @@ webhook_recording_tx(struct db *db, struct webhook_ctx *c, char *err,
 		else
 			cp_fmt(reason, sizeof(reason), "recording %s: Twilio "
 			    "RecordingStatus %s", re, status);
-		(void)err;
-		(void)errlen;
 		return calls_recording_absent(db, c->call_sid, re, reason);
 	}
 }
@@ -146,7 +126,7 @@ webhook_tx(struct db *db, void *arg, char *err, size_t errlen)
 			return CP_DB;
 		return webhook_reconcile(db, c);
 	case WEBHOOK_HANDLE_RECORDING:
-		return webhook_recording_tx(db, c, err, errlen);
+		return webhook_recording_tx(db, c);
 	case WEBHOOK_CALL_STATUS:
 		if (calls_status(db, c->call_sid,
 		    calls_token(form_get(c->form, "CallStatus")),
@@ -274,16 +254,12 @@ webhook_handle(struct req *r, enum webhook_kind kind)
 	ctx.conf = conf;
 	ctx.form = &f;
 	ctx.call_sid = form_get(&f, "CallSid");
-	{
-		/* The TwiML answers of voice webhooks go out whatever the
-		 * database does, so they wait for a reconnect 1 s at most;
-		 * status callbacks may take the default 8 s. */
-		bool answers_twiml = kind == WEBHOOK_INCOMING_CALL ||
-		    kind == WEBHOOK_OUTBOUND_CALL || kind == WEBHOOK_STREAM_ENDED;
-		long old = db_set_lost_budget_ms(r->db, answers_twiml ? 1000 : 8000);
-		rc = db_tx(r->db, webhook_tx, &ctx, err, sizeof(err));
-		(void)db_set_lost_budget_ms(r->db, old);
-	}
+	/* The TwiML answers of voice webhooks go out whatever the database
+	 * does, so they wait for a reconnect 1 s at most; status callbacks
+	 * may take db_tx's 8 s. */
+	rc = db_tx_within(r->db, (kind == WEBHOOK_INCOMING_CALL ||
+	    kind == WEBHOOK_OUTBOUND_CALL || kind == WEBHOOK_STREAM_ENDED) ?
+	    1000 : 8000, webhook_tx, &ctx, err, sizeof(err));
 	if (rc != CP_OK)
 		log_error("webhook %s call %s: %s", r->path, ctx.call_sid,
 		    err[0] ? err : cp_strerror(rc));

@@ -23,8 +23,6 @@ struct worker {
 	char                  id[QUEUE_OWNER_MAX + 1];
 };
 
-struct db *worker_db(struct worker *w) { return w->db; }
-
 void
 worker_outcome_free(struct worker_outcome *o)
 {
@@ -47,10 +45,8 @@ worker_new(const struct cp_conf *conf, struct worker **out)
 	(void)gethostname(host, sizeof(host) - 1);
 	cp_fmt(w->id, sizeof(w->id), "%.63s:%ld", host, (long)getpid());
 	srandom((unsigned)getpid() ^ (unsigned)time(NULL));
-	if (db_open(conf, &w->db, err, sizeof(err)) == CP_NOMEM) {
-		free(w);
-		return CP_NOMEM;
-	}
+	/* A database that is down is not fatal: the loop reconnects. */
+	(void)db_open(conf, &w->db, err, sizeof(err));
 	if (w->db == NULL) {
 		free(w);
 		return CP_NOMEM;
@@ -88,6 +84,17 @@ worker_kind_stage(const char *kind, enum calls_stage *stage)
 	else
 		return false;
 	return true;
+}
+
+/* Puts "what (backend): " before the reason of a failed outcome. */
+static void
+worker_reason_prefix(struct worker_outcome *o, const char *what,
+    const char *backend)
+{
+	char tmp[CP_REASON_MAX + 1];
+
+	cp_fmt(tmp, sizeof(tmp), "%s (%s): %s", what, backend, o->reason);
+	memcpy(o->reason, tmp, sizeof(tmp));
 }
 
 /* Work of fetch_recording: make sure the WAV is in the cache. */
@@ -149,12 +156,8 @@ worker_transcribe(struct worker *w, const struct queue_job *job,
 	o->rc = stt_transcribe_file(w->conf, path, &o->stt, o->reason,
 	    sizeof(o->reason));
 	o->has_stt = (o->rc == CP_OK);
-	if (o->rc != CP_OK) {
-		char tmp[CP_REASON_MAX + 1];
-		cp_fmt(tmp, sizeof(tmp), "transcribe (%s): %s",
-		    w->conf->stt.backend, o->reason);
-		memcpy(o->reason, tmp, sizeof(tmp));
-	}
+	if (o->rc != CP_OK)
+		worker_reason_prefix(o, "transcribe", w->conf->stt.backend);
 }
 
 static void
@@ -181,12 +184,8 @@ worker_summarize(struct worker *w, const struct queue_job *job,
 	o->rc = summary_rules(w->conf, transcript ? transcript : "",
 	    &o->summary, o->reason, sizeof(o->reason));
 	o->has_summary = (o->rc == CP_OK);
-	if (o->rc != CP_OK) {
-		char tmp[CP_REASON_MAX + 1];
-		cp_fmt(tmp, sizeof(tmp), "summarize (%s): %s",
-		    w->conf->summary.backend, o->reason);
-		memcpy(o->reason, tmp, sizeof(tmp));
-	}
+	if (o->rc != CP_OK)
+		worker_reason_prefix(o, "summarize", w->conf->summary.backend);
 	free(transcript);
 }
 
@@ -366,7 +365,7 @@ worker_reconcile(struct worker *w, const struct queue_job *job,
 		worker_reconcile_recording(w, job, o);
 }
 
-void
+static void
 worker_execute(struct worker *w, const struct queue_job *job,
     struct worker_outcome *o)
 {
@@ -442,11 +441,10 @@ worker_finish_ok(struct db *db, struct worker_finish_ctx *c)
 	if (strcmp(job->kind, "reconcile") == 0) {
 		char url[1024];
 		if (o->has_voice) {
-			bool inbound = strcmp(o->call_direction, "inbound") == 0;
-			const char *number = inbound ? o->call_to : o->call_from;
-			long long business = c->conf->default_business_id;
-			if (calls_phone(number) && calls_business_for(db, number,
-			    c->conf->default_business_id, &business) != CP_OK)
+			long long business;
+			if (calls_business_for(db, o->call_direction, o->call_from,
+			    o->call_to, c->conf->default_business_id,
+			    &business) != CP_OK)
 				return CP_DB;
 			if (calls_voice(db, job->call_sid, o->call_direction,
 			    o->call_from, o->call_to, NULL, business) != CP_OK)
@@ -456,18 +454,12 @@ worker_finish_ok(struct db *db, struct worker_finish_ctx *c)
 		}
 		if (o->recording_sid[0] == '\0')
 			return CP_OK;
-		cp_fmt(url, sizeof(url), "%s/2010-04-01/Accounts/%s/Recordings/%s",
-		    c->conf->twilio.api_base, c->conf->twilio.account_sid,
-		    o->recording_sid);
-		if (calls_recording_completed(db, job->call_sid, o->recording_sid,
-		    url, o->recording_duration, o->recording_channels,
-		    &moved) != CP_OK)
-			return CP_DB;
-		if (!moved)
-			return CP_OK;
-		cp_fmt(key, sizeof(key), "fetch:%s", o->recording_sid);
-		return queue_enqueue(db, "fetch_recording", job->call_sid, key,
-		    c->conf->worker.max_attempts, 0, NULL);
+		if (store_recording_url(c->conf, o->recording_sid, url,
+		    sizeof(url)) != CP_OK)
+			return CP_INPUT;
+		return calls_recording_completed(db, job->call_sid,
+		    o->recording_sid, url, o->recording_duration,
+		    o->recording_channels, c->conf->worker.max_attempts, NULL);
 	}
 	if (strcmp(job->kind, "fetch_recording") == 0) {
 		if (calls_recording_stored(db, job->call_sid, o->bytes,
@@ -547,7 +539,7 @@ worker_finish(struct db *db, const struct cp_conf *conf,
 	return rc;
 }
 
-enum cp_err
+static enum cp_err
 worker_run_one(struct worker *w, bool *ran)
 {
 	struct queue_job job;

@@ -65,26 +65,10 @@ void worker_free(struct worker *w);
 int worker_loop(struct worker *w, volatile sig_atomic_t *stop);
 
 /*
- * Claims and runs at most one job. *ran tells whether one was claimed.
- * Returns CP_OK, or CP_DB when the claim failed.
- */
-enum cp_err worker_run_one(struct worker *w, bool *ran);
-
-/*
- * Runs the work of a claimed job into *o (no database writes beyond moving
- * the stage to its working state).
- */
-void worker_execute(struct worker *w, const struct queue_job *job,
-    struct worker_outcome *o);
-
-/*
  * Writes o for job in one transaction, guarded by the lease. Returns CP_OK;
  * CP_NOTFOUND when the lease was lost (nothing is written); CP_DB.
  */
 enum cp_err worker_finish(struct db *db, const struct cp_conf *conf,
     const struct queue_job *job, struct worker_outcome *o);
-
-/* The worker's database connection (for tests). */
-struct db *worker_db(struct worker *w);
 
 #endif
