@@ -328,56 +328,57 @@ after_fork_reset(struct prefork_master *m, int keep_listen_fd)
 #endif
 }
 
-static void
-spawn_child(struct prefork_master *m, int idx)
+/* The forked child: serves requests until told to stop or recycled. */
+static void __attribute__((noreturn))
+run_child(struct prefork_master *m, const sigset_t *old)
 {
-	struct prefork_slot *s = &m->children[idx];
-	sigset_t all, old, mask;
-	pid_t master = getpid();
-	pid_t pid;
+	sigset_t mask = *old;
+	int status;
 
-	/*
-	 * Everything stays blocked across fork until the child has replaced the
-	 * master's handlers; the stop signals stay blocked until its pselect.
-	 */
-	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, &old);
-	pid = fork();
-	if (pid == 0) {
-		int status;
-
-		after_fork_reset(m, 1);
-		if (getppid() != master)
-			_exit(0);
-		free(m->children);
-		free(m->workers);
-		m->children = m->workers = NULL;
-		/* The master decides when a child goes; a terminal hangup does not. */
-		(void)signal(SIGHUP, SIG_IGN);
-		mask = old;
-		for (size_t i = 0; i < CHILD_NSTOP; i++)
-			sigaddset(&mask, child_stop_signals[i]);
-		sigprocmask(SIG_SETMASK, &mask, NULL);
-		status = prefork_child_loop(m->conf, m->listen_fd);
-		close(m->listen_fd);
-		exit(status);
-	}
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	if (pid < 0) {
-		log_error("cannot fork a child: %s; trying again in 1 s",
-		    strerror(errno));
-		s->respawn_ms = now_ms() + 1000;
-		return;
-	}
-	s->pid = pid;
-	s->started_ms = now_ms();
-	log_debug("child %ld started (slot %d)", (long)pid, idx);
+	after_fork_reset(m, 1);
+	free(m->children);
+	free(m->workers);
+	m->children = m->workers = NULL;
+	/* The master decides when a child goes; a terminal hangup does not. */
+	(void)signal(SIGHUP, SIG_IGN);
+	for (size_t i = 0; i < CHILD_NSTOP; i++)
+		sigaddset(&mask, child_stop_signals[i]);
+	sigprocmask(SIG_SETMASK, &mask, NULL);
+	status = prefork_child_loop(m->conf, m->listen_fd);
+	close(m->listen_fd);
+	exit(status);
 }
 
-static void
-spawn_worker(struct prefork_master *m, int idx)
+/* The forked worker: becomes callpipe-worker -c CONF. */
+static void __attribute__((noreturn))
+run_worker(struct prefork_master *m, const sigset_t *old)
 {
-	struct prefork_slot *s = &m->workers[idx];
+	char *argv[4];
+	sigset_t none;
+
+	(void)old;
+	after_fork_reset(m, 0);
+	/* The worker gets the clean signal state it would get from a shell. */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	argv[0] = (char *)m->worker_path;
+	argv[1] = (char *)"-c";
+	argv[2] = m->conf->path;
+	argv[3] = NULL;
+	execv(m->worker_path, argv);
+	log_error("cannot execute %s: %s", m->worker_path, strerror(errno));
+	_exit(127);
+}
+
+/*
+ * Forks slot s into run(m, old). Everything stays blocked across fork until
+ * the new process has replaced the master's handlers (run_child keeps the
+ * stop signals blocked until its pselect). A failed fork is retried in 1 s.
+ */
+static void
+spawn(struct prefork_master *m, struct prefork_slot *s, const char *what,
+    void (*run)(struct prefork_master *, const sigset_t *))
+{
 	sigset_t all, old;
 	pid_t master = getpid();
 	pid_t pid;
@@ -386,35 +387,36 @@ spawn_worker(struct prefork_master *m, int idx)
 	sigprocmask(SIG_BLOCK, &all, &old);
 	pid = fork();
 	if (pid == 0) {
-		char *argv[4];
-		sigset_t none;
-
-		after_fork_reset(m, 0);
 		if (getppid() != master)
 			_exit(0);
-		/* The worker gets the clean signal state it would get from a shell. */
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		argv[0] = (char *)m->worker_path;
-		argv[1] = (char *)"-c";
-		argv[2] = m->conf->path;
-		argv[3] = NULL;
-		execv(m->worker_path, argv);
-		log_error("cannot execute %s: %s", m->worker_path,
-		    strerror(errno));
-		_exit(127);
+		run(m, &old);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
-		log_error("cannot fork a worker: %s; trying again in 1 s",
+		log_error("cannot fork a %s: %s; trying again in 1 s", what,
 		    strerror(errno));
 		s->respawn_ms = now_ms() + 1000;
 		return;
 	}
 	s->pid = pid;
 	s->started_ms = now_ms();
-	log_info("worker %ld started: %s -c %s", (long)pid, m->worker_path,
-	    m->conf->path);
+	if (run == run_worker)
+		log_info("worker %ld started: %s -c %s", (long)pid,
+		    m->worker_path, m->conf->path);
+	else
+		log_debug("child %ld started", (long)pid);
+}
+
+static void
+spawn_child(struct prefork_master *m, int idx)
+{
+	spawn(m, &m->children[idx], "child", run_child);
+}
+
+static void
+spawn_worker(struct prefork_master *m, int idx)
+{
+	spawn(m, &m->workers[idx], "worker", run_worker);
 }
 
 static void
