@@ -3,12 +3,19 @@
 #
 #   etc/dev.sh deps            install the Debian packages that are missing
 #   etc/dev.sh build           configure (once) and build out of tree in run/build
-#   etc/dev.sh up              start MariaDB, callpipe-fcgi, nginx and the Twilio
-#                              simulator under run/ and write run/stack.env
-#   etc/dev.sh down            stop what up started (sim, nginx, callpipe-fcgi, MariaDB)
-#   etc/dev.sh demo [--keep]   deps, build, up, tests/sim/demo.py, down (unless --keep)
-#   etc/dev.sh check           deps, build, unit tests, up, DB test, integration
-#                              tests, down; last line "N passed, N failed"
+#   etc/dev.sh up [--backends offline|openai]
+#                              build when stale, start MariaDB, callpipe-fcgi, nginx
+#                              and the Twilio simulator under run/ and write
+#                              run/stack.env; openai: also the OpenAI simulator on
+#                              127.0.0.1:8090, both backends pointed at it
+#   etc/dev.sh down            stop what up started (sims, nginx, callpipe-fcgi, MariaDB)
+#   etc/dev.sh demo [--keep] [--backends openai]
+#                              deps, build, up, tests/sim/demo.py, down (unless
+#                              --keep); openai: the Hebrew 8 kHz call
+#   etc/dev.sh check           deps, build, unit tests, up, DB test, offline
+#                              integration tests, then callpipe-fcgi restarted with
+#                              the openai backends and their integration tests,
+#                              down; last line "N passed, N failed"
 #   etc/dev.sh env             print run/stack.env
 #   etc/dev.sh db              MariaDB, database, user and run/callpipe.conf only
 #                              (for working on the DB code before the programs run)
@@ -16,6 +23,13 @@
 #
 # CALLPIPE_CONFIGURE_FLAGS=--enable-sanitizers etc/dev.sh check runs the
 # whole check (unit tests, stack, integration) on an ASan/UBSan build.
+#
+# up passes CALLPIPE_STT_BACKEND, CALLPIPE_STT_BASE_URL, CALLPIPE_STT_MODEL,
+# CALLPIPE_STT_LANGUAGE, CALLPIPE_STT_API_KEY, CALLPIPE_SUMMARY_BACKEND,
+# CALLPIPE_SUMMARY_BASE_URL, CALLPIPE_SUMMARY_MODEL and
+# CALLPIPE_SUMMARY_API_KEY through to callpipe-fcgi and its workers (they win
+# over run/callpipe.conf, e.g. to try a real service) and names those set;
+# check and demo unset them, so tests always reach the simulators.
 #
 # Everything lives under run/ of this checkout (git-ignored): the stack
 # contract is in the project's shared notes, and run/stack.env tells the tests
@@ -64,6 +78,14 @@ HTTPS_PORT=8443
 BASE_URL=https://$HTTPS_HOST:$HTTPS_PORT
 SIM_LISTEN=127.0.0.1:8089
 SIM_URL=http://$SIM_LISTEN
+OPENAI_SIM_LISTEN=127.0.0.1:8090
+OPENAI_SIM_URL=http://$OPENAI_SIM_LISTEN
+MANIFEST=$AUDIO_DIR/manifest.json
+# What make_audio.py writes (tests/sim/README.md): the 16 kHz English clips of
+# pocketsphinx and the offline demo, and the 8 kHz clips of the openai
+# backends with the manifest the OpenAI simulator recognises them by.
+AUDIO_OFFLINE=(demo.wav short.wav)
+AUDIO_OPENAI=(he_call.wav en_call.wav silent_agent.wav long25.wav manifest.json)
 DEMO_NAME="Demo Plumbing"
 DEMO_NUMBER=+15005550006
 PY=/usr/bin/python3
@@ -76,7 +98,8 @@ PKGS=(build-essential autoconf automake pkg-config
 	libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us
 	pocketsphinx-testdata pocketsphinx libsoxr-dev
 	mariadb-server mariadb-client
-	python3 python3-twilio python3-pymysql flite sox libsox-fmt-mp3
+	python3 python3-twilio python3-pymysql python3-numpy python3-soundfile
+	flite espeak-ng sox libsox-fmt-mp3
 	openssl curl ca-certificates valgrind procps psmisc util-linux)
 NGINX_FLAVOURS=(nginx-light nginx-core nginx-full nginx-extras nginx)
 
@@ -86,6 +109,16 @@ NGINX_FLAVOURS=(nginx-light nginx-core nginx-full nginx-extras nginx)
 unset CALLPIPE_TWILIO_AUTH_TOKEN CALLPIPE_TWILIO_ACCOUNT_SID CALLPIPE_DB_USER \
 	CALLPIPE_DB_PASSWORD CALLPIPE_SIGNING_KEY CALLPIPE_OPENAI_API_KEY
 export CALLPIPE_STACK_ENV=$STACK_ENV
+# ... and for these, which "up" passes through to callpipe-fcgi on purpose
+# (to point the local stack at a real service); check and demo unset them.
+PASS_ENV=(CALLPIPE_STT_BACKEND CALLPIPE_STT_BASE_URL CALLPIPE_STT_MODEL
+	CALLPIPE_STT_LANGUAGE CALLPIPE_STT_API_KEY CALLPIPE_SUMMARY_BACKEND
+	CALLPIPE_SUMMARY_BASE_URL CALLPIPE_SUMMARY_MODEL CALLPIPE_SUMMARY_API_KEY)
+
+# The backends "up" configures: offline (pocketsphinx, rules) or openai (both
+# OpenAI-compatible, at the OpenAI simulator). Set by --backends.
+BACKENDS=offline
+DEPS_DONE=0         # cmd_deps ran in this invocation
 
 # State of the EXIT handler (on_exit).
 DOWN_ON_EXIT=0      # stop the stack when the script ends
@@ -98,7 +131,7 @@ warn() { printf 'dev.sh: warning: %s\n' "$*" >&2; }
 die() { printf 'dev.sh: error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-	sed -n '4,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	sed -n '4,32p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -270,6 +303,8 @@ pkg_installed() {
 
 cmd_deps() {
 	local missing=() p have_nginx=0
+	[ "$DEPS_DONE" = 0 ] || return 0
+	DEPS_DONE=1
 	command -v dpkg-query >/dev/null || die "dpkg-query not found: this script expects Debian 12"
 	for p in "${PKGS[@]}"; do
 		pkg_installed "$p" || missing+=("$p")
@@ -327,6 +362,26 @@ cmd_build() {
 		[ -x "$b" ] || die "build finished but $b is missing"
 	done
 	say "build: ok"
+}
+
+# True (and names why) when a program is missing or a source of the programs
+# (fcgi-app/, configure.ac, Makefile.am) is newer than one of them: "up"
+# builds first then, so it works in a fresh clone and after an edit.
+build_stale() {
+	local b newer
+	for b in "$BIN_FCGI" "$BIN_WORKER" "$BIN_CTL"; do
+		if [ ! -x "$b" ]; then
+			say "build: $b is missing"
+			return 0
+		fi
+		newer=$(find "$ROOT/fcgi-app" "$ROOT/configure.ac" "$ROOT/Makefile.am" \
+			-type f -newer "$b" -print -quit 2>/dev/null) || true
+		if [ -n "$newer" ]; then
+			say "build: ${newer#"$ROOT"/} is newer than $(basename "$b")"
+			return 0
+		fi
+	done
+	return 1
 }
 
 # ---------------------------------------------------------------- TLS
@@ -426,16 +481,65 @@ mariadb_setup() {
 
 # ---------------------------------------------------------------- config
 
-# Writes run/callpipe.conf: etc/callpipe.conf (every key, the gazetteers,
-# the comments) with the local stack's values put in, so the two never drift
-# apart. A key below that the sample lacks stops here, loudly.
-conf_write() {
-	local sid tok pw key level=${CALLPIPE_LOG_LEVEL:-info} tmp=$CONF.tmp.$$
+# The local stack's values of run/callpipe.conf, "key<TAB>value" lines
+# (libconfig values: strings quoted). With the openai backends both point at
+# the OpenAI simulator, with its key and short timeouts (timeout_ms 5000; the
+# simulator says retry-after 1 s) so that the retry tests stay quick.
+conf_overrides() {
+	local sid tok pw key okey level=${CALLPIPE_LOG_LEVEL:-info}
 	sid=$(secret_ensure TWILIO_ACCOUNT_SID 16 AC)
 	tok=$(secret_ensure TWILIO_AUTH_TOKEN 16)
 	pw=$(secret_ensure DB_PASSWORD 16)
 	key=$(secret_ensure SIGNING_KEY 32)
+	cat <<-EOF
+		public_base_url	"$BASE_URL"
+		database.socket	"$MYSQL_SOCK"
+		database.host	""
+		database.user	"$MYSQL_USER"
+		database.password	"$pw"
+		database.name	"$MYSQL_DATABASE"
+		twilio.account_sid	"$sid"
+		twilio.auth_token	"$tok"
+		twilio.api_base	"$SIM_URL"
+		stream.url	"wss://$HTTPS_HOST:$HTTPS_PORT/agent-stream"
+		recording.cache_dir	"$CACHE_DIR"
+		recording.nginx_internal_prefix	"$RECORDINGS_PREFIX"
+		fcgi.socket	"$FCGI_SOCK"
+		fcgi.socket_mode	"0660"
+		fcgi.children	2
+		fcgi.max_requests	50
+		worker.processes	2
+		worker.binary	"$BIN_WORKER"
+		worker.lease_seconds	60
+		worker.max_attempts	4
+		worker.backoff_base_ms	500
+		worker.backoff_max_ms	4000
+		worker.reconcile_delay_s	4
+		api.signing_key	"$key"
+		log.level	"$level"
+	EOF
+	if [ "$BACKENDS" = openai ]; then
+		okey=$(secret_ensure OPENAI_SIM_API_KEY 24 sk-sim-)
+		cat <<-EOF
+			stt.backend	"openai"
+			stt.openai.base_url	"$OPENAI_SIM_URL/v1"
+			stt.openai.api_key	"$okey"
+			stt.openai.timeout_ms	5000
+			summary.backend	"openai"
+			summary.openai.base_url	"$OPENAI_SIM_URL/v1"
+			summary.openai.api_key	"$okey"
+			summary.openai.timeout_ms	5000
+		EOF
+	fi
+}
+
+# Writes run/callpipe.conf: etc/callpipe.conf (every key, the gazetteers,
+# the comments) with the local stack's values put in, so the two never drift
+# apart. A key of conf_overrides that the sample lacks stops here, loudly.
+conf_write() {
+	local ov tmp=$CONF.tmp.$$
 	[ -r "$SAMPLE_CONF" ] || die "$SAMPLE_CONF is missing"
+	ov=$(conf_overrides) || die "could not make the settings of $CONF"
 	(
 		umask 077
 		{
@@ -468,33 +572,7 @@ conf_write() {
 					bad = 1
 				}
 				exit bad
-			}' - "$SAMPLE_CONF" <<-EOF
-				public_base_url	"$BASE_URL"
-				database.socket	"$MYSQL_SOCK"
-				database.host	""
-				database.user	"$MYSQL_USER"
-				database.password	"$pw"
-				database.name	"$MYSQL_DATABASE"
-				twilio.account_sid	"$sid"
-				twilio.auth_token	"$tok"
-				twilio.api_base	"$SIM_URL"
-				stream.url	"wss://$HTTPS_HOST:$HTTPS_PORT/agent-stream"
-				recording.cache_dir	"$CACHE_DIR"
-				recording.nginx_internal_prefix	"$RECORDINGS_PREFIX"
-				fcgi.socket	"$FCGI_SOCK"
-				fcgi.socket_mode	"0660"
-				fcgi.children	2
-				fcgi.max_requests	50
-				worker.processes	2
-				worker.binary	"$BIN_WORKER"
-				worker.lease_seconds	60
-				worker.max_attempts	4
-				worker.backoff_base_ms	500
-				worker.backoff_max_ms	4000
-				worker.reconcile_delay_s	4
-				api.signing_key	"$key"
-				log.level	"$level"
-			EOF
+			}' - "$SAMPLE_CONF" <<<"$ov"
 		} >"$tmp"
 	) || { rm -f "$tmp"; die "could not write $CONF from $SAMPLE_CONF"; }
 	if [ -f "$CONF" ] && cmp -s "$tmp" "$CONF"; then
@@ -502,10 +580,9 @@ conf_write() {
 		return 0
 	fi
 	mv -f "$tmp" "$CONF"
-	say "config: wrote $CONF"
-	if svc_running callpipe-fcgi callpipe-fcgi; then
-		warn "callpipe-fcgi is running with the previous $CONF: 'etc/dev.sh down' and 'up' to use the new one"
-	fi
+	say "config: wrote $CONF ($BACKENDS backends)"
+	# A running callpipe-fcgi is restarted by fcgi_start (its start stamp
+	# names the configuration it read).
 }
 
 # ---------------------------------------------------------------- callpipectl
@@ -574,11 +651,49 @@ demo_token() {
 
 # ---------------------------------------------------------------- callpipe-fcgi
 
+# Names the variables of PASS_ENV that are set (names only: the values may
+# be keys).
+pass_env_names() {
+	local v names=()
+	for v in "${PASS_ENV[@]}"; do
+		[ -n "${!v+x}" ] && names+=("$v")
+	done
+	printf '%s\n' "${names[*]}"
+}
+
+# What a callpipe-fcgi master was started with, one "what checksum" line
+# each: its configuration, the PASS_ENV values it inherited (salted, so the
+# file says nothing about a key) and its programs. Kept beside its pid file.
+fcgi_stamp() {
+	local salt v
+	salt=$(secret_ensure STAMP_SALT 16)
+	printf 'config %s\n' "$(sha256sum <"$CONF" | cut -d' ' -f1)"
+	printf 'environment %s\n' "$(
+		printf '%s\n' "$salt"
+		for v in "${PASS_ENV[@]}"; do
+			[ -n "${!v+x}" ] && printf '%s=%s\n' "$v" "${!v}"
+		done | sha256sum | cut -d' ' -f1)"
+	printf 'programs %s\n' "$(stat -c '%n %s %Y' "$BIN_FCGI" "$BIN_WORKER" | sha256sum | cut -d' ' -f1)"
+}
+
 fcgi_start() {
-	if svc_running callpipe-fcgi callpipe-fcgi; then
-		say "callpipe-fcgi: already running (pid $(pid_of callpipe-fcgi))"
-		return 0
+	local stamp_file=$PIDS/callpipe-fcgi.stamp stamp what names
+	stamp=$(fcgi_stamp)
+	names=$(pass_env_names)
+	if [ -n "$names" ]; then
+		say "callpipe-fcgi: from the environment (they win over $CONF): $names"
 	fi
+	if svc_running callpipe-fcgi callpipe-fcgi; then
+		if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp" ]; then
+			say "callpipe-fcgi: already running (pid $(pid_of callpipe-fcgi))"
+			return 0
+		fi
+		what=$(diff <(cat "$stamp_file" 2>/dev/null) <(printf '%s\n' "$stamp") |
+			sed -n 's/^> \([a-z]*\) .*/\1/p' | paste -sd, -) || true
+		say "callpipe-fcgi: restarting (changed since it started: ${what:-unknown})"
+		stop_svc callpipe-fcgi callpipe-fcgi
+	fi
+	rm -f "$stamp_file"
 	# A socket left by a killed master would make its bind() fail.
 	rm -f "$FCGI_SOCK"
 	say "callpipe-fcgi: starting ($FCGI_SOCK, log $LOG/callpipe-fcgi.log)"
@@ -594,6 +709,7 @@ fcgi_start() {
 		[ "$SECONDS" -lt "$deadline" ] || { tail_log "$LOG/callpipe-fcgi.log"; die "callpipe-fcgi did not create $FCGI_SOCK within 20 s"; }
 		sleep 0.1
 	done
+	printf '%s\n' "$stamp" >"$stamp_file"
 }
 
 # ---------------------------------------------------------------- nginx
@@ -700,23 +816,58 @@ nginx_start() {
 
 # ---------------------------------------------------------------- simulator
 
+# The files of run/audio this stack needs: the offline clips, and with the
+# openai backends the 8 kHz clips and manifest.json too.
+audio_needed() {
+	printf '%s\n' "${AUDIO_OFFLINE[@]}"
+	[ "$BACKENDS" != openai ] || printf '%s\n' "${AUDIO_OPENAI[@]}"
+}
+
+# Runs make_audio.py when a needed file is missing or make_audio.py is newer
+# than one (it writes them all, deterministically).
 audio_ensure() {
-	if [ -s "$AUDIO_DIR/demo.wav" ] && [ -s "$AUDIO_DIR/short.wav" ]; then
-		return 0
-	fi
-	[ -f "$ROOT/tests/sim/make_audio.py" ] || die "tests/sim/make_audio.py is missing: cannot make the test audio"
-	say "audio: making $AUDIO_DIR/demo.wav and short.wav (flite)"
+	local f why="" missing=()
+	local gen=$ROOT/tests/sim/make_audio.py
+	while read -r f; do
+		if [ ! -s "$AUDIO_DIR/$f" ]; then
+			why="$f is missing"
+		elif [ "$gen" -nt "$AUDIO_DIR/$f" ]; then
+			why="tests/sim/make_audio.py is newer than $f"
+		fi
+	done < <(audio_needed)
+	[ -n "$why" ] || return 0
+	[ -f "$gen" ] || die "tests/sim/make_audio.py is missing: cannot make the test audio"
+	say "audio: tests/sim/make_audio.py --out-dir $AUDIO_DIR ($why)"
 	mkdir -p "$AUDIO_DIR"
-	"$PY" "$ROOT/tests/sim/make_audio.py" --out-dir "$AUDIO_DIR" ||
-		die "tests/sim/make_audio.py failed"
-	{ [ -s "$AUDIO_DIR/demo.wav" ] && [ -s "$AUDIO_DIR/short.wav" ]; } ||
-		die "tests/sim/make_audio.py did not write demo.wav and short.wav in $AUDIO_DIR"
+	"$PY" "$gen" --out-dir "$AUDIO_DIR" >"$LOG/make-audio.log" 2>&1 ||
+		{ tail_log "$LOG/make-audio.log"; die "tests/sim/make_audio.py failed: see $LOG/make-audio.log"; }
+	while read -r f; do
+		[ -s "$AUDIO_DIR/$f" ] || missing+=("$f")
+	done < <(audio_needed)
+	[ ${#missing[@]} -eq 0 ] ||
+		die "tests/sim/make_audio.py did not write ${missing[*]} in $AUDIO_DIR"
+}
+
+# stale_svc NAME FILE...: true when the service NAME was started before one
+# of FILEs changed (its pid file is older): a simulator edited or a manifest
+# made again since is restarted by "up".
+stale_svc() {
+	local name=$1 f
+	shift
+	for f in "$@"; do
+		[ "$f" -nt "$PIDS/$name.pid" ] && return 0
+	done
+	return 1
 }
 
 sim_start() {
 	if svc_running twilio-sim twilio_sim.py; then
-		say "Twilio simulator: already running (pid $(pid_of twilio-sim))"
-		return 0
+		if ! stale_svc twilio-sim "$ROOT/tests/sim/twilio_sim.py"; then
+			say "Twilio simulator: already running (pid $(pid_of twilio-sim))"
+			return 0
+		fi
+		say "Twilio simulator: tests/sim/twilio_sim.py changed since it started: restarting"
+		stop_svc twilio-sim twilio_sim.py
 	fi
 	[ -f "$ROOT/tests/sim/twilio_sim.py" ] || die "tests/sim/twilio_sim.py is missing: cannot start the Twilio simulator"
 	mkdir -p "$SIM_STATE"
@@ -725,6 +876,27 @@ sim_start() {
 		--listen "$SIM_LISTEN" --account-sid "$(secret_get TWILIO_ACCOUNT_SID)" \
 		--auth-token "$(secret_get TWILIO_AUTH_TOKEN)" --base-url "$BASE_URL" \
 		--ca-cert "$TLS_CERT" --state-dir "$SIM_STATE"
+}
+
+# The OpenAI simulator (tests/sim/openai_sim.py), with the openai backends
+# only: both endpoints on 127.0.0.1:8090 under /v1, the key of run/secrets,
+# the clips of run/audio/manifest.json, retry-after 1 s.
+openai_sim_start() {
+	local gen=$ROOT/tests/sim/openai_sim.py
+	if svc_running openai-sim openai_sim.py; then
+		if ! stale_svc openai-sim "$gen" "$MANIFEST"; then
+			say "OpenAI simulator: already running (pid $(pid_of openai-sim))"
+			return 0
+		fi
+		say "OpenAI simulator: openai_sim.py or manifest.json changed since it started: restarting"
+		stop_svc openai-sim openai_sim.py
+	fi
+	[ -f "$gen" ] || die "tests/sim/openai_sim.py is missing: cannot start the OpenAI simulator"
+	[ -s "$MANIFEST" ] || die "$MANIFEST is missing (tests/sim/make_audio.py writes it)"
+	say "OpenAI simulator: starting on $OPENAI_SIM_URL (log $LOG/openai-sim.log)"
+	start_bg openai-sim "$LOG/openai-sim.log" "$PY" "$gen" \
+		--listen "$OPENAI_SIM_LISTEN" --api-key "$(secret_ensure OPENAI_SIM_API_KEY 24 sk-sim-)" \
+		--manifest "$MANIFEST" --retry-after-s 1
 }
 
 # ---------------------------------------------------------------- readiness
@@ -760,6 +932,20 @@ wait_sim() {
 	die "the Twilio simulator did not answer $SIM_URL/sim/health within 30 s"
 }
 
+wait_openai_sim() {
+	local deadline=$((SECONDS + 30))
+	while [ "$SECONDS" -lt "$deadline" ]; do
+		if curl -fs -o /dev/null --max-time 3 "$OPENAI_SIM_URL/_sim/health"; then
+			say "OpenAI simulator answers $OPENAI_SIM_URL/_sim/health"
+			return 0
+		fi
+		svc_running openai-sim openai_sim.py || { tail_log "$LOG/openai-sim.log"; die "the OpenAI simulator exited: see $LOG/openai-sim.log"; }
+		sleep 0.2
+	done
+	tail_log "$LOG/openai-sim.log"
+	die "the OpenAI simulator did not answer $OPENAI_SIM_URL/_sim/health within 30 s"
+}
+
 write_stack_env() {
 	local bid=$1 tok=$2 tmp=$STACK_ENV.tmp.$$
 	(
@@ -791,7 +977,16 @@ write_stack_env() {
 			NGINX_PID_FILE=$PIDS/nginx.pid
 			CALLPIPE_FCGI_PID_FILE=$PIDS/callpipe-fcgi.pid
 			TWILIO_SIM_PID_FILE=$PIDS/twilio-sim.pid
+			CALLPIPE_BACKENDS=$BACKENDS
 		EOF
+		if [ "$BACKENDS" = openai ]; then
+			cat >>"$tmp" <<-EOF
+				OPENAI_SIM_URL=$OPENAI_SIM_URL
+				OPENAI_SIM_API_KEY=$(secret_get OPENAI_SIM_API_KEY)
+				OPENAI_SIM_PID_FILE=$PIDS/openai-sim.pid
+				OPENAI_SIM_MANIFEST=$MANIFEST
+			EOF
+		fi
 	)
 	mv -f "$tmp" "$STACK_ENV"
 }
@@ -814,8 +1009,12 @@ cmd_db() {
 cmd_up() {
 	local bid tok
 	check_paths
-	need_programs
 	run_dirs
+	cmd_deps
+	if build_stale; then
+		cmd_build
+	fi
+	need_programs
 	tls_ensure
 	mariadb_start
 	mariadb_setup
@@ -823,17 +1022,25 @@ cmd_up() {
 	ctl_migrate
 	bid=$(demo_business)
 	tok=$(demo_token "$bid")
+	audio_ensure
+	if [ "$BACKENDS" = openai ]; then
+		# Before callpipe-fcgi: its workers may pick up a queued job at once.
+		openai_sim_start
+		wait_openai_sim
+	else
+		stop_svc openai-sim openai_sim.py
+	fi
 	fcgi_start
 	nginx_start
-	audio_ensure
 	sim_start
 	wait_app
 	wait_sim
 	write_stack_env "$bid" "$tok"
-	say "stack is up: $BASE_URL (business $bid, number $DEMO_NUMBER); settings in $STACK_ENV, logs in $LOG"
+	say "stack is up with the $BACKENDS backends: $BASE_URL (business $bid, number $DEMO_NUMBER); settings in $STACK_ENV, logs in $LOG"
 }
 
 cmd_down() {
+	stop_svc openai-sim openai_sim.py
 	stop_svc twilio-sim twilio_sim.py
 	stop_svc nginx nginx
 	stop_svc callpipe-fcgi callpipe-fcgi
@@ -861,12 +1068,12 @@ cmd_demo() {
 	cmd_build
 	cmd_up
 	[ -f "$ROOT/tests/sim/demo.py" ] || die "tests/sim/demo.py is missing"
-	say "demo: tests/sim/demo.py"
+	say "demo: tests/sim/demo.py --backends $BACKENDS"
 	set +e
-	"$PY" "$ROOT/tests/sim/demo.py"
+	"$PY" "$ROOT/tests/sim/demo.py" --backends "$BACKENDS"
 	rc=$?
 	set -e
-	if [ "$rc" = 0 ]; then say "demo: passed"; else warn "demo: tests/sim/demo.py exited $rc"; fi
+	if [ "$rc" = 0 ]; then say "demo ($BACKENDS backends): passed"; else warn "demo: tests/sim/demo.py exited $rc"; fi
 	[ "$keep" = 1 ] && say "--keep: the stack stays up ('etc/dev.sh down' stops it)"
 	exit "$rc"
 }
@@ -963,23 +1170,26 @@ db_unit_test() {
 	count_check_output check-db-queue "$out" "$status"
 }
 
+# integration_tests BACKENDS: the files of tests/integration that need
+# those backends (each says so: BACKENDS = "openai"; default offline),
+# against the stack as "up" left it.
 integration_tests() {
-	local out=$TEST_OUT/integration.out rc line p f
+	local backends=$1 out=$TEST_OUT/integration-$1.out rc line p f
 	mkdir -p "$TEST_OUT"
 	if [ ! -f "$ROOT/tests/integration/run.py" ]; then
 		count 1 1
 		say "FAIL integration: tests/integration/run.py is missing"
 		return 0
 	fi
-	say "integration tests: tests/integration/run.py"
+	say "integration tests ($backends backends): tests/integration/run.py --backends $backends"
 	set +e
-	"$PY" "$ROOT/tests/integration/run.py" 2>&1 | tee "$out"
+	"$PY" "$ROOT/tests/integration/run.py" --backends "$backends" 2>&1 | tee "$out"
 	rc=${PIPESTATUS[0]}
 	set -e
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1) || true
 	if [ -z "$line" ]; then
 		count 1 1
-		say "FAIL integration: run.py (exit $rc) printed no 'N passed, N failed' line"
+		say "FAIL integration ($backends): run.py (exit $rc) printed no 'N passed, N failed' line"
 		return 0
 	fi
 	p=${line%% passed*}
@@ -988,19 +1198,26 @@ integration_tests() {
 	count $((p + f)) "$f"
 	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
 		count 1 1
-		say "FAIL integration: run.py exited $rc although it reported no failure"
+		say "FAIL integration ($backends): run.py exited $rc although it reported no failure"
 	fi
 }
 
-# The simulator's own self-check (unittest): that it plays Twilio as
-# TWILIO.md says (signatures by python3-twilio, refusal of <Record>, media
-# channels and auth). It starts its own simulator on a free port.
+# A simulator's own self-check (unittest), counted test by test:
+# test_sim_selfcheck (it plays Twilio as TWILIO.md says: signatures by
+# python3-twilio, refusal of <Record>, media channels and auth) and
+# test_openai_sim_selfcheck (it answers as OPENAI.md says). Each starts its
+# own simulator on a free port. sim_selfcheck MODULE [optional]: an
+# optional module that does not exist (yet) is skipped.
 sim_selfcheck() {
-	local out=$TEST_OUT/sim-selfcheck.out rc n f e
+	local mod=$1 optional=${2:-} out=$TEST_OUT/$1.out rc n f e
 	mkdir -p "$TEST_OUT"
-	say "simulator self-check: tests/sim/test_sim_selfcheck.py"
+	if [ -n "$optional" ] && [ ! -f "$ROOT/tests/sim/$mod.py" ]; then
+		say "SKIP $mod: tests/sim/$mod.py does not exist"
+		return 0
+	fi
+	say "simulator self-check: tests/sim/$mod.py"
 	set +e
-	(cd "$ROOT/tests/sim" && "$PY" -m unittest test_sim_selfcheck) >"$out" 2>&1
+	(cd "$ROOT/tests/sim" && "$PY" -m unittest "$mod") >"$out" 2>&1
 	rc=$?
 	set -e
 	n=$(sed -n 's/^Ran \([0-9]*\) tests\{0,1\} in .*/\1/p' "$out" | tail -n 1) || true
@@ -1010,23 +1227,36 @@ sim_selfcheck() {
 	if [ -z "$n" ] || { [ "$rc" != 0 ] && [ "$f" = 0 ]; }; then
 		cat "$out"
 		count 1 1
-		say "FAIL sim-selfcheck: exit $rc, no unittest summary"
+		say "FAIL $mod: exit $rc, no unittest summary"
 		return 0
 	fi
 	count "$n" "$f"
-	if [ "$f" = 0 ]; then say "PASS sim-selfcheck: $n tests"; else cat "$out"; say "FAIL sim-selfcheck: $f of $n failed"; fi
+	if [ "$f" = 0 ]; then say "PASS $mod: $n tests"; else cat "$out"; say "FAIL $mod: $f of $n failed"; fi
 }
 
+# Two phases on one stack. Offline: unit tests, the simulators' self-checks,
+# up with the offline backends, the DB test, the integration tests that need
+# offline (pocketsphinx, rules). Then up again with --backends openai, which
+# starts the OpenAI simulator and restarts callpipe-fcgi on the new
+# configuration (its start stamp changed), and the integration tests that
+# need openai. One count over both.
 cmd_check() {
 	CHECK_MODE=1
 	cmd_deps
 	cmd_build
 	unit_tests
-	sim_selfcheck
+	sim_selfcheck test_sim_selfcheck
+	sim_selfcheck test_openai_sim_selfcheck optional
 	DOWN_ON_EXIT=1
+	say "check: offline phase"
+	BACKENDS=offline
 	cmd_up
 	db_unit_test
-	integration_tests
+	integration_tests offline
+	say "check: openai phase"
+	BACKENDS=openai
+	cmd_up
+	integration_tests openai
 	[ "$TESTS_FAILED" = 0 ]
 }
 
@@ -1067,10 +1297,23 @@ main() {
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--keep) [ "$cmd" = demo ] || usage; keep=1 ;;
+		--backends)
+			case $cmd in up|demo) ;; *) usage ;; esac
+			[ $# -ge 2 ] || usage
+			case $2 in offline|openai) BACKENDS=$2 ;; *) die "--backends takes offline or openai, not '$2'" ;; esac
+			shift ;;
+		--backends=*)
+			set -- --backends "${1#--backends=}" "${@:2}"
+			continue ;;
 		*) usage ;;
 		esac
 		shift
 	done
+	case $cmd in
+	check|demo)
+		# Tests always reach the simulators, whatever the caller's shell holds.
+		unset "${PASS_ENV[@]}" ;;
+	esac
 	cd "$ROOT"
 	trap on_exit EXIT
 	trap 'exit 130' INT

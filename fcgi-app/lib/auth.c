@@ -5,10 +5,10 @@
  */
 #include "auth.h"
 
+#include <stdbool.h>
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
@@ -92,10 +92,4 @@ auth_bearer_token(const char *header)
 		if (!auth_is_lower_hex(tok[i]))
 			return NULL;
 	return tok[AUTH_TOKEN_LEN] == '\0' ? tok : NULL;
-}
-
-bool
-auth_equal(const void *a, const void *b, size_t len)
-{
-	return CRYPTO_memcmp(a, b, len) == 0;
 }

@@ -6,7 +6,6 @@
 #ifndef CP_AUTH_H
 #define CP_AUTH_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include "cp_err.h"
 
@@ -28,8 +27,5 @@ enum cp_err auth_sha256_hex(const char *s, size_t len,
  * has the shape above. Returns a pointer into header, or NULL.
  */
 const char *auth_bearer_token(const char *header);
-
-/* Constant-time comparison of two len-byte buffers. */
-bool auth_equal(const void *a, const void *b, size_t len);
 
 #endif

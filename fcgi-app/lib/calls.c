@@ -1,9 +1,12 @@
 #include "calls.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "jobkey.h"
 #include "log.h"
+#include "phone.h"
 #include "queue.h"
 
 /* Final CallStatus values (TWILIO.md "CallStatus values"). */
@@ -17,15 +20,6 @@ calls_token(const char *v)
 	if (n == 0 || n > 32 || strspn(v, "abcdefghijklmnopqrstuvwxyz-") != n)
 		return NULL;
 	return v;
-}
-
-bool
-calls_phone(const char *v)
-{
-	size_t n = v ? strlen(v) : 0;
-	size_t d = n > 0 && v[0] == '+' ? 1 : 0;
-
-	return n > d && n <= 32 && strspn(v + d, "0123456789") == n - d;
 }
 
 bool
@@ -63,19 +57,17 @@ calls_business_for(struct db *db, const char *direction, const char *from,
 	    strcmp(direction, "inbound") == 0 ? to : from;
 	struct db_param p[1] = { db_str(number) };
 	struct db_result *r = NULL;
-	const char *v;
-	char *end;
+	enum cp_err rc;
 
 	*business_id = default_id;
-	if (!calls_phone(number))
+	if (!phone_e164(number))
 		return CP_OK;
 	if (db_exec(db, "SELECT business_id FROM business_numbers "
 	    "WHERE number = ?", p, 1, &r, NULL) != CP_OK)
 		return CP_DB;
-	if ((v = db_cell(r, 0, 0)) != NULL)
-		*business_id = strtoll(v, &end, 10);
+	rc = db_cell_ll(r, 0, 0, 1, LLONG_MAX, business_id);
 	db_result_free(r);
-	return CP_OK;
+	return rc == CP_DB ? CP_DB : CP_OK;   /* CP_NOTFOUND: no row */
 }
 
 enum cp_err
@@ -187,9 +179,10 @@ calls_recording_completed(struct db *db, const char *call_sid,
 	    "recording_status = 'recording' WHERE call_sid = ? AND "
 	    "recording_status IN ('pending','recording')", p, 5, NULL) != CP_OK)
 		return CP_DB;
-	cp_fmt(key, sizeof(key), "fetch:%s", recording_sid);
-	return queue_enqueue(db, "fetch_recording", call_sid, key, max_attempts,
-	    0, enqueued);
+	if (jobkey_fetch(key, sizeof(key), call_sid, recording_sid, 0) != CP_OK)
+		return CP_INPUT;
+	return queue_enqueue(db, JOB_FETCH_RECORDING, call_sid, key,
+	    max_attempts, 0, enqueued);
 }
 
 static const char *
@@ -294,17 +287,19 @@ calls_recording_stored(struct db *db, const char *call_sid, long long bytes,
 enum cp_err
 calls_transcript_done(struct db *db, const char *call_sid,
     const char *transcription, const char *final_transcript,
-    const char *segments_json, bool *moved)
+    const char *segments_json, const char *language, bool *moved)
 {
-	struct db_param p[4] = { db_str(transcription), db_str(final_transcript),
-	    db_str(segments_json), db_str(call_sid) };
+	struct db_param p[5] = { db_str(transcription), db_str(final_transcript),
+	    db_str(segments_json), language && language[0] ? db_str(language) :
+	    db_null(), db_str(call_sid) };
 	unsigned long long n = 0;
 
 	if (calls_exec(db, "UPDATE call_log SET transcription = ?, "
 	    "final_transcript = ?, transcript_segments = ?, "
+	    "transcript_language = ?, "
 	    "transcript_status = 'completed', last_error = NULL "
 	    "WHERE call_sid = ? AND "
-	    "transcript_status IN ('pending','processing')", p, 4, &n) != CP_OK)
+	    "transcript_status IN ('pending','processing')", p, 5, &n) != CP_OK)
 		return CP_DB;
 	*moved = n > 0;
 	return CP_OK;
@@ -333,15 +328,16 @@ calls_get(struct db *db, const char *call_sid, struct calls_row *row)
 {
 	struct db_param p[1] = { db_str(call_sid) };
 	struct db_result *r = NULL;
-	char *end;
-	const char *v;
+	long long retries = 0, duration = -1;
+	enum cp_err rc = CP_OK;
 
 	memset(row, 0, sizeof(*row));
 	if (db_exec(db, "SELECT recording_sid, recording_url, recording_status, "
 	    "transcript_status, summary_status, final_transcript IS NOT NULL, "
 	    "business_id, retry_count, recording_duration, "
-	    "from_number IS NOT NULL OR to_number IS NOT NULL FROM call_log "
-	    "WHERE call_sid = ?",
+	    "from_number IS NOT NULL OR to_number IS NOT NULL, b.language, "
+	    "c.transcript_language FROM call_log c LEFT JOIN businesses b "
+	    "ON b.id = c.business_id WHERE c.call_sid = ?",
 	    p, 1, &r, NULL) != CP_OK)
 		return CP_DB;
 	if (r->nrows == 1) {
@@ -357,15 +353,21 @@ calls_get(struct db *db, const char *call_sid, struct calls_row *row)
 		cp_fmt(row->summary_status, sizeof(row->summary_status), "%s",
 		    db_cell(r, 0, 4));
 		row->final_transcript_present = db_cell(r, 0, 5)[0] == '1';
-		v = db_cell(r, 0, 6);
-		row->business_id = v ? strtoll(v, &end, 10) : 0;
-		row->retry_count = (int)strtol(db_cell(r, 0, 7), &end, 10);
-		v = db_cell(r, 0, 8);
-		row->recording_duration = v ? strtol(v, &end, 10) : -1;
 		row->voice_seen = db_cell(r, 0, 9)[0] == '1';
+		cp_fmt(row->business_language, sizeof(row->business_language),
+		    "%s", db_cell(r, 0, 10) ? db_cell(r, 0, 10) : "");
+		cp_fmt(row->transcript_language, sizeof(row->transcript_language),
+		    "%s", db_cell(r, 0, 11) ? db_cell(r, 0, 11) : "");
+		/* NULL business_id stays 0, NULL recording_duration -1. */
+		if (db_cell_ll(r, 0, 6, 1, LLONG_MAX, &row->business_id) == CP_DB ||
+		    db_cell_ll(r, 0, 7, 0, INT_MAX, &retries) != CP_OK ||
+		    db_cell_ll(r, 0, 8, 0, LONG_MAX, &duration) == CP_DB)
+			rc = CP_DB;
+		row->retry_count = (int)retries;
+		row->recording_duration = (long)duration;
 	}
 	db_result_free(r);
-	return CP_OK;
+	return rc;
 }
 
 enum cp_err
@@ -394,7 +396,8 @@ calls_retry(struct db *db, const char *call_sid, int max_attempts,
 	struct db_param p[2] = { db_str(call_sid) };
 	struct db_result *r = NULL;
 	const char *rec_sid, *rec_url, *set;
-	char key[QUEUE_KEY_MAX + 1], sql[400], *end;
+	char key[QUEUE_KEY_MAX + 1], sql[400];
+	long long prev;
 	const char *kind;
 	int n;
 
@@ -407,7 +410,11 @@ calls_retry(struct db *db, const char *call_sid, int max_attempts,
 		db_result_free(r);
 		return CP_NOTFOUND;
 	}
-	n = (int)strtol(db_cell(r, 0, 5), &end, 10) + 1;
+	if (db_cell_ll(r, 0, 5, 0, INT_MAX - 1, &prev) != CP_OK) {
+		db_result_free(r);
+		return CP_DB;
+	}
+	n = (int)prev + 1;
 	rec_sid = db_cell(r, 0, 3);
 	rec_url = db_cell(r, 0, 4);
 	if (strcmp(db_cell(r, 0, 0), "failed") == 0) {

@@ -27,7 +27,8 @@ enum cp_err calls_ensure(struct db *db, const char *call_sid);
 /*
  * Business of a call (DESIGN.md §4): the business_numbers row of To for an
  * inbound call (direction "inbound"), of From otherwise; default_id when
- * that number is not '+digits' (SIP, client identities) or has no row.
+ * that number is not E.164 (phone_e164: SIP, client identities) or has no
+ * row.
  * *business_id gets it; 0 means none.
  */
 enum cp_err calls_business_for(struct db *db, const char *direction,
@@ -47,10 +48,6 @@ enum cp_err calls_voice(struct db *db, const char *call_sid,
  * refusing the call.
  */
 const char *calls_token(const char *v);
-
-/* True for a number that can be in business_numbers: '+' and 1 to 31
- * digits. SIP addresses and client identities are never looked up. */
-bool calls_phone(const char *v);
 
 /* True for a final CallStatus: completed, busy, failed, no-answer,
  * canceled (TWILIO.md "CallStatus values"). */
@@ -115,10 +112,11 @@ enum cp_err calls_stage_start(struct db *db, const char *call_sid,
 enum cp_err calls_recording_stored(struct db *db, const char *call_sid,
     long long bytes, bool *moved);
 
-/* Transcript results; transcript_status -> completed. */
+/* Transcript results; transcript_status -> completed. language: the
+ * ISO-639-1 code of the transcript ("" or NULL: unknown, stored NULL). */
 enum cp_err calls_transcript_done(struct db *db, const char *call_sid,
     const char *transcription, const char *final_transcript,
-    const char *segments_json, bool *moved);
+    const char *segments_json, const char *language, bool *moved);
 
 /* Summary results; summary_status -> completed. service/city may be NULL. */
 enum cp_err calls_summary_done(struct db *db, const char *call_sid,
@@ -152,6 +150,8 @@ struct calls_row {
 	long recording_duration;        /* seconds, -1 = NULL */
 	bool voice_seen;                /* a voice webhook stored From/To */
 	int  retry_count;
+	char business_language[8];      /* businesses.language, "" = NULL */
+	char transcript_language[8];    /* call_log.transcript_language, "" = NULL */
 };
 
 enum cp_err calls_get(struct db *db, const char *call_sid,

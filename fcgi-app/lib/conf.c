@@ -29,7 +29,11 @@
  * so "children = 4294967300;" reads as 4. Every range here fits an int.
  */
 #include "conf.h"
+#include "http.h"
 #include "sid.h"
+#include "stt.h"
+#include "summary.h"
+#include "utf8.h"
 
 #include <libconfig.h>
 
@@ -61,7 +65,12 @@ enum conf_check {
 	CHK_HTTP_URL,    /* http(s)://..., printable ASCII, no trailing '/' */
 	CHK_WS_URL,      /* ws(s)://..., printable ASCII */
 	CHK_URI_PREFIX,  /* "/x/": starts and ends with '/' */
-	CHK_ACCOUNT_SID  /* AC + 32 lowercase hex (TWILIO.md "SIDs") */
+	CHK_ACCOUNT_SID, /* AC + 32 lowercase hex (TWILIO.md "SIDs") */
+	CHK_API_ORIGIN,  /* https://host[:port] (http:// for loopback), http_base_url_problem */
+	CHK_API_BASE,    /* the same with an optional path: "https://api.openai.com/v1" */
+	CHK_LANGUAGE,    /* "" or an ISO-639-1 code: two lowercase letters */
+	CHK_STT_BACKEND, /* a name in stt_backends[] */
+	CHK_SUM_BACKEND  /* a name in summary_backends[] */
 };
 
 struct conf_key {
@@ -82,6 +91,7 @@ struct conf_key {
 	{ .name = (n), .kind = CONF_STR, .off = OFF(m), .sdef = (def), .check = (chk) }
 #define K_ENV(n, m, def, chk, e) \
 	{ .name = (n), .kind = CONF_STR, .off = OFF(m), .sdef = (def), .check = (chk), .env = (e) }
+#define K_CHK_ENV(n, m, def, chk, e) K_ENV(n, m, def, chk, e)
 #define K_ONEOF(n, m, def, set) \
 	{ .name = (n), .kind = CONF_STR, .off = OFF(m), .sdef = (def), .oneof = (set) }
 #define K_INT(n, m, lo, hi, def) \
@@ -95,8 +105,10 @@ struct conf_key {
  * refused until that job exists: accepting it would answer TwiML without
  * <Start><Recording> and record nothing. */
 static const char *const conf_rec_modes[] = { "twiml", NULL };
-static const char *const conf_stt_backends[] = { "pocketsphinx", NULL };
-static const char *const conf_sum_backends[] = { "rules", NULL };
+static const char *const conf_stt_formats[] = { "verbose_json", "json", NULL };
+static const char *const conf_upload_formats[] = { "wav", "flac", NULL };
+static const char *const conf_sum_formats[] = { "json_schema", "json_object",
+	NULL };
 static const char *const conf_log_levels[] = {
 	"error", "warn", "info", "debug", NULL
 };
@@ -119,7 +131,7 @@ static const struct conf_key conf_twilio_keys[] = {
 	K_ENV("auth_token", twilio.auth_token, NULL, CHK_NONE,
 	    "CALLPIPE_TWILIO_AUTH_TOKEN"),
 	K_STR("api_base", twilio.api_base, "https://api.twilio.com",
-	    CHK_HTTP_URL),
+	    CHK_API_ORIGIN),
 	K_INT("request_timeout_ms", twilio.request_timeout_ms, 100, 600000,
 	    15000),
 	K_END
@@ -153,14 +165,53 @@ static const struct conf_key conf_ps_keys[] = {
 	K_END
 };
 
+/* OPENAI.md: POST {base_url}/audio/transcriptions, 25 MiB per upload. */
+static const struct conf_key conf_stt_openai_keys[] = {
+	K_ENV("base_url", stt.openai.base_url, "https://api.openai.com/v1",
+	    CHK_API_BASE, "CALLPIPE_STT_BASE_URL"),
+	K_ENV("model", stt.openai.model, "whisper-1", CHK_NONEMPTY,
+	    "CALLPIPE_STT_MODEL"),
+	K_ENV("language", stt.openai.language, "he", CHK_LANGUAGE,
+	    "CALLPIPE_STT_LANGUAGE"),
+	K_ENV("api_key", stt.openai.api_key, "", CHK_NONE,
+	    "CALLPIPE_STT_API_KEY"),
+	K_STR("prompt", stt.openai.prompt, "", CHK_NONE),
+	K_INT("timeout_ms", stt.openai.timeout_ms, 1000, 3600000, 120000),
+	K_ONEOF("response_format", stt.openai.response_format, "verbose_json",
+	    conf_stt_formats),
+	K_ONEOF("upload_format", stt.openai.upload_format, "wav",
+	    conf_upload_formats),
+	K_INT("upload_rate", stt.openai.upload_rate, 0, 48000, 0),
+	K_INT("chunk_seconds", stt.openai.chunk_seconds, 10, 4 * 3600, 600),
+	K_END
+};
+
 static const struct conf_key conf_stt_keys[] = {
-	K_ONEOF("backend", stt.backend, "pocketsphinx", conf_stt_backends),
+	K_ENV("backend", stt.backend, "pocketsphinx", CHK_STT_BACKEND,
+	    "CALLPIPE_STT_BACKEND"),
 	K_GROUP("pocketsphinx", conf_ps_keys),
+	K_GROUP("openai", conf_stt_openai_keys),
+	K_END
+};
+
+/* OPENAI.md: POST {base_url}/chat/completions. */
+static const struct conf_key conf_summary_openai_keys[] = {
+	K_ENV("base_url", summary.openai.base_url, "https://api.openai.com/v1",
+	    CHK_API_BASE, "CALLPIPE_SUMMARY_BASE_URL"),
+	K_ENV("model", summary.openai.model, "gpt-4o-mini", CHK_NONEMPTY,
+	    "CALLPIPE_SUMMARY_MODEL"),
+	K_ENV("api_key", summary.openai.api_key, "", CHK_NONE,
+	    "CALLPIPE_SUMMARY_API_KEY"),
+	K_INT("timeout_ms", summary.openai.timeout_ms, 1000, 3600000, 60000),
+	K_ONEOF("response_format", summary.openai.response_format,
+	    "json_schema", conf_sum_formats),
 	K_END
 };
 
 static const struct conf_key conf_summary_keys[] = {
-	K_ONEOF("backend", summary.backend, "rules", conf_sum_backends),
+	K_ENV("backend", summary.backend, "rules", CHK_SUM_BACKEND,
+	    "CALLPIPE_SUMMARY_BACKEND"),
+	K_GROUP("openai", conf_summary_openai_keys),
 	{ .name = "services", .kind = CONF_GAZ, .off = OFF(summary.services) },
 	{ .name = "cities", .kind = CONF_GAZ, .off = OFF(summary.cities) },
 	K_END
@@ -218,7 +269,7 @@ static const struct conf_key conf_root_keys[] = {
 };
 
 /* At most this many keys carry an env override (the K_ENV rows above). */
-#define CONF_ENV_MAX 8
+#define CONF_ENV_MAX 16
 
 struct conf_ctx {
 	config_t               cfg;
@@ -376,43 +427,6 @@ conf_parse_mode(const char *s, int *out)
 	return 0;
 }
 
-/* True when s is well-formed UTF-8 (no overlongs, surrogates, > U+10FFFF). */
-static bool
-conf_utf8_valid(const char *str)
-{
-	const unsigned char *s = (const unsigned char *)str;
-
-	while (*s != '\0') {
-		unsigned int c = *s, cp;
-		int n;
-
-		if (c < 0x80) {
-			s++;
-			continue;
-		} else if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			cp = c & 0x07;
-		} else
-			return false;
-		for (int i = 1; i <= n; i++) {
-			if ((s[i] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i] & 0x3fu);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		s += n + 1;
-	}
-	return true;
-}
-
 /* "must be one of: a, b" into buf (at most len bytes). Returns buf. */
 static char *
 conf_oneof_reason(char *buf, size_t len, const char *const *set)
@@ -428,6 +442,23 @@ conf_oneof_reason(char *buf, size_t len, const char *const *set)
 	return buf;
 }
 
+/* "must be one of: a, b" from a table whose rows start with a name
+ * pointer, rowsize bytes apart, ended by a NULL name (the backend tables
+ * of stt.c and summary.c). Returns buf. */
+static char *
+conf_names_reason(char *buf, size_t len, const char *const *first,
+    size_t rowsize)
+{
+	const char *set[16];
+	size_t n = 0;
+
+	for (const char *row = (const char *)first; n + 1 < 16 &&
+	    *(const char *const *)(const void *)row != NULL; row += rowsize)
+		set[n++] = *(const char *const *)(const void *)row;
+	set[n] = NULL;
+	return conf_oneof_reason(buf, len, set);
+}
+
 /* Copies a non-empty UTF-8 string setting s (named key) into *dst. */
 static enum cp_err
 conf_take_text(struct conf_ctx *ctx, const config_setting_t *s,
@@ -440,7 +471,7 @@ conf_take_text(struct conf_ctx *ctx, const config_setting_t *s,
 	v = config_setting_get_string(s);
 	if (v[0] == '\0')
 		return conf_fail(ctx, s, key, "must not be empty");
-	if (!conf_utf8_valid(v))
+	if (!utf8_valid(v, strlen(v)))
 		return conf_fail(ctx, s, key, "must be valid UTF-8");
 	return conf_setstr(ctx, dst, v);
 }
@@ -861,6 +892,26 @@ conf_check_str(struct conf_ctx *ctx, const struct conf_key *k,
 		if (!sid_valid(v, "AC"))
 			why = "must be AC followed by 32 lowercase hex digits";
 		break;
+	case CHK_API_ORIGIN:
+	case CHK_API_BASE:
+		why = http_base_url_problem(v, k->check == CHK_API_BASE);
+		break;
+	case CHK_LANGUAGE:
+		if (v[0] != '\0' && (strlen(v) != 2 || v[0] < 'a' || v[0] > 'z' ||
+		    v[1] < 'a' || v[1] > 'z'))
+			why = "must be \"\" or an ISO-639-1 code such as \"he\" "
+			    "(OPENAI.md: the service refuses other forms)";
+		break;
+	case CHK_STT_BACKEND:
+		if (stt_backend_find(v) == NULL)
+			why = conf_names_reason(reason, sizeof(reason),
+			    &stt_backends[0].name, sizeof(stt_backends[0]));
+		break;
+	case CHK_SUM_BACKEND:
+		if (summary_backend_find(v) == NULL)
+			why = conf_names_reason(reason, sizeof(reason),
+			    &summary_backends[0].name, sizeof(summary_backends[0]));
+		break;
 	}
 	if (why != NULL)
 		return conf_fail_final(ctx, k, key, why);
@@ -906,6 +957,15 @@ conf_check_pairs(struct conf_ctx *ctx)
 	    (long long)c->twilio.request_timeout_ms)
 		return conf_fail_final(ctx, NULL, "worker.lease_seconds",
 		    "must be longer than twilio.request_timeout_ms");
+	/* OPENAI.md: 25 MiB per upload. A chunk of 16-bit mono at upload_rate
+	 * must fit, with room for the WAV header; at the recording's own
+	 * rate (upload_rate 0) stt_openai.c shortens chunks that would not. */
+	if (c->stt.openai.upload_rate > 0 &&
+	    (long long)c->stt.openai.chunk_seconds * c->stt.openai.upload_rate *
+	    2 + 4096 > 25LL * 1024 * 1024)
+		return conf_fail_final(ctx, NULL, "stt.openai.chunk_seconds",
+		    "too long for stt.openai.upload_rate: an upload would pass "
+		    "25 MiB (OPENAI.md)");
 	return CP_OK;
 }
 

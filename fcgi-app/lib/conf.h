@@ -9,6 +9,15 @@
  *   CALLPIPE_DB_PASSWORD        -> database.password
  *   CALLPIPE_DB_USER            -> database.user
  *   CALLPIPE_SIGNING_KEY        -> api.signing_key
+ *   CALLPIPE_STT_BACKEND        -> stt.backend
+ *   CALLPIPE_STT_BASE_URL       -> stt.openai.base_url
+ *   CALLPIPE_STT_MODEL          -> stt.openai.model
+ *   CALLPIPE_STT_LANGUAGE       -> stt.openai.language
+ *   CALLPIPE_STT_API_KEY        -> stt.openai.api_key
+ *   CALLPIPE_SUMMARY_BACKEND    -> summary.backend
+ *   CALLPIPE_SUMMARY_BASE_URL   -> summary.openai.base_url
+ *   CALLPIPE_SUMMARY_MODEL      -> summary.openai.model
+ *   CALLPIPE_SUMMARY_API_KEY    -> summary.openai.api_key
  */
 #ifndef CP_CONF_H
 #define CP_CONF_H
@@ -65,16 +74,35 @@ struct cp_conf {
 	} recording;
 
 	struct {
-		char *backend;          /* "pocketsphinx" */
+		char *backend;          /* a row of stt_backends[]: "pocketsphinx", "openai" */
 		char *ps_hmm;           /* acoustic model directory */
 		char *ps_lm;            /* language model (.lm.bin / .lm) */
 		char *ps_dict;          /* pronunciation dictionary */
+		struct {
+			char *base_url;         /* "https://api.openai.com/v1"; + "/audio/transcriptions" */
+			char *model;            /* "whisper-1" */
+			char *language;         /* ISO-639-1, "" = the service detects it */
+			char *api_key;          /* Bearer; "" = none sent (whisper.cpp) */
+			char *prompt;           /* vocabulary hint, "" = none */
+			char *response_format;  /* "verbose_json" | "json" */
+			char *upload_format;    /* "wav" | "flac" */
+			int   timeout_ms;       /* per upload */
+			int   upload_rate;      /* Hz; 0 = as recorded */
+			int   chunk_seconds;    /* longest upload, >= 10 */
+		} openai;
 	} stt;
 
 	struct {
-		char *backend;          /* "rules" */
+		char *backend;          /* a row of summary_backends[]: "rules", "openai" */
 		struct conf_gazetteer services;
 		struct conf_gazetteer cities;
+		struct {
+			char *base_url;         /* + "/chat/completions" */
+			char *model;            /* "gpt-4o-mini" */
+			char *api_key;          /* Bearer; "" = none sent */
+			char *response_format;  /* "json_schema" | "json_object" */
+			int   timeout_ms;
+		} openai;
 	} summary;
 
 	struct {

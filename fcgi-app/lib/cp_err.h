@@ -22,10 +22,15 @@ enum cp_err {
 	CP_DB,        /* the database failed */
 	CP_SYSTEM,    /* a system call failed (errno says why) */
 	CP_NOAUDIO,   /* audio empty or header only: a permanent failure */
-	CP_EMPTY      /* a stage produced an empty result: a failure */
+	CP_EMPTY,     /* a stage produced an empty result: a failure */
+	CP_REJECTED,  /* an upstream service refused the request for good
+	                 (a permanent 4xx, quota, a redirect): never retried */
+	CP_ERR_COUNT  /* not an error: the number of codes above, so a test
+	                 can walk them all. New codes go before it. */
 };
 
-/* Returns a static, lower-case, one-word-ish name of err ("input", "db"). */
+/* Returns a static, lower-case, one-word-ish name of err ("input", "db");
+ * "unknown error" for CP_ERR_COUNT and any value that is no code. */
 const char *cp_strerror(enum cp_err err);
 
 /*
@@ -41,6 +46,7 @@ char *cp_fmt(char *buf, size_t len, const char *fmt, ...)
 /*
  * Length in bytes of the longest prefix of s that is at most max bytes and
  * does not end inside a UTF-8 sequence (RFC 3629). For column limits.
+ * The same as utf8_prefix (utf8.h), kept under this name for its callers.
  */
 size_t cp_utf8_prefix(const char *s, size_t max);
 

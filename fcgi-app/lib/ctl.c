@@ -10,13 +10,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <json.h>
+
 #include "auth.h"
 #include "calls.h"
+#include "cp_num.h"
 #include "db.h"
 #include "log.h"
 #include "migrate.h"
+#include "phone.h"
 #include "sid.h"
 #include "stt.h"
+#include "summary.h"
 
 void
 ctl_usage(void)
@@ -26,7 +31,8 @@ ctl_usage(void)
 	    "  migrate [--dir DIR]                          apply missing schema migrations\n"
 	    "  business create --name NAME [--number E164]... print the new business id\n"
 	    "  token create --business ID --name NAME       print a new API token (once)\n"
-	    "  transcribe FILE.wav                          print the transcript the STT backend makes\n"
+	    "  transcribe FILE.wav                          print the transcript the STT backend makes, with times\n"
+	    "  summarize FILE.txt                           print the summary backend's validated JSON\n"
 	    "  retry CALL_SID                               restart the call's failed stage (and those after it)\n");
 }
 
@@ -101,15 +107,6 @@ ctl_migrate(const struct cp_conf *conf, int argc, char **argv)
 	return 0;
 }
 
-/* E.164: '+' then 2 to 15 digits (ITU-T E.164). */
-static int
-ctl_e164(const char *s)
-{
-	size_t n = strlen(s);
-	return n >= 3 && n <= 16 && s[0] == '+' && s[1] != '0' &&
-	    strspn(s + 1, "0123456789") == n - 1;
-}
-
 struct ctl_business {
 	const char  *name;
 	char       **numbers;
@@ -159,9 +156,10 @@ ctl_business(const struct cp_conf *conf, int argc, char **argv)
 			b.name = argv[++i];
 		else if (strcmp(argv[i], "--number") == 0 && i + 1 < argc &&
 		    b.nnumbers < 64) {
-			if (!ctl_e164(argv[i + 1])) {
+			if (!phone_e164(argv[i + 1])) {
 				fprintf(stderr, "callpipectl: %s is not an E.164 "
-				    "number (+ and 2 to 15 digits)\n", argv[i + 1]);
+				    "number ('+', a digit 1-9, 2 to 15 digits in "
+				    "all)\n", argv[i + 1]);
 				return 2;
 			}
 			numbers[b.nnumbers++] = argv[++i];
@@ -191,7 +189,7 @@ static int
 ctl_token(const struct cp_conf *conf, int argc, char **argv)
 {
 	const char *name = NULL, *bid = NULL;
-	char tok[AUTH_TOKEN_LEN + 1], hash[AUTH_SHA256_HEX + 1], *end;
+	char tok[AUTH_TOKEN_LEN + 1], hash[AUTH_SHA256_HEX + 1];
 	struct db_param p[3];
 	struct db *db;
 	long long business;
@@ -210,9 +208,7 @@ ctl_token(const struct cp_conf *conf, int argc, char **argv)
 			return 2;
 		}
 	}
-	errno = 0;
-	business = bid ? strtoll(bid, &end, 10) : 0;
-	if (bid == NULL || *end != '\0' || errno != 0 || business <= 0 ||
+	if (cp_parse_ll(bid, 1, LLONG_MAX, &business) != CP_OK ||
 	    name == NULL || *name == '\0' || strlen(name) > 255) {
 		fprintf(stderr, "callpipectl: token create needs --business ID "
 		    "and --name NAME\n");
@@ -252,14 +248,97 @@ ctl_transcribe(const struct cp_conf *conf, int argc, char **argv)
 		return 2;
 	}
 	memset(&res, 0, sizeof(res));
-	rc = stt_transcribe_file(conf, argv[1], &res, err, sizeof(err));
+	rc = stt_transcribe_file(conf, argv[1], NULL, &res, NULL, err,
+	    sizeof(err));
 	if (rc != CP_OK) {
 		fprintf(stderr, "callpipectl: transcribe %s: %s: %s\n", argv[1],
 		    cp_strerror(rc), err);
 		return 1;
 	}
-	fputs(res.final_transcript, stdout);
+	/* One line per segment, merged by time: "[12.34-15.67] Caller: ..." */
+	for (size_t i = 0; i < res.nsegs; i++)
+		printf("[%.2f-%.2f] %s: %s\n", res.segs[i].start_s,
+		    res.segs[i].end_s, stt_speaker_label(res.segs[i].speaker),
+		    res.segs[i].text);
+	printf("language: %s\n", res.language[0] ? res.language : "-");
 	stt_result_free(&res);
+	return 0;
+}
+
+/* Reads all of path (at most max bytes) into a NUL-terminated string. */
+static char *
+ctl_slurp(const char *path, size_t max, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	size_t n;
+
+	if (f == NULL) {
+		cp_fmt(err, errlen, "%s", strerror(errno));
+		return NULL;
+	}
+	if ((buf = malloc(max + 1)) == NULL) {
+		fclose(f);
+		cp_fmt(err, errlen, "out of memory");
+		return NULL;
+	}
+	n = fread(buf, 1, max + 1, f);
+	fclose(f);
+	if (n > max) {
+		free(buf);
+		cp_fmt(err, errlen, "larger than %zu bytes", max);
+		return NULL;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/*
+ * summarize FILE.txt: the configured summary backend on a transcript
+ * ("Caller: ..." / "Agent: ..." lines), printing the validated answer as
+ * one JSON object, as the worker would store it.
+ */
+static int
+ctl_summarize(const struct cp_conf *conf, int argc, char **argv)
+{
+	struct summary_result res;
+	struct summary_request req = { NULL, "" };
+	struct json_object *o;
+	char err[CP_REASON_MAX + 1], *text;
+	enum cp_err rc;
+
+	if (argc != 2) {
+		ctl_usage();
+		return 2;
+	}
+	if ((text = ctl_slurp(argv[1], 1024 * 1024, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "callpipectl: summarize %s: %s\n", argv[1], err);
+		return 1;
+	}
+	req.transcript = text;
+	memset(&res, 0, sizeof(res));
+	rc = summary_run(conf, &req, &res, NULL, err, sizeof(err));
+	free(text);
+	if (rc != CP_OK) {
+		fprintf(stderr, "callpipectl: summarize %s: %s: %s\n", argv[1],
+		    cp_strerror(rc), err);
+		return 1;
+	}
+	if ((o = json_object_new_object()) == NULL) {
+		summary_result_free(&res);
+		return 1;
+	}
+	json_object_object_add(o, "service", res.service ?
+	    json_object_new_string(res.service) : NULL);
+	json_object_object_add(o, "city", res.city ?
+	    json_object_new_string(res.city) : NULL);
+	json_object_object_add(o, "confidence",
+	    json_object_new_double(res.confidence));
+	json_object_object_add(o, "summary", json_object_new_string(res.summary));
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_SPACED |
+	    JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	summary_result_free(&res);
 	return 0;
 }
 
@@ -321,20 +400,22 @@ ctl_retry(const struct cp_conf *conf, int argc, char **argv)
 int
 ctl_main(const struct cp_conf *conf, int argc, char **argv)
 {
-	if (argc < 1) {
-		ctl_usage();
-		return 2;
-	}
-	if (strcmp(argv[0], "migrate") == 0)
-		return ctl_migrate(conf, argc, argv);
-	if (strcmp(argv[0], "business") == 0)
-		return ctl_business(conf, argc, argv);
-	if (strcmp(argv[0], "token") == 0)
-		return ctl_token(conf, argc, argv);
-	if (strcmp(argv[0], "transcribe") == 0)
-		return ctl_transcribe(conf, argc, argv);
-	if (strcmp(argv[0], "retry") == 0)
-		return ctl_retry(conf, argc, argv);
+	/* The commands, one row each (ctl_usage lists them for people). */
+	static const struct {
+		const char *name;
+		int (*run)(const struct cp_conf *, int, char **);
+	} cmds[] = {
+		{ "migrate",    ctl_migrate },
+		{ "business",   ctl_business },
+		{ "token",      ctl_token },
+		{ "transcribe", ctl_transcribe },
+		{ "summarize",  ctl_summarize },
+		{ "retry",      ctl_retry },
+	};
+
+	for (size_t i = 0; argc >= 1 && i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(argv[0], cmds[i].name) == 0)
+			return cmds[i].run(conf, argc, argv);
 	ctl_usage();
 	return 2;
 }

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cp_num.h"
 #include "log.h"
 
 /* Server/client error numbers (MariaDB "Error Codes" page, errmsg.h). */
@@ -70,6 +71,17 @@ db_cell(const struct db_result *r, size_t row, size_t col)
 	if (r == NULL || row >= r->nrows || col >= r->ncols)
 		return NULL;
 	return r->cells[row * r->ncols + col];
+}
+
+enum cp_err
+db_cell_ll(const struct db_result *r, size_t row, size_t col,
+    long long min, long long max, long long *out)
+{
+	const char *v = db_cell(r, row, col);
+
+	if (v == NULL)
+		return CP_NOTFOUND;
+	return cp_parse_ll(v, min, max, out) == CP_OK ? CP_OK : CP_DB;
 }
 
 void

@@ -47,6 +47,16 @@ struct db_result {
 
 /* Cell (row, col) or NULL (SQL NULL or out of range). */
 const char *db_cell(const struct db_result *r, size_t row, size_t col);
+
+/*
+ * Cell (row, col) as an integer in [min, max], parsed by cp_parse_ll.
+ * Returns CP_OK with *out set; CP_NOTFOUND when the cell is SQL NULL or
+ * out of range of the result; CP_DB when it holds anything else (the
+ * column is not the integer the query was written for). *out is untouched
+ * unless CP_OK.
+ */
+enum cp_err db_cell_ll(const struct db_result *r, size_t row, size_t col,
+    long long min, long long max, long long *out);
 void db_result_free(struct db_result *r);
 
 /*

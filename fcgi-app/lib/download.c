@@ -1,5 +1,6 @@
 #include "download.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,10 +19,10 @@ static enum cp_err
 download_auth(struct req *r, long long *business_id)
 {
 	const char *tok = auth_bearer_token(req_param(r, "HTTP_AUTHORIZATION"));
-	char hash[AUTH_SHA256_HEX + 1], *end;
+	char hash[AUTH_SHA256_HEX + 1];
 	struct db_result *res = NULL;
 	struct db_param p[1];
-	const char *v;
+	enum cp_err rc;
 
 	if (tok == NULL)
 		return CP_AUTH;
@@ -31,11 +32,10 @@ download_auth(struct req *r, long long *business_id)
 	if (db_exec(r->db, "SELECT business_id FROM api_tokens WHERE "
 	    "token_sha256 = ? AND revoked_at IS NULL", p, 1, &res, NULL) != CP_OK)
 		return CP_DB;
-	v = db_cell(res, 0, 0);
-	*business_id = v ? strtoll(v, &end, 10) : 0;
+	rc = db_cell_ll(res, 0, 0, 1, LLONG_MAX, business_id);
 	db_result_free(res);
-	if (v == NULL)
-		return CP_AUTH;
+	if (rc != CP_OK)
+		return rc == CP_NOTFOUND ? CP_AUTH : CP_DB;
 	(void)db_exec(r->db, "UPDATE api_tokens SET last_used_at = NOW(3) "
 	    "WHERE token_sha256 = ?", p, 1, NULL, NULL);
 	return CP_OK;
@@ -51,7 +51,7 @@ download_handle(struct req *r, const char *call_sid)
 	struct db_param p[1];
 	long long business = 0, owner, bytes = 0;
 	long long age_s, retention_s;
-	char path[4096], hdr[1024], err[CP_REASON_MAX + 1] = "", *end;
+	char path[4096], hdr[1024], err[CP_REASON_MAX + 1] = "";
 	const char *v, *rsid, *rurl, *rstatus;
 	enum cp_err rc;
 
@@ -98,11 +98,10 @@ download_handle(struct req *r, const char *call_sid)
 		req_json_error(r, 503, "database unavailable", "Retry-After: 10\r\n");
 		return;
 	}
-	v = db_cell(res, 0, 0);
-	owner = v ? strtoll(v, &end, 10) : 0;
 	/* Another business's call, or one with no business yet, is 404 as
 	 * if it did not exist (DESIGN.md §6). */
-	if (res->nrows == 0 || owner == 0 || owner != business) {
+	if (db_cell_ll(res, 0, 0, 1, LLONG_MAX, &owner) != CP_OK ||
+	    owner != business) {
 		db_result_free(res);
 		req_json_error(r, 404, "call not found", NULL);
 		return;
@@ -110,7 +109,10 @@ download_handle(struct req *r, const char *call_sid)
 	rstatus = db_cell(res, 0, 1);
 	rsid = db_cell(res, 0, 2);
 	rurl = db_cell(res, 0, 3);
-	age_s = db_cell(res, 0, 4) ? strtoll(db_cell(res, 0, 4), &end, 10) : 0;
+	/* COALESCE(ended_at, created_at) is never NULL: created_at is NOT
+	 * NULL. An unreadable age is past retention: fail closed. */
+	if (db_cell_ll(res, 0, 4, LLONG_MIN, LLONG_MAX, &age_s) != CP_OK)
+		age_s = LLONG_MAX;
 	retention_s = (long long)conf->recording.retention_days * 86400;
 	if (age_s > retention_s) {
 		db_result_free(res);

@@ -1,5 +1,6 @@
 #include "queue.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,38 @@ static void
 queue_copy(char *dst, size_t cap, const char *src)
 {
 	cp_fmt(dst, cap, "%s", src ? src : "");
+}
+
+/*
+ * The job in row `row` of r, whose columns are id, kind, call_sid,
+ * dedupe_key, attempts, max_attempts and, optionally, locked_by (the
+ * SELECTs of queue_claim_sql and queue_requeue_expired); locked_by is ""
+ * without that column. Returns CP_OK, or CP_DB (logged) when a number
+ * column holds something else.
+ */
+static enum cp_err
+queue_job_from_row(const struct db_result *r, size_t row,
+    struct queue_job *j)
+{
+	long long id, attempts, max_attempts;
+
+	memset(j, 0, sizeof(*j));
+	/* attempts stays below INT_MAX: a claim adds one. */
+	if (db_cell_ll(r, row, 0, 1, LLONG_MAX, &id) != CP_OK ||
+	    db_cell_ll(r, row, 4, 0, INT_MAX - 1, &attempts) != CP_OK ||
+	    db_cell_ll(r, row, 5, 0, INT_MAX, &max_attempts) != CP_OK) {
+		log_error("queue: jobs row with id %s is not readable",
+		    db_cell(r, row, 0) ? db_cell(r, row, 0) : "NULL");
+		return CP_DB;
+	}
+	j->id = (unsigned long long)id;
+	j->attempts = (int)attempts;
+	j->max_attempts = (int)max_attempts;
+	queue_copy(j->kind, sizeof(j->kind), db_cell(r, row, 1));
+	queue_copy(j->call_sid, sizeof(j->call_sid), db_cell(r, row, 2));
+	queue_copy(j->dedupe_key, sizeof(j->dedupe_key), db_cell(r, row, 3));
+	queue_copy(j->locked_by, sizeof(j->locked_by), db_cell(r, row, 6));
+	return CP_OK;
 }
 
 enum cp_err
@@ -59,7 +92,7 @@ queue_claim_tx(struct db *db, void *arg, char *err, size_t errlen)
 	struct db_result *r = NULL;
 	struct db_param p[3];
 	unsigned long long n = 0;
-	char *end;
+	enum cp_err rc;
 
 	c->got = false;
 	if (db_exec(db, queue_claim_sql, NULL, 0, &r, NULL) != CP_OK)
@@ -68,16 +101,12 @@ queue_claim_tx(struct db *db, void *arg, char *err, size_t errlen)
 		db_result_free(r);
 		return CP_OK;
 	}
-	memset(c->job, 0, sizeof(*c->job));
-	c->job->id = strtoull(db_cell(r, 0, 0), &end, 10);
-	queue_copy(c->job->kind, sizeof(c->job->kind), db_cell(r, 0, 1));
-	queue_copy(c->job->call_sid, sizeof(c->job->call_sid), db_cell(r, 0, 2));
-	queue_copy(c->job->dedupe_key, sizeof(c->job->dedupe_key),
-	    db_cell(r, 0, 3));
-	c->job->attempts = (int)strtol(db_cell(r, 0, 4), &end, 10) + 1;
-	c->job->max_attempts = (int)strtol(db_cell(r, 0, 5), &end, 10);
-	queue_copy(c->job->locked_by, sizeof(c->job->locked_by), c->owner);
+	rc = queue_job_from_row(r, 0, c->job);
 	db_result_free(r);
+	if (rc != CP_OK)
+		return rc;
+	c->job->attempts++;     /* this run, as the UPDATE below counts it */
+	queue_copy(c->job->locked_by, sizeof(c->job->locked_by), c->owner);
 
 	p[0] = db_str(c->owner);
 	p[1] = db_i64(c->lease_s);
@@ -181,7 +210,6 @@ queue_requeue_expired(struct db *db, int *requeued, struct queue_job *expired,
 	unsigned long long n = 0;
 	struct db_result *r = NULL;
 	struct db_param p[1];
-	char *end;
 
 	*requeued = 0;
 	*nexpired = 0;
@@ -201,18 +229,9 @@ queue_requeue_expired(struct db *db, int *requeued, struct queue_job *expired,
 	    "locked_until < NOW(3) AND attempts >= max_attempts "
 	    "ORDER BY id LIMIT ?", p, 1, &r, NULL) != CP_OK)
 		return CP_DB;
-	for (size_t i = 0; i < r->nrows && (int)i < max; i++) {
-		struct queue_job *j = &expired[i];
-		memset(j, 0, sizeof(*j));
-		j->id = strtoull(db_cell(r, i, 0), &end, 10);
-		queue_copy(j->kind, sizeof(j->kind), db_cell(r, i, 1));
-		queue_copy(j->call_sid, sizeof(j->call_sid), db_cell(r, i, 2));
-		queue_copy(j->dedupe_key, sizeof(j->dedupe_key), db_cell(r, i, 3));
-		j->attempts = (int)strtol(db_cell(r, i, 4), &end, 10);
-		j->max_attempts = (int)strtol(db_cell(r, i, 5), &end, 10);
-		queue_copy(j->locked_by, sizeof(j->locked_by), db_cell(r, i, 6));
-		(*nexpired)++;
-	}
+	for (size_t i = 0; i < r->nrows && *nexpired < max; i++)
+		if (queue_job_from_row(r, i, &expired[*nexpired]) == CP_OK)
+			(*nexpired)++;
 	db_result_free(r);
 	return CP_OK;
 }

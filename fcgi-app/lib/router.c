@@ -5,11 +5,13 @@
 #include "app.h"
 
 #include <json-c/json.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "cp_num.h"
 #include "db.h"
 #include "download.h"
 #include "log.h"
@@ -242,7 +244,6 @@ app_handle(struct app *a, FCGX_Request *fr)
 {
 	struct req r;
 	const char *cl, *uri;
-	char *end;
 
 	memset(&r, 0, sizeof(r));
 	r.fr = fr;
@@ -263,12 +264,10 @@ app_handle(struct app *a, FCGX_Request *fr)
 	r.request_uri = uri ? uri : "";
 	if (r.path == NULL)
 		r.path = "";
-	r.content_length = -1;
-	if (cl != NULL && *cl != '\0') {
-		long long v = strtoll(cl, &end, 10);
-		if (*end == '\0' && v >= 0)
-			r.content_length = v;
-	}
+	/* Content-Length = 1*DIGIT (RFC 9110 §8.6); anything else, or a
+	 * value past a long long, counts as absent. */
+	if (cp_parse_ll(cl, 0, LLONG_MAX, &r.content_length) != CP_OK)
+		r.content_length = -1;
 	if (uri == NULL || *r.path == '\0') {
 		req_json_error(&r, 400, "request without REQUEST_URI/DOCUMENT_URI "
 		    "(check fastcgi_params in nginx)", NULL);

@@ -11,9 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "http.h"
 #include "log.h"
 #include "sid.h"
+#include "twilio_api.h"
 
 const char *
 store_ext(enum store_format fmt)
@@ -144,9 +144,8 @@ store_fetch(const struct cp_conf *conf, const char *url, const char *path,
 		unlink(tmp);
 		return CP_SYSTEM;
 	}
-	rc = http_get_to_file(url, conf->twilio.account_sid,
-	    conf->twilio.auth_token, timeout_ms, f, STORE_MAX_BYTES, &status,
-	    err, errlen);
+	rc = twilio_fetch_media(conf, url, f, timeout_ms, STORE_MAX_BYTES,
+	    &status, err, errlen);
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
 		if (rc == CP_OK) {
 			cp_fmt(err, errlen, "cache write: %s", strerror(errno));

@@ -1,120 +1,127 @@
 /*
  * stt.c: transcribe a stored recording into speaker-labelled text (see
- * stt.h).
+ * stt.h) through the backend table below.
  *
- * The backend gives each channel's words with times; this file groups
- * them into segments at pauses, merges the two channels by time and
- * writes the three forms call_log keeps: transcription (each channel's
- * raw text, JSON), final_transcript (merged lines) and transcript_segments
- * (JSON array with times).
- *
- * The pocketsphinx decoder is loaded once per call of
- * stt_transcribe_file and shared by the channels. Keeping it per process
- * would save about a second per call but hold ~100 MB in every worker
- * between jobs; a transcribe job takes longer than that second anyway.
+ * The file is read once (libsndfile). A channel with no speech is left
+ * out; each other channel goes to the backend on its own, so every
+ * segment's speaker is known from its channel. The backends' segments are
+ * merged by start time into the three forms call_log keeps: transcription
+ * (each channel's raw text, JSON), final_transcript (merged lines) and
+ * transcript_segments (JSON array with times).
  */
 #include "config.h"
 
 #include "stt.h"
 
-#include <stdint.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <json.h>
 
+#include "log.h"
 #include "stt_audio.h"
+#include "stt_openai.h"
 #include "stt_pocketsphinx.h"
 
-/*
- * A pause longer than this (seconds) between two words of one channel
- * starts a new segment: a turn in a phone conversation, short enough that
- * a caller's answer to the agent lands on its own line.
- */
-#define STT_SEGMENT_GAP_S 0.8
-
-/* One channel's words in the backend-neutral shape used below. */
-struct word_list {
-	const struct stt_ps_word *w;
-	size_t                    n;
+/* The backends: one row each (stt.h). conf.c takes the names from here. */
+const struct stt_backend stt_backends[] = {
+	{ "pocketsphinx", stt_ps_backend_open, stt_ps_backend_transcribe,
+	  stt_ps_backend_close },
+	{ "openai", stt_openai_open, stt_openai_transcribe, stt_openai_close },
+	{ NULL, NULL, NULL, NULL }
 };
+
+const struct stt_backend *
+stt_backend_find(const char *name)
+{
+	for (const struct stt_backend *b = stt_backends; name && b->name; b++)
+		if (strcmp(b->name, name) == 0)
+			return b;
+	return NULL;
+}
 
 static const char *
 speaker_key(enum stt_speaker s)
 {
-	return s == STT_AGENT ? "agent" : "caller";
+	return s == STT_AGENT ? "agent" : s == STT_CALLER ? "caller" : "call";
 }
 
-static const char *
-speaker_label(enum stt_speaker s)
+const char *
+stt_speaker_label(enum stt_speaker s)
 {
-	return s == STT_AGENT ? "Agent" : "Caller";
+	return s == STT_AGENT ? "Agent" : s == STT_CALLER ? "Caller" : "Call";
+}
+
+enum cp_err
+stt_segments_add(struct stt_segments *l, enum stt_speaker sp, double start_s,
+    double end_s, const char *text)
+{
+	const char *a = text ? text : "", *b;
+	struct stt_segment *sg;
+
+	while (*a == ' ' || *a == '\t' || *a == '\n' || *a == '\r')
+		a++;
+	b = a + strlen(a);
+	while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\n' ||
+	    b[-1] == '\r'))
+		b--;
+	if (b == a)
+		return CP_OK;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct stt_segment *nv = realloc(l->v, cap * sizeof(*nv));
+		if (nv == NULL)
+			return CP_NOMEM;
+		l->v = nv;
+		l->cap = cap;
+	}
+	sg = &l->v[l->n];
+	memset(sg, 0, sizeof(*sg));
+	if ((sg->text = strndup(a, (size_t)(b - a))) == NULL)
+		return CP_NOMEM;
+	sg->speaker = sp;
+	sg->start_s = start_s;
+	sg->end_s = end_s < start_s ? start_s : end_s;
+	l->n++;
+	return CP_OK;
+}
+
+static void
+stt_segment_free(struct stt_segment *sg)
+{
+	free(sg->text);
+	for (size_t i = 0; i < sg->nwords; i++)
+		free(sg->words[i].text);
+	free(sg->words);
+}
+
+void
+stt_segments_free(struct stt_segments *l)
+{
+	if (l == NULL)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		stt_segment_free(&l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
 }
 
 void
 stt_result_free(struct stt_result *r)
 {
-	size_t i;
-
 	if (r == NULL)
 		return;
 	free(r->channel_text[0]);
 	free(r->channel_text[1]);
-	for (i = 0; i < r->nsegs; i++)
-		free(r->segs[i].text);
+	for (size_t i = 0; i < r->nsegs; i++)
+		stt_segment_free(&r->segs[i]);
 	free(r->segs);
 	free(r->final_transcript);
 	free(r->transcription);
 	free(r->segments_json);
 	memset(r, 0, sizeof(*r));
-}
-
-/* Words [a, b) of wl joined by single spaces; NULL on allocation failure. */
-static char *
-join_words(const struct word_list *wl, size_t a, size_t b)
-{
-	size_t len = 1, i, pos = 0, l;
-	char  *s;
-
-	for (i = a; i < b; i++)
-		len += strlen(wl->w[i].text) + 1;
-	if ((s = malloc(len)) == NULL)
-		return NULL;
-	for (i = a; i < b; i++) {
-		if (i > a)
-			s[pos++] = ' ';
-		l = strlen(wl->w[i].text);
-		memcpy(s + pos, wl->w[i].text, l);
-		pos += l;
-	}
-	s[pos] = '\0';
-	return s;
-}
-
-/* Appends the segments of one channel to r->segs (sized by the caller). */
-static enum cp_err
-add_segments(struct stt_result *r, const struct word_list *wl,
-    enum stt_speaker speaker)
-{
-	size_t a = 0, b;
-
-	while (a < wl->n) {
-		struct stt_segment *sg = &r->segs[r->nsegs];
-
-		for (b = a + 1; b < wl->n; b++)
-			if (wl->w[b].start_s - wl->w[b - 1].end_s >
-			    STT_SEGMENT_GAP_S)
-				break;
-		sg->speaker = speaker;
-		sg->start_s = wl->w[a].start_s;
-		sg->end_s = wl->w[b - 1].end_s;
-		if ((sg->text = join_words(wl, a, b)) == NULL)
-			return CP_NOMEM;
-		r->nsegs++;
-		a = b;
-	}
-	return CP_OK;
 }
 
 /* Earlier start first; at the same instant the caller, then the shorter. */
@@ -130,6 +137,33 @@ seg_cmp(const void *pa, const void *pb)
 	if (a->end_s != b->end_s)
 		return a->end_s < b->end_s ? -1 : 1;
 	return 0;
+}
+
+/* The texts of the segments of speaker sp, in time order, joined by a
+ * space ("" when it has none). */
+static char *
+channel_text(const struct stt_result *r, enum stt_speaker sp)
+{
+	size_t len = 1, pos = 0;
+	char *s;
+
+	for (size_t i = 0; i < r->nsegs; i++)
+		if (r->segs[i].speaker == sp)
+			len += strlen(r->segs[i].text) + 1;
+	if ((s = malloc(len)) == NULL)
+		return NULL;
+	for (size_t i = 0; i < r->nsegs; i++) {
+		size_t l;
+		if (r->segs[i].speaker != sp)
+			continue;
+		if (pos > 0)
+			s[pos++] = ' ';
+		l = strlen(r->segs[i].text);
+		memcpy(s + pos, r->segs[i].text, l);
+		pos += l;
+	}
+	s[pos] = '\0';
+	return s;
 }
 
 /*
@@ -152,8 +186,8 @@ merge_transcript(const struct stt_result *r)
 		if (i > 0 && sg->speaker == r->segs[i - 1].speaker) {
 			s[pos - 1] = ' ';   /* replaces the previous '\n' */
 		} else {
-			l = strlen(speaker_label(sg->speaker));
-			memcpy(s + pos, speaker_label(sg->speaker), l);
+			l = strlen(stt_speaker_label(sg->speaker));
+			memcpy(s + pos, stt_speaker_label(sg->speaker), l);
 			pos += l;
 			s[pos++] = ':';
 			s[pos++] = ' ';
@@ -177,7 +211,7 @@ json_dup(struct json_object *o)
 	return t != NULL ? strdup(t) : NULL;
 }
 
-/* {"caller": "...", "agent": "..."}; "agent" only for a dual recording. */
+/* {"caller": "...", "agent": "..."}, or {"call": "..."} for mono. */
 static char *
 transcription_json(const struct stt_result *r)
 {
@@ -188,10 +222,11 @@ transcription_json(const struct stt_result *r)
 	if (o == NULL)
 		return NULL;
 	for (c = 0; c < r->nchannels; c++) {
+		enum stt_speaker sp = r->nchannels == 1 ? STT_CALL :
+		    (enum stt_speaker)(c + 1);
 		v = json_object_new_string(r->channel_text[c]);
 		if (v == NULL ||
-		    json_object_object_add(o, speaker_key((enum stt_speaker)(c + 1)),
-		    v) != 0) {
+		    json_object_object_add(o, speaker_key(sp), v) != 0) {
 			json_object_put(v);
 			goto out;
 		}
@@ -214,17 +249,29 @@ json_seconds(double t)
 	return json_object_new_double_s(t, buf);
 }
 
+/* Adds key: v to o; v is released when that fails. */
+static bool
+json_put(struct json_object *o, const char *key, struct json_object *v)
+{
+	if (v == NULL)
+		return false;
+	if (json_object_object_add(o, key, v) != 0) {
+		json_object_put(v);
+		return false;
+	}
+	return true;
+}
+
 /* [{"speaker":"caller","start":0.52,"end":1.90,"text":"..."}, ...] */
 static char *
 segments_json(const struct stt_result *r)
 {
-	struct json_object *a = json_object_new_array(), *o, *v;
+	struct json_object *a = json_object_new_array(), *o;
 	char               *s = NULL;
-	size_t              i;
 
 	if (a == NULL)
 		return NULL;
-	for (i = 0; i < r->nsegs; i++) {
+	for (size_t i = 0; i < r->nsegs; i++) {
 		const struct stt_segment *sg = &r->segs[i];
 
 		if ((o = json_object_new_object()) == NULL)
@@ -233,64 +280,40 @@ segments_json(const struct stt_result *r)
 			json_object_put(o);
 			goto out;
 		}
-		if ((v = json_object_new_string(speaker_key(sg->speaker))) == NULL ||
-		    json_object_object_add(o, "speaker", v) != 0)
-			goto bad_v;
-		if ((v = json_seconds(sg->start_s)) == NULL ||
-		    json_object_object_add(o, "start", v) != 0)
-			goto bad_v;
-		if ((v = json_seconds(sg->end_s)) == NULL ||
-		    json_object_object_add(o, "end", v) != 0)
-			goto bad_v;
-		if ((v = json_object_new_string(sg->text)) == NULL ||
-		    json_object_object_add(o, "text", v) != 0)
-			goto bad_v;
+		if (!json_put(o, "speaker",
+		    json_object_new_string(speaker_key(sg->speaker))) ||
+		    !json_put(o, "start", json_seconds(sg->start_s)) ||
+		    !json_put(o, "end", json_seconds(sg->end_s)) ||
+		    !json_put(o, "text", json_object_new_string(sg->text)))
+			goto out;
 	}
 	s = json_dup(a);
-	goto out;
-bad_v:
-	json_object_put(v);
 out:
 	json_object_put(a);
 	return s;
 }
 
-/*
- * Fills r from each channel's words (wl[0] caller, wl[1] agent).
- * Returns CP_OK, CP_EMPTY when there is no word at all, or CP_NOMEM.
- * Unused in a build without any backend (configure --without-pocketsphinx).
- */
-static enum cp_err build_result(struct stt_result *r,
-    const struct word_list *wl, int nchannels, char *err, size_t errlen)
-	__attribute__((unused));
-
-static enum cp_err
-build_result(struct stt_result *r, const struct word_list *wl, int nchannels,
-    char *err, size_t errlen)
+enum cp_err
+stt_build_result(struct stt_result *r, struct stt_segments *segs,
+    int nchannels, const char *language, char *err, size_t errlen)
 {
-	size_t total = 0;
-	enum cp_err rc;
-	int    c;
-
-	for (c = 0; c < nchannels; c++)
-		total += wl[c].n;
-	if (total == 0) {
-		cp_fmt(err, errlen, "no speech recognised");
+	memset(r, 0, sizeof(*r));
+	if (segs->n == 0) {
+		cp_fmt(err, errlen, "no speech");
 		return CP_EMPTY;
 	}
 	r->nchannels = nchannels;
-	for (c = 0; c < nchannels; c++)
-		if ((r->channel_text[c] = join_words(&wl[c], 0, wl[c].n)) == NULL)
-			return CP_NOMEM;
-	/* At most one segment per word. */
-	if ((r->segs = calloc(total, sizeof(*r->segs))) == NULL)
-		return CP_NOMEM;
-	for (c = 0; c < nchannels; c++) {
-		rc = add_segments(r, &wl[c], (enum stt_speaker)(c + 1));
-		if (rc != CP_OK)
-			return rc;
-	}
+	r->segs = segs->v;
+	r->nsegs = segs->n;
+	memset(segs, 0, sizeof(*segs));
+	cp_fmt(r->language, sizeof(r->language), "%s", language ? language : "");
 	qsort(r->segs, r->nsegs, sizeof(*r->segs), seg_cmp);
+	for (int c = 0; c < nchannels; c++) {
+		enum stt_speaker sp = nchannels == 1 ? STT_CALL :
+		    (enum stt_speaker)(c + 1);
+		if ((r->channel_text[c] = channel_text(r, sp)) == NULL)
+			return CP_NOMEM;
+	}
 	if ((r->final_transcript = merge_transcript(r)) == NULL ||
 	    (r->transcription = transcription_json(r)) == NULL ||
 	    (r->segments_json = segments_json(r)) == NULL)
@@ -298,76 +321,87 @@ build_result(struct stt_result *r, const struct word_list *wl, int nchannels,
 	return CP_OK;
 }
 
-#ifdef HAVE_POCKETSPHINX
-static enum cp_err
-transcribe_pocketsphinx(const struct cp_conf *conf, const char *wav_path,
-    struct stt_result *out, char *err, size_t errlen)
+/* The language asked for: the caller's (the business's), else the
+ * configured one of the backend that takes a language. */
+static const char *
+stt_language(const struct cp_conf *conf, const char *language)
 {
-	struct stt_audio    audio;
-	struct stt_ps      *ps = NULL;
-	struct stt_ps_words words[STT_AUDIO_MAX_CHANNELS];
-	struct word_list    wl[STT_AUDIO_MAX_CHANNELS];
-	enum cp_err         rc;
-	int                 c, nchannels;
-
-	memset(words, 0, sizeof(words));
-	memset(wl, 0, sizeof(wl));
-	/* The file first: a bad file needs no model loaded to be refused. */
-	if ((rc = stt_audio_read(wav_path, &audio, err, errlen)) != CP_OK)
-		return rc;
-	if ((rc = stt_ps_new(conf, &ps, err, errlen)) != CP_OK)
-		goto out;
-	if ((rc = stt_audio_resample(&audio, stt_ps_rate(ps), err, errlen))
-	    != CP_OK)
-		goto out;
-	nchannels = audio.nchannels;
-	for (c = 0; c < nchannels; c++) {
-		rc = stt_ps_decode(ps, audio.pcm[c], audio.nframes, &words[c],
-		    err, errlen);
-		if (rc != CP_OK)
-			goto out;
-		/* The samples are not needed once decoded: give them back. */
-		free(audio.pcm[c]);
-		audio.pcm[c] = NULL;
-		wl[c].w = words[c].w;
-		wl[c].n = words[c].n;
-	}
-	rc = build_result(out, wl, nchannels, err, errlen);
-out:
-	for (c = 0; c < STT_AUDIO_MAX_CHANNELS; c++)
-		stt_ps_words_free(&words[c]);
-	stt_ps_free(ps);
-	stt_audio_free(&audio);
-	return rc;
+	if (language != NULL)
+		return language;
+	return conf->stt.openai.language ? conf->stt.openai.language : "";
 }
-#endif
 
 enum cp_err
 stt_transcribe_file(const struct cp_conf *conf, const char *wav_path,
-    struct stt_result *out, char *err, size_t errlen)
+    const char *language, struct stt_result *out, long *retry_after_ms,
+    char *err, size_t errlen)
 {
-	const char *backend = conf->stt.backend;
+	const struct stt_backend *b = stt_backend_find(conf->stt.backend);
+	struct stt_segments segs = { 0 };
+	struct stt_answer ans;
+	struct stt_audio audio;
+	void *state = NULL;
+	char lang[8] = "";
+	int spoken = 0;
 	enum cp_err rc;
 
 	memset(out, 0, sizeof(*out));
+	memset(&ans, 0, sizeof(ans));
+	ans.retry_after_ms = -1;
+	if (retry_after_ms != NULL)
+		*retry_after_ms = -1;
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
-	if (backend == NULL || backend[0] == '\0') {
-		cp_fmt(err, errlen, "stt.backend is not set");
+	if (b == NULL) {
+		cp_fmt(err, errlen, "stt.backend \"%.64s\" is not a backend of "
+		    "this build", conf->stt.backend ? conf->stt.backend : "");
 		return CP_INPUT;
 	}
-	if (strcmp(backend, "pocketsphinx") != 0) {
-		cp_fmt(err, errlen, "stt.backend \"%.64s\" is not supported "
-		    "(this build knows \"pocketsphinx\")", backend);
-		return CP_INPUT;
+	/* The file first: a bad file needs no model loaded to be refused. */
+	if ((rc = stt_audio_read(wav_path, &audio, err, errlen)) != CP_OK)
+		return rc;
+	if ((rc = b->open(conf, &state, err, errlen)) != CP_OK)
+		goto out;
+	for (int c = 0; c < audio.nchannels; c++) {
+		struct stt_channel ch = {
+			.pcm = audio.pcm[c], .nframes = audio.nframes,
+			.rate = audio.rate,
+			.speaker = audio.nchannels == 1 ? STT_CALL :
+			    (enum stt_speaker)(c + 1),
+			.language = stt_language(conf, language),
+		};
+		double peak = stt_audio_peak_rms(ch.pcm, ch.nframes, ch.rate);
+		if (peak < STT_SILENCE_RMS) {
+			/* Whisper invents text on silence (OPENAI.md). */
+			log_info("stt: %s channel is silent (peak RMS %.1f), not "
+			    "transcribed", stt_speaker_label(ch.speaker), peak);
+			continue;
+		}
+		spoken++;
+		rc = b->transcribe(state, &ch, &segs, &ans, err, errlen);
+		if (rc != CP_OK)
+			goto out;
+		if (lang[0] == '\0' && ans.language[0] != '\0')
+			memcpy(lang, ans.language, sizeof(lang));
 	}
-#ifdef HAVE_POCKETSPHINX
-	rc = transcribe_pocketsphinx(conf, wav_path, out, err, errlen);
-#else
-	(void)wav_path;
-	cp_fmt(err, errlen, "pocketsphinx backend not built in");
-	rc = CP_SYSTEM;
-#endif
+	if (spoken == 0) {
+		cp_fmt(err, errlen, "no speech: every channel is silent");
+		rc = CP_EMPTY;
+		goto out;
+	}
+	/* A service that names no language: the one that was asked for. */
+	if (lang[0] == '\0' && strcmp(b->name, "pocketsphinx") == 0)
+		cp_fmt(lang, sizeof(lang), "en");
+	else if (lang[0] == '\0')
+		cp_fmt(lang, sizeof(lang), "%.7s", stt_language(conf, language));
+	rc = stt_build_result(out, &segs, audio.nchannels, lang, err, errlen);
+out:
+	if (retry_after_ms != NULL)
+		*retry_after_ms = ans.retry_after_ms;
+	if (state != NULL)
+		b->close(state);
+	stt_segments_free(&segs);
+	stt_audio_free(&audio);
 	if (rc != CP_OK)
 		stt_result_free(out);
 	return rc;

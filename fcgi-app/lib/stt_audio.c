@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,10 +18,7 @@
 
 #include <sndfile.h>
 
-#ifdef HAVE_POCKETSPHINX
-/* configure finds libsoxr together with the pocketsphinx backend. */
 #include <soxr.h>
-#endif
 
 /* Frames decoded per sf_readf_float call: 4096 * 2 floats = 32 KB. */
 #define READ_BLOCK_FRAMES 4096
@@ -214,7 +212,6 @@ stt_audio_read(const char *path, struct stt_audio *out,
 	return rc;
 }
 
-#ifdef HAVE_POCKETSPHINX
 enum cp_err
 stt_audio_resample(struct stt_audio *a, int rate, char *err, size_t errlen)
 {
@@ -274,15 +271,211 @@ stt_audio_resample(struct stt_audio *a, int rate, char *err, size_t errlen)
 	}
 	return CP_OK;
 }
-#else
-enum cp_err
-stt_audio_resample(struct stt_audio *a, int rate, char *err, size_t errlen)
+
+double
+stt_audio_peak_rms(const int16_t *pcm, size_t n, int rate)
 {
-	if (a->rate == rate)
-		return CP_OK;
-	cp_fmt(err, errlen, "cannot resample %d Hz to %d Hz: built without libsoxr",
-	    a->rate, rate);
-	stt_audio_free(a);
-	return CP_SYSTEM;
+	size_t win = (size_t)rate * STT_AUDIO_WINDOW_MS / 1000;
+	double best = 0;
+
+	if (win == 0)
+		win = 1;
+	for (size_t a = 0; a < n; a += win) {
+		size_t b = a + win < n ? a + win : n;
+		double sum = 0;
+		for (size_t i = a; i < b; i++)
+			sum += (double)pcm[i] * pcm[i];
+		sum = sqrt(sum / (double)(b - a));
+		if (sum > best)
+			best = sum;
+	}
+	return best;
 }
-#endif
+
+/*
+ * The cut for a chunk that should end at `ideal` (a frame index): the
+ * middle of the longest run of quiet 10 ms windows within the last
+ * quarter of the chunk (at most 30 s before ideal), else the quietest
+ * window there. Never after ideal, so a chunk never grows past its limit.
+ */
+static size_t
+stt_audio_quiet_cut(const int16_t *pcm, size_t from, size_t ideal, int rate,
+    double quiet_rms)
+{
+	size_t win = (size_t)rate / 100, span = (ideal - from) / 4;
+	size_t lo, best_run = 0, best_run_mid = ideal, run = 0, run_start = 0;
+	size_t quietest_at = ideal;
+	double quietest = 1e30;
+
+	if (win == 0)
+		win = 1;
+	if (span > (size_t)rate * 30)
+		span = (size_t)rate * 30;
+	lo = ideal - span;
+	for (size_t a = lo; a + win <= ideal; a += win) {
+		double sum = 0;
+		for (size_t i = a; i < a + win; i++)
+			sum += (double)pcm[i] * pcm[i];
+		sum = sqrt(sum / (double)win);
+		if (sum < quietest) {
+			quietest = sum;
+			quietest_at = a + win / 2;
+		}
+		if (sum < quiet_rms) {
+			if (run == 0)
+				run_start = a;
+			run++;
+			/* Ties go to the later run: the chunk stays longer. */
+			if (run >= best_run) {
+				best_run = run;
+				best_run_mid = run_start + (a + win - run_start) / 2;
+			}
+		} else
+			run = 0;
+	}
+	return best_run > 0 ? best_run_mid : quietest_at;
+}
+
+enum cp_err
+stt_audio_chunks(const int16_t *pcm, size_t n, int rate, size_t max_frames,
+    size_t **cuts, size_t *ncuts)
+{
+	size_t cap = 0, from = 0, *v = NULL;
+
+	*cuts = NULL;
+	*ncuts = 0;
+	if (max_frames < (size_t)rate)   /* at least a second per chunk */
+		max_frames = (size_t)rate;
+	for (;;) {
+		size_t end;
+		if (*ncuts == cap) {
+			size_t *nv;
+			cap = cap ? cap * 2 : 8;
+			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
+				free(v);
+				return CP_NOMEM;
+			}
+			v = nv;
+		}
+		if (n - from <= max_frames) {
+			v[(*ncuts)++] = n;
+			break;
+		}
+		end = stt_audio_quiet_cut(pcm, from, from + max_frames, rate,
+		    STT_AUDIO_QUIET_RMS);
+		if (end <= from)   /* cannot happen: the window is after from */
+			end = from + max_frames;
+		v[(*ncuts)++] = end;
+		from = end;
+	}
+	*cuts = v;
+	return CP_OK;
+}
+
+/* libsndfile virtual I/O into a growing memory buffer. */
+struct stt_membuf {
+	unsigned char *buf;
+	sf_count_t     len, cap, pos;
+	int            failed;
+};
+
+static sf_count_t
+stt_mem_len(void *user)
+{
+	return ((struct stt_membuf *)user)->len;
+}
+
+static sf_count_t
+stt_mem_seek(sf_count_t off, int whence, void *user)
+{
+	struct stt_membuf *m = user;
+	sf_count_t p = whence == SEEK_SET ? off : whence == SEEK_CUR ?
+	    m->pos + off : m->len + off;
+
+	if (p < 0)
+		return -1;
+	m->pos = p;
+	return p;
+}
+
+static sf_count_t
+stt_mem_read(void *ptr, sf_count_t count, void *user)
+{
+	struct stt_membuf *m = user;
+	sf_count_t n = m->pos < m->len ? m->len - m->pos : 0;
+
+	if (n > count)
+		n = count;
+	memcpy(ptr, m->buf + m->pos, (size_t)n);
+	m->pos += n;
+	return n;
+}
+
+static sf_count_t
+stt_mem_write(const void *ptr, sf_count_t count, void *user)
+{
+	struct stt_membuf *m = user;
+
+	if (m->pos + count > m->cap) {
+		sf_count_t cap = m->cap ? m->cap : 65536;
+		unsigned char *nb;
+		while (cap < m->pos + count)
+			cap *= 2;
+		if ((nb = realloc(m->buf, (size_t)cap)) == NULL) {
+			m->failed = 1;
+			return 0;
+		}
+		m->buf = nb;
+		m->cap = cap;
+	}
+	if (m->pos > m->len)   /* a seek past the end leaves a hole: zero it */
+		memset(m->buf + m->len, 0, (size_t)(m->pos - m->len));
+	memcpy(m->buf + m->pos, ptr, (size_t)count);
+	m->pos += count;
+	if (m->pos > m->len)
+		m->len = m->pos;
+	return count;
+}
+
+static sf_count_t
+stt_mem_tell(void *user)
+{
+	return ((struct stt_membuf *)user)->pos;
+}
+
+enum cp_err
+stt_audio_encode(const int16_t *pcm, size_t n, int rate,
+    enum stt_audio_format fmt, unsigned char **out, size_t *outlen,
+    char *err, size_t errlen)
+{
+	SF_VIRTUAL_IO io = { stt_mem_len, stt_mem_seek, stt_mem_read,
+	    stt_mem_write, stt_mem_tell };
+	struct stt_membuf m = { 0 };
+	SF_INFO info;
+	SNDFILE *sf;
+	sf_count_t wrote;
+
+	*out = NULL;
+	*outlen = 0;
+	memset(&info, 0, sizeof(info));
+	info.samplerate = rate;
+	info.channels = 1;
+	info.format = (fmt == STT_AUDIO_FLAC ? SF_FORMAT_FLAC : SF_FORMAT_WAV) |
+	    SF_FORMAT_PCM_16;
+	if ((sf = sf_open_virtual(&io, SFM_WRITE, &info, &m)) == NULL) {
+		cp_fmt(err, errlen, "cannot encode %s: %s", fmt == STT_AUDIO_FLAC ?
+		    "FLAC" : "WAV", sf_strerror(NULL));
+		free(m.buf);
+		return CP_SYSTEM;
+	}
+	wrote = sf_write_short(sf, pcm, (sf_count_t)n);
+	if (sf_close(sf) != 0 || wrote != (sf_count_t)n || m.failed) {
+		cp_fmt(err, errlen, "encoding %zu frames failed%s", n,
+		    m.failed ? ": out of memory" : "");
+		free(m.buf);
+		return m.failed ? CP_NOMEM : CP_SYSTEM;
+	}
+	*out = m.buf;
+	*outlen = (size_t)m.len;
+	return CP_OK;
+}

@@ -52,10 +52,47 @@ enum cp_err stt_audio_read(const char *path, struct stt_audio *out,
  * soon as its converted copy exists, so the peak is one extra channel.
  * Returns CP_OK; CP_INPUT when rate is not in 1000..192000; CP_NOAUDIO when
  * nothing comes out (a file of a sample or two); CP_SYSTEM when
- * libsoxr fails or was not built in; CP_NOMEM. On error a is freed
+ * libsoxr fails; CP_NOMEM. On error a is freed
  * (stt_audio_free), since it may hold channels at both rates.
  */
 enum cp_err stt_audio_resample(struct stt_audio *a, int rate,
+    char *err, size_t errlen);
+
+/* Window of stt_audio_peak_rms (ms). */
+#define STT_AUDIO_WINDOW_MS 30
+
+/* RMS of a 10 ms window the chunker counts as quiet (about -60 dBFS). */
+#define STT_AUDIO_QUIET_RMS 30.0
+
+/*
+ * The RMS (full scale 32767) of the loudest STT_AUDIO_WINDOW_MS window of
+ * n samples of pcm at rate Hz: how loud the loudest moment is. 0 for n 0.
+ */
+double stt_audio_peak_rms(const int16_t *pcm, size_t n, int rate);
+
+/*
+ * Plans chunks of at most max_frames frames over n frames of pcm: *cuts
+ * (malloc'd, free() it) gets *ncuts end indexes, increasing, the last
+ * being n. Each cut lies in the middle of the longest quiet stretch
+ * (10 ms windows under STT_AUDIO_QUIET_RMS) in the last quarter of the
+ * chunk (at most 30 s before its limit), else at its quietest 10 ms, so a
+ * word is rarely cut in two. max_frames is raised to one second at least.
+ * Returns CP_OK or CP_NOMEM.
+ */
+enum cp_err stt_audio_chunks(const int16_t *pcm, size_t n, int rate,
+    size_t max_frames, size_t **cuts, size_t *ncuts);
+
+enum stt_audio_format { STT_AUDIO_WAV, STT_AUDIO_FLAC };
+
+/*
+ * Encodes n frames of mono 16-bit pcm at rate Hz as a 16-bit PCM WAV or a
+ * FLAC file in memory with libsndfile (sf_open_virtual). *out (malloc'd,
+ * free() it) and *outlen (bytes) get the file.
+ * Returns CP_OK; CP_SYSTEM when libsndfile refuses (err says why);
+ * CP_NOMEM.
+ */
+enum cp_err stt_audio_encode(const int16_t *pcm, size_t n, int rate,
+    enum stt_audio_format fmt, unsigned char **out, size_t *outlen,
     char *err, size_t errlen);
 
 /* Frees the buffers of a and zeroes it; a may be zeroed already. */

@@ -20,6 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "stt_audio.h"
+
 #include <pocketsphinx.h>
 #include <sphinxbase/err.h>
 
@@ -441,9 +443,120 @@ stt_ps_decode(struct stt_ps *ps, const int16_t *pcm, size_t nsamples,
 	return CP_OK;
 }
 
+/* ------------------------------------------------ the backend row (stt.h) */
+
+/*
+ * A pause longer than this (seconds) between two words of one channel
+ * starts a new segment: a turn in a phone conversation, short enough that
+ * a caller's answer to the agent lands on its own line.
+ */
+#define STT_PS_SEGMENT_GAP_S 0.8
+
+enum cp_err
+stt_ps_backend_open(const struct cp_conf *conf, void **state, char *err,
+    size_t errlen)
+{
+	struct stt_ps *ps = NULL;
+	enum cp_err rc = stt_ps_new(conf, &ps, err, errlen);
+
+	*state = ps;
+	return rc;
+}
+
+/* Words [a, b) of w joined by single spaces; NULL on allocation failure. */
+static char *
+stt_ps_join(const struct stt_ps_words *w, size_t a, size_t b)
+{
+	size_t len = 1, pos = 0;
+	char *s;
+
+	for (size_t i = a; i < b; i++)
+		len += strlen(w->w[i].text) + 1;
+	if ((s = malloc(len)) == NULL)
+		return NULL;
+	for (size_t i = a; i < b; i++) {
+		size_t l = strlen(w->w[i].text);
+		if (i > a)
+			s[pos++] = ' ';
+		memcpy(s + pos, w->w[i].text, l);
+		pos += l;
+	}
+	s[pos] = '\0';
+	return s;
+}
+
+enum cp_err
+stt_ps_backend_transcribe(void *state, const struct stt_channel *ch,
+    struct stt_segments *out, struct stt_answer *ans, char *err,
+    size_t errlen)
+{
+	struct stt_ps *ps = state;
+	struct stt_ps_words words = { 0 };
+	struct stt_audio one = { 0 };
+	enum cp_err rc;
+	size_t a = 0, b;
+
+	/* One channel at the model's rate (libsoxr), then decoded. */
+	one.nchannels = 1;
+	one.rate = ch->rate;
+	one.nframes = ch->nframes;
+	if ((one.pcm[0] = malloc(ch->nframes * sizeof(int16_t))) == NULL)
+		return CP_NOMEM;
+	memcpy(one.pcm[0], ch->pcm, ch->nframes * sizeof(int16_t));
+	if ((rc = stt_audio_resample(&one, stt_ps_rate(ps), err, errlen)) !=
+	    CP_OK)
+		return rc;   /* one is freed on error */
+	rc = stt_ps_decode(ps, one.pcm[0], one.nframes, &words, err, errlen);
+	stt_audio_free(&one);
+	while (rc == CP_OK && a < words.n) {
+		char *text;
+		for (b = a + 1; b < words.n; b++)
+			if (words.w[b].start_s - words.w[b - 1].end_s >
+			    STT_PS_SEGMENT_GAP_S)
+				break;
+		if ((text = stt_ps_join(&words, a, b)) == NULL) {
+			rc = CP_NOMEM;
+			break;
+		}
+		rc = stt_segments_add(out, ch->speaker, words.w[a].start_s,
+		    words.w[b - 1].end_s, text);
+		free(text);
+		a = b;
+	}
+	stt_ps_words_free(&words);
+	return rc;
+}
+
+void
+stt_ps_backend_close(void *state)
+{
+	stt_ps_free(state);
+}
+
 #else /* !HAVE_POCKETSPHINX */
 
-/* Built without pocketsphinx: stt.c reports it; nothing to compile here. */
-typedef int stt_pocketsphinx_not_built;
+enum cp_err
+stt_ps_backend_open(const struct cp_conf *conf, void **state, char *err,
+    size_t errlen)
+{
+	*state = NULL;
+	cp_fmt(err, errlen, "pocketsphinx backend not built in (install "
+	    "libpocketsphinx-dev libsphinxbase-dev and configure again)");
+	return CP_SYSTEM;
+}
+
+enum cp_err
+stt_ps_backend_transcribe(void *state, const struct stt_channel *ch,
+    struct stt_segments *out, struct stt_answer *ans, char *err,
+    size_t errlen)
+{
+	cp_fmt(err, errlen, "pocketsphinx backend not built in");
+	return CP_SYSTEM;
+}
+
+void
+stt_ps_backend_close(void *state)
+{
+}
 
 #endif

@@ -5,8 +5,8 @@
  * It recognises one channel of 16-bit PCM at the model's rate and returns
  * its words with start and end times. The model is the stock en-us one from
  * the config (stt.pocketsphinx.hmm, lm, dict): no grammar, no keyword list.
- * Only compiled in when configure found pocketsphinx (HAVE_POCKETSPHINX in
- * config.h); without it stt.c never calls these functions.
+ * The decoder is only compiled in when configure found pocketsphinx
+ * (HAVE_POCKETSPHINX in config.h); the backend row always exists.
  */
 #ifndef CP_STT_POCKETSPHINX_H
 #define CP_STT_POCKETSPHINX_H
@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include "conf.h"
 #include "cp_err.h"
+#include "stt.h"
 
 /* One recognised word; times in seconds from the first sample decoded. */
 struct stt_ps_word {
@@ -66,5 +67,19 @@ void stt_ps_words_free(struct stt_ps_words *w);
 
 /* Frees the decoder; ps may be NULL. */
 void stt_ps_free(struct stt_ps *ps);
+
+/*
+ * The "pocketsphinx" row of stt_backends[] (stt.h): open loads the
+ * decoder (stt_ps_new), transcribe resamples one channel to the model's
+ * rate with libsoxr, decodes it and groups its words into segments at
+ * pauses longer than 0.8 s, close frees the decoder. Built without
+ * pocketsphinx, open answers CP_SYSTEM "not built in".
+ */
+enum cp_err stt_ps_backend_open(const struct cp_conf *conf, void **state,
+    char *err, size_t errlen);
+enum cp_err stt_ps_backend_transcribe(void *state,
+    const struct stt_channel *ch, struct stt_segments *out,
+    struct stt_answer *ans, char *err, size_t errlen);
+void stt_ps_backend_close(void *state);
 
 #endif

@@ -1,6 +1,9 @@
 /*
  * summary.c: the "rules" summary backend (summary.h, DESIGN.md §5 stage 3):
- * gazetteer matching over the merged transcript and a template summary.
+ * gazetteer matching over the merged transcript and a template summary;
+ * the table of summary backends (summary_backends[], summary_run) and the
+ * whole-answer gazetteer lookup the openai backend stores its answers by
+ * (summary_gazetteer_match).
  *
  * Matching rules, and why:
  * - Terms are compared ASCII case-insensitively; other bytes exactly. No
@@ -35,10 +38,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "summary_openai.h"
+#include "utf8.h"
+
 #define SUMMARY_QUOTE_MAX   200  /* bytes of the quoted caller line */
 #define SUMMARY_CALLER_W    2
 #define SUMMARY_OTHER_W     1
-#define SUMMARY_NOT_UTF8    0x110000u  /* above every code point */
 
 /* A gazetteer term prepared for matching: ASCII lower-cased, separators
  * (space, tab, hyphen, maqaf) collapsed into one ' '. */
@@ -72,64 +77,6 @@ summary_is_space(unsigned char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n' ||
 	    c == '\v' || c == '\f';
-}
-
-/* Decodes the UTF-8 sequence at s[i] (i < n). *clen gets its length in
- * bytes (1 for an invalid byte, which yields SUMMARY_NOT_UTF8). */
-static uint32_t
-summary_cp_at(const unsigned char *s, size_t n, size_t i, size_t *clen)
-{
-	unsigned char c = s[i];
-	size_t len, k;
-	uint32_t cp;
-
-	*clen = 1;
-	if (c < 0x80)
-		return c;
-	if (c >= 0xC2 && c <= 0xDF) {
-		len = 2;
-		cp = c & 0x1F;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		len = 3;
-		cp = c & 0x0F;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		len = 4;
-		cp = c & 0x07;
-	} else
-		return SUMMARY_NOT_UTF8;
-	if (n - i < len)
-		return SUMMARY_NOT_UTF8;
-	for (k = 1; k < len; k++) {
-		if ((s[i + k] & 0xC0) != 0x80)
-			return SUMMARY_NOT_UTF8;
-		cp = (cp << 6) | (s[i + k] & 0x3F);
-	}
-	/* Overlong forms, surrogates and values past U+10FFFF are not UTF-8
-	 * (RFC 3629 §3): an overlong space must not count as a boundary. */
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
-		return SUMMARY_NOT_UTF8;
-	*clen = len;
-	return cp;
-}
-
-/* The code point that ends right before s[i] (i > 0); *start gets where
- * it begins. A stray byte is SUMMARY_NOT_UTF8, one byte long. */
-static uint32_t
-summary_cp_before(const unsigned char *s, size_t n, size_t i, size_t *start)
-{
-	size_t b = i - 1, clen;
-	uint32_t cp;
-
-	while (b > 0 && i - b < 4 && (s[b] & 0xC0) == 0x80)
-		b--;
-	cp = summary_cp_at(s, n, b, &clen);
-	if (b + clen != i) {
-		*start = i - 1;
-		return SUMMARY_NOT_UTF8;
-	}
-	*start = b;
-	return cp;
 }
 
 static bool
@@ -185,13 +132,14 @@ summary_boundary_before(const unsigned char *s, size_t n, size_t pos,
 
 	if (pos == 0)
 		return true;
-	cp = summary_cp_before(s, n, pos, &start);
+	cp = utf8_decode_before((const char *)s, n, pos, &start);
 	if (!summary_is_word(cp))
 		return true;
 	if (!hebrew || !summary_is_hebrew_prefix(cp))
 		return false;
 	return start == 0 ||
-	    !summary_is_word(summary_cp_before(s, n, start, &ignored));
+	    !summary_is_word(utf8_decode_before((const char *)s, n, start,
+	    &ignored));
 }
 
 static bool
@@ -199,7 +147,8 @@ summary_boundary_after(const unsigned char *s, size_t n, size_t end)
 {
 	size_t clen;
 
-	return end >= n || !summary_is_word(summary_cp_at(s, n, end, &clen));
+	return end >= n ||
+	    !summary_is_word(utf8_decode((const char *)s, n, end, &clen));
 }
 
 /* End offset of term t matched at s[pos], or 0 when it does not match. */
@@ -260,8 +209,7 @@ summary_term_prepare(const char *raw, struct summary_term *t)
 		t->s = NULL;
 		return CP_OK;
 	}
-	t->hebrew = summary_is_hebrew_letter(summary_cp_at(
-	    (const unsigned char *)t->s, o, 0, &clen));
+	t->hebrew = summary_is_hebrew_letter(utf8_decode(t->s, o, 0, &clen));
 	return CP_OK;
 }
 
@@ -641,6 +589,140 @@ out:
 	summary_gaz_free(&svc);
 	summary_gaz_free(&city);
 	return rc;
+}
+
+/*
+ * The rules backend as a row of the table: no service to wait for, so
+ * *retry_after_ms is always -1.
+ */
+static enum cp_err
+summary_rules_backend(const struct cp_conf *conf,
+    const struct summary_request *req, struct summary_result *out,
+    long *retry_after_ms, char *err, size_t errlen)
+{
+	if (retry_after_ms != NULL)
+		*retry_after_ms = -1;
+	return summary_rules(conf, req != NULL ? req->transcript : NULL, out,
+	    err, errlen);
+}
+
+const struct summary_backend summary_backends[] = {
+	{ "rules",  summary_rules_backend },
+	{ "openai", summary_openai_summarize },
+	{ NULL,     NULL }
+};
+
+const struct summary_backend *
+summary_backend_find(const char *name)
+{
+	const struct summary_backend *b;
+
+	if (name == NULL)
+		return NULL;
+	for (b = summary_backends; b->name != NULL; b++)
+		if (strcmp(b->name, name) == 0)
+			return b;
+	return NULL;
+}
+
+enum cp_err
+summary_run(const struct cp_conf *conf, const struct summary_request *req,
+    struct summary_result *out, long *retry_after_ms, char *err,
+    size_t errlen)
+{
+	const struct summary_backend *b;
+	const char *name;
+
+	memset(out, 0, sizeof(*out));
+	if (retry_after_ms != NULL)
+		*retry_after_ms = -1;
+	/* conf.c defaults summary.backend to "rules"; a zeroed conf (tests,
+	 * callpipectl without a file) means the same. */
+	name = conf != NULL && conf->summary.backend != NULL ?
+	    conf->summary.backend : "rules";
+	b = summary_backend_find(name);
+	if (b == NULL) {
+		if (err != NULL)
+			cp_fmt(err, errlen, "summary: unknown backend \"%s\"",
+			    name);
+		return CP_INPUT;
+	}
+	return b->summarize(conf, req, out, retry_after_ms, err, errlen);
+}
+
+/*
+ * The next byte of s in the form terms are compared in (summary_term_prepare):
+ * ASCII lower-cased, every run of separators (space, tab, hyphen, maqaf,
+ * other ASCII white space) one ' ', none at either end. *i is the read
+ * offset in s (n bytes); returns 0 at the end.
+ */
+static unsigned char
+summary_folded_next(const unsigned char *s, size_t n, size_t *i)
+{
+	size_t sep, k = *i;
+	bool any = false;
+
+	for (;;) {
+		sep = summary_sep_len(s, n, k);
+		if (sep == 0 && k < n && summary_is_space(s[k]))
+			sep = 1;
+		if (sep == 0)
+			break;
+		k += sep;
+		any = true;
+	}
+	if (k >= n) {
+		*i = n;
+		return 0;
+	}
+	if (any && *i > 0) {
+		*i = k;         /* the separator stands in front of s[k] */
+		return ' ';
+	}
+	*i = k + 1;
+	return summary_fold(s[k]);
+}
+
+/* True when a and b are equal once folded as summary_folded_next says. */
+static bool
+summary_folded_eq(const char *a, const char *b)
+{
+	const unsigned char *pa = (const unsigned char *)a;
+	const unsigned char *pb = (const unsigned char *)b;
+	size_t na = strlen(a), nb = strlen(b), ia = 0, ib = 0;
+	unsigned char ca, cb;
+
+	do {
+		ca = summary_folded_next(pa, na, &ia);
+		cb = summary_folded_next(pb, nb, &ib);
+		if (ca != cb)
+			return false;
+	} while (ca != 0);
+	return true;
+}
+
+const struct conf_gazetteer_entry *
+summary_gazetteer_match(const struct conf_gazetteer *gz, const char *answer)
+{
+	const struct conf_gazetteer_entry *e;
+	size_t i = 0;
+	int k, t;
+
+	if (gz == NULL || gz->entries == NULL || answer == NULL ||
+	    summary_folded_next((const unsigned char *)answer, strlen(answer),
+	    &i) == 0)
+		return NULL;    /* nothing but separators names nothing */
+	for (k = 0; k < gz->nentries; k++) {
+		e = &gz->entries[k];
+		if ((e->name != NULL && summary_folded_eq(e->name, answer)) ||
+		    (e->name_he != NULL && summary_folded_eq(e->name_he, answer)))
+			return e;
+		for (t = 0; e->terms != NULL && t < e->nterms &&
+		    e->terms[t] != NULL; t++)
+			if (summary_folded_eq(e->terms[t], answer))
+				return e;
+	}
+	return NULL;
 }
 
 void

@@ -1,13 +1,14 @@
 #include "webhook.h"
 
-#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "calls.h"
+#include "cp_num.h"
 #include "form.h"
+#include "jobkey.h"
 #include "log.h"
 #include "queue.h"
 #include "sid.h"
@@ -32,21 +33,14 @@ webhook_is_form(const char *ct)
 	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
-/* Parses a non-negative decimal of at most 9 digits; -1 when absent or
+/* A count or duration Twilio sends (0 to 999999999); -1 when absent or
  * malformed (Twilio sends "-1" for an unknown recording duration). */
 static long
 webhook_number(const char *s)
 {
-	char *end;
-	long v;
+	long long v;
 
-	if (s == NULL || *s == '\0' || strlen(s) > 9)
-		return -1;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < 0)
-		return -1;
-	return v;
+	return cp_parse_ll(s, 0, 999999999, &v) == CP_OK ? (long)v : -1;
 }
 
 static enum cp_err
@@ -87,8 +81,8 @@ webhook_recording_tx(struct db *db, struct webhook_ctx *c)
 	{
 		const char *code = form_get(c->form, "ErrorCode");
 		char reason[CP_REASON_MAX + 1];
-		if (code != NULL && strspn(code, "0123456789") == strlen(code) &&
-		    strlen(code) < 10)
+		long long ignored;
+		if (cp_parse_ll(code, 0, 999999999, &ignored) == CP_OK)
 			cp_fmt(reason, sizeof(reason), "recording %s: Twilio "
 			    "RecordingStatus %s, ErrorCode %s", re, status, code);
 		else
@@ -106,8 +100,9 @@ webhook_reconcile(struct db *db, struct webhook_ctx *c)
 {
 	char key[QUEUE_KEY_MAX + 1];
 
-	cp_fmt(key, sizeof(key), "reconcile:%s", c->call_sid);
-	return queue_enqueue(db, "reconcile", c->call_sid, key,
+	if (jobkey_reconcile(key, sizeof(key), c->call_sid, NULL, 0) != CP_OK)
+		return CP_INPUT;
+	return queue_enqueue(db, JOB_RECONCILE, c->call_sid, key,
 	    c->conf->worker.max_attempts,
 	    (long)c->conf->worker.reconcile_delay_s * 1000, NULL);
 }

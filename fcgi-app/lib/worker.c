@@ -7,10 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <json-c/json.h>
-
 #include "calls.h"
-#include "http.h"
+#include "jobs.h"
 #include "log.h"
 #include "store.h"
 
@@ -22,16 +20,6 @@ struct worker {
 	struct db            *db;
 	char                  id[QUEUE_OWNER_MAX + 1];
 };
-
-void
-worker_outcome_free(struct worker_outcome *o)
-{
-	if (o->has_stt)
-		stt_result_free(&o->stt);
-	if (o->has_summary)
-		summary_result_free(&o->summary);
-	o->has_stt = o->has_summary = false;
-}
 
 enum cp_err
 worker_new(const struct cp_conf *conf, struct worker **out)
@@ -64,317 +52,30 @@ worker_free(struct worker *w)
 	free(w);
 }
 
+/*
+ * Failures never retried: the input is wrong (bad URL, SID, a stage run
+ * out of order), there is nothing to work on (no audio, no speech, no row),
+ * or an upstream refused for good (OPENAI.md: quota, 4xx, 3xx).
+ */
 static bool
 worker_permanent(enum cp_err rc)
 {
 	return rc == CP_INPUT || rc == CP_NOAUDIO || rc == CP_EMPTY ||
-	    rc == CP_NOTFOUND;
-}
-
-static bool
-worker_kind_stage(const char *kind, enum calls_stage *stage)
-{
-	if (strcmp(kind, "fetch_recording") == 0 ||
-	    strcmp(kind, "reconcile") == 0)
-		*stage = CALLS_RECORDING;
-	else if (strcmp(kind, "transcribe") == 0)
-		*stage = CALLS_TRANSCRIPT;
-	else if (strcmp(kind, "summarize") == 0)
-		*stage = CALLS_SUMMARY;
-	else
-		return false;
-	return true;
-}
-
-/* Puts "what (backend): " before the reason of a failed outcome. */
-static void
-worker_reason_prefix(struct worker_outcome *o, const char *what,
-    const char *backend)
-{
-	char tmp[CP_REASON_MAX + 1];
-
-	cp_fmt(tmp, sizeof(tmp), "%s (%s): %s", what, backend, o->reason);
-	memcpy(o->reason, tmp, sizeof(tmp));
-}
-
-/* Work of fetch_recording: make sure the WAV is in the cache. */
-static void
-worker_fetch(struct worker *w, const struct queue_job *job,
-    const struct calls_row *row, struct worker_outcome *o)
-{
-	char path[4096];
-
-	o->rc = store_ensure(w->conf, row->recording_url, row->recording_sid,
-	    STORE_WAV, w->conf->twilio.request_timeout_ms, path, sizeof(path),
-	    &o->bytes, o->reason, sizeof(o->reason));
-}
-
-static void
-worker_transcribe(struct worker *w, const struct queue_job *job,
-    const struct calls_row *row, struct worker_outcome *o)
-{
-	char path[4096];
-	bool moved;
-
-	if (strcmp(row->recording_status, "completed") != 0) {
-		o->rc = CP_INPUT;
-		cp_fmt(o->reason, sizeof(o->reason), "transcribe: recording "
-		    "is %s, not completed", row->recording_status);
-		return;
-	}
-	if (calls_stage_start(w->db, job->call_sid, CALLS_TRANSCRIPT,
-	    &moved) != CP_OK) {
-		o->rc = CP_DB;
-		cp_fmt(o->reason, sizeof(o->reason), "transcribe: %s",
-		    db_error(w->db));
-		return;
-	}
-	o->rc = store_ensure(w->conf, row->recording_url, row->recording_sid,
-	    STORE_WAV, w->conf->twilio.request_timeout_ms, path, sizeof(path),
-	    &o->bytes, o->reason, sizeof(o->reason));
-	if (o->rc != CP_OK)
-		return;
-	/* Offline STT costs about 1 CPU-second per second of a two-channel
-	 * call: keep the lease well past that, so a long call is not taken
-	 * over by another worker half-way. */
-	{
-		/* The file says how long it is when Twilio did not. */
-		double secs = (double)row->recording_duration;
-		long want;
-		if (secs <= 0 && store_audio_seconds(path, &secs) != CP_OK)
-			secs = 0;
-		want = 3 * (long)secs + 60;
-		if (want > w->conf->worker.lease_seconds &&
-		    queue_extend_lease(w->db, job, (int)(want < 86400 ? want :
-		    86400)) == CP_NOTFOUND) {
-			o->rc = CP_AGAIN;
-			cp_fmt(o->reason, sizeof(o->reason), "transcribe: lease "
-			    "lost before decoding");
-			return;
-		}
-	}
-	o->rc = stt_transcribe_file(w->conf, path, &o->stt, o->reason,
-	    sizeof(o->reason));
-	o->has_stt = (o->rc == CP_OK);
-	if (o->rc != CP_OK)
-		worker_reason_prefix(o, "transcribe", w->conf->stt.backend);
-}
-
-static void
-worker_summarize(struct worker *w, const struct queue_job *job,
-    const struct calls_row *row, struct worker_outcome *o)
-{
-	char *transcript = NULL;
-	bool moved;
-
-	if (strcmp(row->transcript_status, "completed") != 0) {
-		o->rc = CP_INPUT;
-		cp_fmt(o->reason, sizeof(o->reason), "summarize: transcript "
-		    "is %s, not completed", row->transcript_status);
-		return;
-	}
-	if (calls_stage_start(w->db, job->call_sid, CALLS_SUMMARY,
-	    &moved) != CP_OK ||
-	    calls_get_transcript(w->db, job->call_sid, &transcript) != CP_OK) {
-		o->rc = CP_DB;
-		cp_fmt(o->reason, sizeof(o->reason), "summarize: %s",
-		    db_error(w->db));
-		return;
-	}
-	o->rc = summary_rules(w->conf, transcript ? transcript : "",
-	    &o->summary, o->reason, sizeof(o->reason));
-	o->has_summary = (o->rc == CP_OK);
-	if (o->rc != CP_OK)
-		worker_reason_prefix(o, "summarize", w->conf->summary.backend);
-	free(transcript);
-}
-
-/* GETs a Twilio REST JSON document into *root (json-c, caller puts it). */
-static enum cp_err
-worker_twilio_json(struct worker *w, const char *url, const char *what,
-    struct json_object **root, struct worker_outcome *o)
-{
-	const struct cp_conf *c = w->conf;
-	char *buf = NULL;
-	size_t len = 0;
-	long status = 0;
-	FILE *mem;
-	enum cp_err rc;
-
-	*root = NULL;
-	if ((mem = open_memstream(&buf, &len)) == NULL) {
-		cp_fmt(o->reason, sizeof(o->reason), "reconcile: out of memory");
-		return CP_NOMEM;
-	}
-	rc = http_get_to_file(url, c->twilio.account_sid, c->twilio.auth_token,
-	    c->twilio.request_timeout_ms, mem, 1024 * 1024, &status, o->reason,
-	    sizeof(o->reason));
-	fclose(mem);
-	if (rc == CP_OK && status != 200) {
-		rc = CP_UPSTREAM;
-		cp_fmt(o->reason, sizeof(o->reason), "reconcile: Twilio answered "
-		    "HTTP %ld to %s", status, what);
-	}
-	if (rc == CP_OK && (*root = json_tokener_parse(buf)) == NULL) {
-		rc = CP_UPSTREAM;
-		cp_fmt(o->reason, sizeof(o->reason), "reconcile: %s is not JSON",
-		    what);
-	}
-	free(buf);
-	return rc;
-}
-
-static const char *
-worker_json_str(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-/*
- * The Call resource (GET .../Calls/{CallSid}.json; Twilio OpenAPI
- * FetchCall: from, to, direction), for a call whose voice webhook was never
- * stored — e.g. the database was down while Twilio waited for TwiML — so
- * the row gets its numbers and its business after all.
- */
-static void
-worker_reconcile_voice(struct worker *w, const struct queue_job *job,
-    struct worker_outcome *o)
-{
-	const struct cp_conf *c = w->conf;
-	struct json_object *root = NULL;
-	const char *from, *to, *dir;
-	char url[1024];
-
-	cp_fmt(url, sizeof(url), "%s/2010-04-01/Accounts/%s/Calls/%s.json",
-	    c->twilio.api_base, c->twilio.account_sid, job->call_sid);
-	if ((o->rc = worker_twilio_json(w, url, "the Call resource", &root,
-	    o)) != CP_OK)
-		return;
-	from = worker_json_str(root, "from");
-	to = worker_json_str(root, "to");
-	dir = calls_token(worker_json_str(root, "direction"));
-	if (from != NULL && strlen(from) <= 64 && to != NULL && strlen(to) <= 64
-	    && dir != NULL) {
-		o->has_voice = true;
-		cp_fmt(o->call_from, sizeof(o->call_from), "%s", from);
-		cp_fmt(o->call_to, sizeof(o->call_to), "%s", to);
-		cp_fmt(o->call_direction, sizeof(o->call_direction), "%s", dir);
-	}
-	json_object_put(root);
-}
-
-/*
- * The recording callback may never come (TWILIO.md "Retries and
- * failures"): GET .../Calls/{CallSid}/Recordings.json (TWILIO.md; Twilio
- * OpenAPI ListRecording) and pick up a completed recording, or report what
- * Twilio says. Only the list's sid, status, duration and channels are
- * used: the media URL is built from our own api_base and AccountSid.
- */
-static void
-worker_reconcile_recording(struct worker *w, const struct queue_job *job,
-    struct worker_outcome *o)
-{
-	const struct cp_conf *c = w->conf;
-	struct json_object *root = NULL, *list = NULL;
-	bool processing = false;
-	const char *absent = NULL;
-	char url[1024];
-
-	cp_fmt(url, sizeof(url), "%s/2010-04-01/Accounts/%s/Calls/%s/"
-	    "Recordings.json", c->twilio.api_base, c->twilio.account_sid,
-	    job->call_sid);
-	if ((o->rc = worker_twilio_json(w, url, "the call's recording list",
-	    &root, o)) != CP_OK)
-		return;
-	if (!json_object_object_get_ex(root, "recordings", &list) ||
-	    !json_object_is_type(list, json_type_array)) {
-		o->rc = CP_UPSTREAM;
-		cp_fmt(o->reason, sizeof(o->reason), "reconcile: Twilio's "
-		    "recording list has no recordings array");
-	}
-	for (size_t i = 0; o->rc == CP_OK && i < json_object_array_length(list);
-	    i++) {
-		struct json_object *r = json_object_array_get_idx(list, i), *v;
-		const char *sid = worker_json_str(r, "sid");
-		const char *st = worker_json_str(r, "status");
-		if (!sid_valid(sid, "RE") || st == NULL)
-			continue;
-		if (strcmp(st, "completed") == 0) {
-			const char *d = worker_json_str(r, "duration");
-			cp_fmt(o->recording_sid, sizeof(o->recording_sid), "%s", sid);
-			o->recording_duration = -1;
-			if (d != NULL) {
-				char *end;
-				long n = strtol(d, &end, 10);
-				if (*end == '\0' && n >= 0 && n < 1000000)
-					o->recording_duration = n;
-			}
-			o->recording_channels =
-			    json_object_object_get_ex(r, "channels", &v) ?
-			    json_object_get_int(v) : 0;
-			if (o->recording_channels < 1 || o->recording_channels > 2)
-				o->recording_channels = 0;
-			break;
-		}
-		if (strcmp(st, "in-progress") == 0 || strcmp(st, "processing") == 0)
-			processing = true;
-		else if (strcmp(st, "absent") == 0 || strcmp(st, "failed") == 0)
-			absent = sid;
-	}
-	if (o->rc == CP_OK && o->recording_sid[0] == '\0') {
-		if (processing) {
-			o->rc = CP_AGAIN;
-			cp_fmt(o->reason, sizeof(o->reason), "reconcile: the "
-			    "recording is still processing at Twilio");
-		} else if (absent != NULL) {
-			o->rc = CP_NOAUDIO;
-			cp_fmt(o->reason, sizeof(o->reason), "reconcile: Twilio "
-			    "reports recording %s absent or failed", absent);
-		} else {
-			o->rc = CP_AGAIN;
-			cp_fmt(o->reason, sizeof(o->reason), "reconcile: no "
-			    "recording callback came and Twilio lists no recording "
-			    "for the call");
-		}
-	}
-	if (o->rc == CP_OK)
-		log_info("call %s: reconcile found recording %s that no callback "
-		    "reported", job->call_sid, o->recording_sid);
-	json_object_put(root);
-}
-
-/* reconcile (DESIGN.md §5 stage 4): after the call ended, fill in what
- * lost webhooks left out — the voice details and the recording. */
-static void
-worker_reconcile(struct worker *w, const struct queue_job *job,
-    const struct calls_row *row, struct worker_outcome *o)
-{
-	bool need_rec = row->recording_url[0] == '\0' &&
-	    (strcmp(row->recording_status, "pending") == 0 ||
-	    strcmp(row->recording_status, "recording") == 0);
-
-	o->rc = CP_OK;
-	if (!row->voice_seen)
-		worker_reconcile_voice(w, job, o);
-	if (o->rc == CP_OK && need_rec)
-		worker_reconcile_recording(w, job, o);
+	    rc == CP_NOTFOUND || rc == CP_REJECTED;
 }
 
 static void
 worker_execute(struct worker *w, const struct queue_job *job,
-    struct worker_outcome *o)
+    struct job_outcome *o)
 {
+	const struct job_kind *k = jobs_find(job->kind);
+	struct job_ctx ctx = { w->conf, w->db, job };
 	struct calls_row row;
-	enum calls_stage stage;
 	const char *st;
 
 	memset(o, 0, sizeof(*o));
-	if (!worker_kind_stage(job->kind, &stage)) {
+	o->retry_after_ms = -1;
+	if (k == NULL) {
 		o->rc = CP_INPUT;
 		cp_fmt(o->reason, sizeof(o->reason), "unknown job kind %s",
 		    job->kind);
@@ -397,31 +98,24 @@ worker_execute(struct worker *w, const struct queue_job *job,
 		    job->kind);
 		return;
 	}
-	if (strcmp(job->kind, "reconcile") == 0) {
-		worker_reconcile(w, job, &row, o);
-		return;
-	}
-	st = stage == CALLS_RECORDING ? row.recording_status :
-	    stage == CALLS_TRANSCRIPT ? row.transcript_status :
+	st = k->stage == CALLS_RECORDING ? row.recording_status :
+	    k->stage == CALLS_TRANSCRIPT ? row.transcript_status :
 	    row.summary_status;
-	if (strcmp(st, "completed") == 0 || strcmp(st, "failed") == 0) {
+	if (!k->redo_finished && (strcmp(st, "completed") == 0 ||
+	    strcmp(st, "failed") == 0)) {
 		/* The row refuses to redo a finished stage (DESIGN.md §5). */
 		o->rc = CP_OK;
 		log_info("job %llu %s: stage already %s, nothing to do",
 		    job->id, job->dedupe_key, st);
 		return;
 	}
-	switch (stage) {
-	case CALLS_RECORDING:  worker_fetch(w, job, &row, o); break;
-	case CALLS_TRANSCRIPT: worker_transcribe(w, job, &row, o); break;
-	case CALLS_SUMMARY:    worker_summarize(w, job, &row, o); break;
-	}
+	k->run(&ctx, &row, o);
 }
 
 struct worker_finish_ctx {
 	const struct cp_conf    *conf;
 	const struct queue_job  *job;
-	struct worker_outcome   *o;
+	struct job_outcome      *o;
 };
 
 /* Success: stage result, next stage's job, job done — one transaction. */
@@ -429,64 +123,24 @@ static enum cp_err
 worker_finish_ok(struct db *db, struct worker_finish_ctx *c)
 {
 	const struct queue_job *job = c->job;
-	struct worker_outcome *o = c->o;
+	const struct job_kind *k = jobs_find(job->kind);
 	struct calls_row row;
-	const char *next = NULL;
-	char key[QUEUE_KEY_MAX + 1];
 	bool moved = false;
 	enum cp_err rc;
 
 	if ((rc = queue_finish_done(db, job)) != CP_OK)
 		return rc;
-	if (strcmp(job->kind, "reconcile") == 0) {
-		char url[1024];
-		if (o->has_voice) {
-			long long business;
-			if (calls_business_for(db, o->call_direction, o->call_from,
-			    o->call_to, c->conf->default_business_id,
-			    &business) != CP_OK)
-				return CP_DB;
-			if (calls_voice(db, job->call_sid, o->call_direction,
-			    o->call_from, o->call_to, NULL, business) != CP_OK)
-				return CP_DB;
-			log_info("call %s: reconcile stored the voice details no "
-			    "webhook stored (business %lld)", job->call_sid, business);
-		}
-		if (o->recording_sid[0] == '\0')
-			return CP_OK;
-		if (store_recording_url(c->conf, o->recording_sid, url,
-		    sizeof(url)) != CP_OK)
-			return CP_INPUT;
-		return calls_recording_completed(db, job->call_sid,
-		    o->recording_sid, url, o->recording_duration,
-		    o->recording_channels, c->conf->worker.max_attempts, NULL);
-	}
-	if (strcmp(job->kind, "fetch_recording") == 0) {
-		if (calls_recording_stored(db, job->call_sid, o->bytes,
-		    &moved) != CP_OK)
-			return CP_DB;
-		next = "transcribe";
-	} else if (strcmp(job->kind, "transcribe") == 0 && o->has_stt) {
-		if (calls_transcript_done(db, job->call_sid, o->stt.transcription,
-		    o->stt.final_transcript, o->stt.segments_json,
-		    &moved) != CP_OK)
-			return CP_DB;
-		next = "summarize";
-	} else if (strcmp(job->kind, "summarize") == 0 && o->has_summary) {
-		if (calls_summary_done(db, job->call_sid, o->summary.service,
-		    o->summary.city, o->summary.confidence, o->summary.summary,
-		    &moved) != CP_OK)
-			return CP_DB;
-	}
-	if (next == NULL || !moved)
+	if (k == NULL)
+		return CP_OK;
+	if ((rc = k->done(db, c->conf, job, c->o, &moved)) != CP_OK)
+		return rc;
+	if (k->next == NULL || !moved)
 		return CP_OK;
 	if (calls_get(db, job->call_sid, &row) != CP_OK)
 		return CP_DB;
 	/* A manual retry bumps retry_count, so its jobs get new keys. */
-	cp_fmt(key, sizeof(key), "%s:%s:%d", next, job->call_sid,
-	    row.retry_count);
-	return queue_enqueue(db, next, job->call_sid, key,
-	    c->conf->worker.max_attempts, 0, NULL);
+	return jobs_enqueue(db, k->next, job->call_sid, row.recording_sid,
+	    row.retry_count, c->conf->worker.max_attempts, 0, NULL);
 }
 
 static enum cp_err
@@ -494,9 +148,8 @@ worker_finish_tx(struct db *db, void *arg, char *err, size_t errlen)
 {
 	struct worker_finish_ctx *c = arg;
 	const struct queue_job *job = c->job;
-	struct worker_outcome *o = c->o;
-	enum calls_stage stage = CALLS_RECORDING;
-	bool known = worker_kind_stage(job->kind, &stage);
+	struct job_outcome *o = c->o;
+	const struct job_kind *k = jobs_find(job->kind);
 	enum cp_err rc;
 
 	if (o->rc == CP_OK)
@@ -505,6 +158,10 @@ worker_finish_tx(struct db *db, void *arg, char *err, size_t errlen)
 		long delay = queue_backoff_ms(job->attempts,
 		    c->conf->worker.backoff_base_ms,
 		    c->conf->worker.backoff_max_ms);
+		/* Never sooner than the service asked (Retry-After /
+		 * retry-after-ms, capped where the backends read it). */
+		if (o->retry_after_ms > delay)
+			delay = o->retry_after_ms;
 		char note[CP_REASON_MAX + 1];
 		cp_fmt(note, sizeof(note), "%s (attempt %d of %d, retry in "
 		    "%ld ms)", o->reason, job->attempts, job->max_attempts, delay);
@@ -515,14 +172,14 @@ worker_finish_tx(struct db *db, void *arg, char *err, size_t errlen)
 	}
 	if ((rc = queue_finish_dead(db, job, o->reason)) != CP_OK)
 		return rc;
-	if (known && job->call_sid[0])
-		return calls_stage_failed(db, job->call_sid, stage, o->reason);
+	if (k != NULL && job->call_sid[0])
+		return calls_stage_failed(db, job->call_sid, k->stage, o->reason);
 	return CP_OK;
 }
 
 enum cp_err
 worker_finish(struct db *db, const struct cp_conf *conf,
-    const struct queue_job *job, struct worker_outcome *o)
+    const struct queue_job *job, struct job_outcome *o)
 {
 	struct worker_finish_ctx c = { conf, job, o };
 	char err[CP_REASON_MAX + 1] = "";
@@ -543,7 +200,7 @@ static enum cp_err
 worker_run_one(struct worker *w, bool *ran)
 {
 	struct queue_job job;
-	struct worker_outcome o;
+	struct job_outcome o;
 	enum cp_err rc;
 
 	*ran = false;
@@ -554,15 +211,16 @@ worker_run_one(struct worker *w, bool *ran)
 	    job.dedupe_key, job.attempts, job.max_attempts);
 	worker_execute(w, &job, &o);
 	rc = worker_finish(w->db, w->conf, &job, &o);
-	worker_outcome_free(&o);
+	job_outcome_free(&o);
 	if (rc != CP_OK && rc != CP_NOTFOUND) {
 		/* The result could not be written (a value the table refuses,
 		 * the database going away): record that as this attempt's
 		 * failure, so it is retried with backoff and, at the end, the
 		 * stage says failed with the real reason — not a lease that
 		 * silently expires. */
-		struct worker_outcome f;
+		struct job_outcome f;
 		memset(&f, 0, sizeof(f));
+		f.retry_after_ms = -1;
 		f.rc = CP_SYSTEM;
 		cp_fmt(f.reason, sizeof(f.reason), "%s: writing the result "
 		    "failed: %u %s", job.kind, db_errno(w->db), db_error(w->db));
@@ -584,8 +242,9 @@ worker_reap_expired(struct worker *w)
 		return;
 	}
 	for (int i = 0; i < n; i++) {
-		struct worker_outcome o;
+		struct job_outcome o;
 		memset(&o, 0, sizeof(o));
+		o.retry_after_ms = -1;
 		o.rc = CP_SYSTEM;
 		cp_fmt(o.reason, sizeof(o.reason), "%s: lease expired on the "
 		    "last attempt (%d of %d); the worker died or hung",

@@ -1,8 +1,7 @@
 /*
  * worker.h: callpipe-worker, the polling loop over the jobs table
- * (DESIGN.md §5) and the stage jobs: fetch_recording, transcribe,
- * summarize, and reconcile (after a call ends, ask Twilio's REST API for a
- * recording whose callback never came, DESIGN.md §5 stage 4).
+ * (DESIGN.md §5). What each job kind does is in the job-kind table
+ * (jobs.h); this is the loop: claim, run the kind, write the outcome.
  *
  * A job's work runs outside any transaction; its outcome and the job's
  * completion are then written in one db_tx, guarded by the lease (see
@@ -10,7 +9,8 @@
  * enqueued; a transient failure (Twilio 404, upstream or database error)
  * -> retried with exponential backoff and jitter while attempts remain, the
  * stage staying in its working state with last_error set; a permanent
- * failure (no audio, empty transcript, bad input) or the last attempt ->
+ * failure (no audio, empty transcript, bad input, an upstream's permanent
+ * refusal) or the last attempt ->
  * job dead, stage failed, last_error set.
  */
 #ifndef CP_WORKER_H
@@ -22,31 +22,9 @@
 #include "cp_err.h"
 #include "db.h"
 #include "queue.h"
-#include "stt.h"
-#include "summary.h"
+#include "jobs.h"
 
 struct worker;
-
-/* The result of running one job, before it is written. */
-struct worker_outcome {
-	enum cp_err rc;                   /* CP_OK: the stage succeeded */
-	char        reason[CP_REASON_MAX + 1];
-	long long   bytes;                /* fetch_recording: file size */
-	bool        has_stt;
-	struct stt_result stt;            /* transcribe */
-	bool        has_summary;
-	struct summary_result summary;    /* summarize */
-	/* reconcile: the recording Twilio lists for the call, when found */
-	char        recording_sid[SID_LEN + 1];
-	long        recording_duration;   /* seconds, -1 unknown */
-	int         recording_channels;
-	/* reconcile: the Call resource, when no voice webhook was stored */
-	bool        has_voice;
-	char        call_from[65], call_to[65], call_direction[33];
-};
-
-/* Frees what an outcome holds. */
-void worker_outcome_free(struct worker_outcome *o);
 
 /*
  * Creates a worker for conf (borrowed) with id "host:pid" and opens its
@@ -69,6 +47,6 @@ int worker_loop(struct worker *w, volatile sig_atomic_t *stop);
  * CP_NOTFOUND when the lease was lost (nothing is written); CP_DB.
  */
 enum cp_err worker_finish(struct db *db, const struct cp_conf *conf,
-    const struct queue_job *job, struct worker_outcome *o);
+    const struct queue_job *job, struct job_outcome *o);
 
 #endif

@@ -2,8 +2,10 @@
 
 The tests run against the real local stack (etc/dev.sh up): nginx with TLS
 on CALLPIPE_BASE_URL -> callpipe-fcgi -> MariaDB, and the Twilio simulator
-on TWILIO_SIM_URL. Everything a test needs comes from run/stack.env, read
-into a Stack; nothing here starts or stops a service.
+on TWILIO_SIM_URL; with the openai backends (etc/dev.sh up --backends
+openai) also the OpenAI simulator on OPENAI_SIM_URL (Stack.openai).
+Everything a test needs comes from run/stack.env, read into a Stack;
+nothing here starts or stops a service.
 
 Only the standard library, Debian's python3-twilio (the signature, computed
 the way Twilio computes it) and python3-pymysql.
@@ -18,6 +20,8 @@ import secrets
 import shlex
 import ssl
 import subprocess
+import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -28,6 +32,16 @@ from twilio.request_validator import RequestValidator
 
 FORM = "application/x-www-form-urlencoded"
 SID_RE = re.compile(r"^(CA|RE|AC)[0-9a-f]{32}$")
+
+# The 16 kHz English clips of make_audio.py that pocketsphinx recognises:
+# the Twilio simulator serves 8 kHz by default (as Twilio does), and the
+# offline model needs 16 kHz, so calls with these clips ask for
+# media_rate 16000 unless the test gives a media_rate itself.
+OFFLINE_CLIPS = ("demo", "short")
+OFFLINE_MEDIA_RATE = 16000
+
+# A segment's times in transcript_segments vs. the manifest's turns.
+TIME_TOLERANCE_S = 0.3
 
 # The columns shown when a wait on a call_log row fails.
 ROW_SUMMARY_COLS = ("call_sid", "business_id", "call_status", "recording_sid",
@@ -236,6 +250,259 @@ class Sim:
         return r
 
 
+def _import_openaiclient():
+    """tests/sim/openaiclient.py's OpenAISim, when it is there."""
+    simdir = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "sim")
+    if simdir not in sys.path:
+        sys.path.append(simdir)
+    try:
+        import openaiclient  # noqa: E402 - tests/sim, beside this directory
+    except ImportError:
+        return None
+    return getattr(openaiclient, "OpenAISim", None)
+
+
+class OpenAI:
+    """Client of the OpenAI simulator's control API (/_sim/..., no auth;
+    tests/sim/openai_sim.py). reset(), fault(), requests() go through
+    tests/sim/openaiclient.py's OpenAISim when it exists (the same calls),
+    else straight to the HTTP API the contract gives."""
+
+    def __init__(self, url, api_key=None):
+        self.url = url.rstrip("/")
+        u = urllib.parse.urlsplit(self.url)
+        self.host = u.hostname
+        self.port = u.port or 80
+        self.api_key = api_key
+        cls = _import_openaiclient()
+        self._client = None
+        if cls is not None:
+            try:
+                self._client = cls(self.url)
+            except Exception:  # noqa: BLE001 - fall back to our own calls
+                self._client = None
+
+    def _call(self, method, path, obj=None, timeout=30):
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        try:
+            h, body = {}, None
+            if obj is not None:
+                body = json.dumps(obj).encode("utf-8")
+                h["Content-Type"] = "application/json"
+            r = _request(conn, method, path, h, body)
+        finally:
+            conn.close()
+        if r.status != 200:
+            raise TestFailure("openai sim %s %s: HTTP %d: %s" % (method, path, r.status,
+                                                                 r.text()[:300]))
+        return r.json() if r.body else None
+
+    def health(self):
+        try:
+            return self._call("GET", "/_sim/health", timeout=5).get("ok") is True
+        except (OSError, TestFailure, ValueError):
+            return False
+
+    def reset(self):
+        """Clears the faults and the request log."""
+        if self._client is not None and hasattr(self._client, "reset"):
+            return self._client.reset()
+        return self._call("POST", "/_sim/reset", {})
+
+    def fault(self, endpoint, kind, count=1, **kw):
+        """Queues a fault on endpoint ("transcriptions" or "chat"): kind as
+        the simulator names it, count requests (-1 = every one), kw e.g.
+        retry_after_ms=, retry_after_s=, stall_s=."""
+        if self._client is not None and hasattr(self._client, "fault"):
+            return self._client.fault(endpoint, kind, count=count, **kw)
+        body = {"endpoint": endpoint, "kind": kind, "count": count}
+        body.update(kw)
+        return self._call("POST", "/_sim/faults", body)
+
+    def requests(self, endpoint=None):
+        """The request log, oldest first: [{"id", "t", "endpoint", "path",
+        "status", "fault", "fields", "file", "matched", "body"}]."""
+        if self._client is not None and hasattr(self._client, "requests"):
+            out = self._client.requests(endpoint)
+        else:
+            path = "/_sim/requests"
+            if endpoint:
+                path += "?endpoint=" + urllib.parse.quote(endpoint)
+            out = self._call("GET", path)
+        if isinstance(out, dict):
+            out = out.get("requests", [])
+        return sorted(out, key=lambda r: (r.get("t") or 0, r.get("id") or 0))
+
+    def uploads(self):
+        """The transcription requests that carried a file."""
+        return [r for r in self.requests("transcriptions") if r.get("file")]
+
+    def load_manifest(self, path):
+        """Makes the simulator know the clips of another manifest."""
+        return self._call("POST", "/_sim/manifest", {"path": os.path.abspath(path)},
+                          timeout=300)
+
+
+def conf_with(src, overrides, dest):
+    """Writes a copy of the libconfig file src to dest with overrides
+    {"group.sub.key": libconfig value text} applied: each key must be set on
+    one line ("key = value;") as etc/callpipe.conf does. Returns dest."""
+    with open(src, encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    stack_, done = [], set()
+    for i, line in enumerate(lines):
+        m = re.match(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*\{", line)
+        if m:
+            stack_.append(m.group(1))
+            continue
+        if re.match(r"^\s*\}\s*;", line):
+            if stack_:
+                stack_.pop()
+            continue
+        m = re.match(r'^(\s*)([A-Za-z_][A-Za-z0-9_]*)(\s*=\s*)("(?:[^"\\]|\\.)*"|[-+.0-9A-Za-z_]+)(\s*;.*)$',
+                     line)
+        if not m:
+            continue
+        path = ".".join(stack_ + [m.group(2)])
+        if path in overrides:
+            v = overrides[path]
+            if isinstance(v, str) and not v.startswith('"'):
+                v = json.dumps(v)
+            lines[i] = "%s%s%s%s%s" % (m.group(1), m.group(2), m.group(3), v, m.group(5))
+            done.add(path)
+    missing = sorted(set(overrides) - done)
+    check(not missing, "%s has no line setting %s", src, missing)
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines))
+    return dest
+
+
+def conf_lookup(path, dotted):
+    """The value of a dotted key ("stt.openai.timeout_ms") of a libconfig
+    file whose keys are set one a line, as etc/callpipe.conf: strings
+    unquoted, integers converted; fails when the key is not there."""
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    stack_ = []
+    for line in lines:
+        m = re.match(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*\{", line)
+        if m:
+            stack_.append(m.group(1))
+            continue
+        if re.match(r"^\s*\}\s*;", line):
+            if stack_:
+                stack_.pop()
+            continue
+        m = re.match(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*("(?:[^"\\]|\\.)*"|[-+.0-9A-Za-z_]+)\s*;',
+                     line)
+        if m and ".".join(stack_ + [m.group(1)]) == dotted:
+            v = m.group(2)
+            if v.startswith('"'):
+                return json.loads(v)
+            return int(v) if re.match(r"^-?\d+$", v) else v
+    raise TestFailure("%s: no key %s" % (path, dotted))
+
+
+def transcript_lines(final_transcript):
+    """[(label, text)] of final_transcript's "Label: text" lines."""
+    out = []
+    for line in (final_transcript or "").splitlines():
+        label, sep, text = line.partition(":")
+        if sep and label.strip():
+            out.append((label.strip(), text.strip()))
+    return out
+
+
+def collapse(seq):
+    """seq without consecutive repeats."""
+    out = []
+    for x in seq:
+        if not out or out[-1] != x:
+            out.append(x)
+    return out
+
+
+def norm_text(s):
+    return " ".join(str(s).split())
+
+
+def segments_of(row):
+    """call_log.transcript_segments as a list sorted by start."""
+    segs = json.loads(row["transcript_segments"] or "[]")
+    if isinstance(segs, dict):
+        segs = segs.get("segments") or []
+    check(isinstance(segs, list), "transcript_segments is not a list: %r", segs)
+    for s in segs:
+        for k in ("speaker", "start", "end", "text"):
+            check(k in s, "segment %r lacks %r", s, k)
+    return sorted(segs, key=lambda s: (s["start"], s["end"]))
+
+
+def match_turns(segs, turns, tol=TIME_TOLERANCE_S, speaker_of=None):
+    """Checks transcript segments against a manifest clip's turns: every
+    segment belongs to the turn of its speaker it overlaps (or is nearest
+    to), every turn has segments, the first starts and the last ends within
+    tol seconds of the turn, their text together is the turn's, and the
+    speakers come in the turns' order. speaker_of(turn) gives the speaker
+    expected in the segments (default the turn's own: "caller"/"agent").
+    Returns [(turn, [segments])]."""
+    speaker_of = speaker_of or (lambda t: t["speaker"])
+    turns = sorted(turns, key=lambda t: t["start"])
+    groups = [(t, []) for t in turns]
+    for s in segs:
+        best, best_d = None, None
+        for i, t in enumerate(turns):
+            if speaker_of(t) != str(s["speaker"]).lower():
+                continue
+            overlap = min(s["end"], t["end"]) - max(s["start"], t["start"])
+            d = -overlap if overlap > 0 else min(abs(s["start"] - t["start"]),
+                                                 abs(s["end"] - t["end"]))
+            if best_d is None or d < best_d:
+                best, best_d = i, d
+        check(best is not None, "segment %r has a speaker no turn has (turns %r)", s,
+              [(speaker_of(t), t["start"], t["end"]) for t in turns])
+        groups[best][1].append(s)
+    for t, ss in groups:
+        check(ss, "no segment for the %s turn %.2f-%.2f %r (segments %r)", speaker_of(t),
+              t["start"], t["end"], t["text"],
+              [(x["speaker"], x["start"], x["end"]) for x in segs])
+        st, en = min(x["start"] for x in ss), max(x["end"] for x in ss)
+        check(abs(st - t["start"]) <= tol and abs(en - t["end"]) <= tol,
+              "the %s turn %r is at %.2f-%.2f in the manifest, %.2f-%.2f in the transcript "
+              "(more than %.1f s apart)", speaker_of(t), t["text"][:40], t["start"], t["end"],
+              st, en, tol)
+        eq(norm_text(" ".join(norm_text(x["text"]) for x in ss)), norm_text(t["text"]),
+           "text of the %s turn at %.2f s" % (speaker_of(t), t["start"]))
+    eq(collapse([str(s["speaker"]).lower() for s in segs]),
+       collapse([speaker_of(t) for t in turns]), "speaker order of the segments")
+    return groups
+
+
+def parse_ctl_transcript(stdout):
+    """callpipectl transcribe's output: ([{"start", "end", "speaker",
+    "text"}], language or None). Lines "[12.34-15.67] Caller: text", then
+    "language: he" (or "-")."""
+    segs, lang = [], None
+    for line in stdout.splitlines():
+        m = re.match(r"^\[\s*([0-9.]+)\s*-\s*([0-9.]+)\s*\]\s*([^:]+):\s?(.*)$", line)
+        if m:
+            segs.append({"start": float(m.group(1)), "end": float(m.group(2)),
+                         "speaker": m.group(3).strip().lower(), "text": m.group(4)})
+            continue
+        m = re.match(r"^language:\s*(\S+)\s*$", line)
+        if m:
+            lang = None if m.group(1) == "-" else m.group(1)
+    return segs, lang
+
+
+HEBREW_RE = re.compile(r"[\u0590-\u05FF]")
+
+
+def has_hebrew(s):
+    return bool(HEBREW_RE.search(s or ""))
+
+
 class Stack:
     """The running stack, as run/stack.env describes it."""
 
@@ -270,6 +537,13 @@ class Stack:
         self.fcgi_pid_file = env.get("CALLPIPE_FCGI_PID_FILE") or os.path.join(
             self.run_dir, "pids", "callpipe-fcgi.pid")
         self.sim = Sim(env["TWILIO_SIM_URL"], self.account_sid, self.auth_token)
+        # The backends the stack is up with (etc/dev.sh up --backends ...).
+        self.backends = env.get("CALLPIPE_BACKENDS") or "offline"
+        self.openai = None
+        if env.get("OPENAI_SIM_URL"):
+            self.openai = OpenAI(env["OPENAI_SIM_URL"], env.get("OPENAI_SIM_API_KEY"))
+        self.manifest_path = env.get("OPENAI_SIM_MANIFEST") or os.path.join(
+            self.audio_dir, "manifest.json")
         self._ssl = ssl.create_default_context(cafile=env["CALLPIPE_CA_CERT"])
         self._memo = {}
         self._memo_lock = threading.Lock()
@@ -285,6 +559,32 @@ class Stack:
     def audio_meta(self, name):
         with open(os.path.join(self.audio_dir, name + ".json"), encoding="utf-8") as f:
             return json.load(f)
+
+    def manifest(self, path=None):
+        """run/audio/manifest.json (make_audio.py): {"clips", "utterances"}."""
+        with open(path or self.manifest_path, encoding="utf-8") as f:
+            return json.load(f)
+
+    def clip(self, name):
+        """One clip of the manifest: {"file", "rate", "channels", "lang",
+        "service", "city", "llm", "turns": [...]}."""
+        clips = self.manifest().get("clips", {})
+        check(name in clips, "%s has no clip %r (it has %r)", self.manifest_path, name,
+              sorted(clips))
+        return clips[name]
+
+    def conf_get(self, dotted):
+        """A value of run/callpipe.conf by its dotted path, e.g.
+        "stt.openai.timeout_ms" (groups nested in groups too)."""
+        return conf_lookup(self.conf, dotted)
+
+    def conf_copy(self, overrides, tmpdir=None, name="callpipe-copy.conf"):
+        """A copy of run/callpipe.conf with overrides {"stt.openai.chunk_seconds":
+        10, ...} (dotted paths, libconfig values; strings are quoted for
+        you). In tmpdir, else a new temporary directory. Returns the path."""
+        if tmpdir is None:
+            tmpdir = tempfile.mkdtemp(prefix="itest-conf-")
+        return conf_with(self.conf, overrides, os.path.join(tmpdir, name))
 
     def conf_value(self, section, key):
         """A scalar of run/callpipe.conf (libconfig): section.key, or key at
@@ -461,9 +761,14 @@ class Stack:
     # ------------------------------------------------------------ calls
 
     def start_call(self, audio="short", **opts):
-        """Starts a simulated inbound call to the demo business's number."""
+        """Starts a simulated inbound call to the demo business's number
+        (opts "to" for another). The simulator serves 8 kHz media (Twilio's
+        rate) unless told otherwise; calls with the pocketsphinx clips
+        (OFFLINE_CLIPS) ask for media_rate 16000 unless opts give one."""
         o = {"from": "+15551230001", "to": self.business_number,
              "direction": "inbound", "audio": self.audio(audio)}
+        if audio in OFFLINE_CLIPS and opts.get("audio_kind", "normal") == "normal":
+            o["media_rate"] = OFFLINE_MEDIA_RATE
         o.update(opts)
         return self.sim.create_call(**o)
 
@@ -482,6 +787,117 @@ class Stack:
               info["call_sid"], st["state"], st.get("errors"))
         row = self.wait_statuses(info["call_sid"], timeout)
         return info, st, row
+
+    # ------------------------------------------------------------ stages
+
+    def wait_stage(self, call_sid, stage, status, timeout=90):
+        """Waits until <stage>_status ("recording", "transcript", "summary")
+        is status (a string or a tuple of them); returns the row."""
+        col = stage + "_status"
+        want = (status,) if isinstance(status, str) else tuple(status)
+        return self.wait_row(call_sid, lambda r: r is not None and r[col] in want, timeout,
+                             "%s in %s" % (col, "|".join(want)))
+
+    def wait_job(self, call_sid, kind, states=("done", "dead"), timeout=90):
+        """Waits until the call's newest job of kind is in one of states;
+        returns that job row."""
+        want = (states,) if isinstance(states, str) else tuple(states)
+        deadline = time.monotonic() + timeout
+        jobs = []
+        while True:
+            jobs = [j for j in self.jobs(call_sid) if j["kind"] == kind]
+            if jobs and jobs[-1]["state"] in want:
+                return jobs[-1]
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.25)
+        raise TestFailure("call %s: no %s job in %s after %ds; jobs: %s; row: %s" %
+                          (call_sid, kind, "|".join(want), timeout,
+                           [(j["kind"], j["state"], j["attempts"], j["last_error"])
+                            for j in self.jobs(call_sid)], row_summary(self.row(call_sid))))
+
+    def job(self, call_sid, kind):
+        """The call's newest job of kind, or None."""
+        jobs = [j for j in self.jobs(call_sid) if j["kind"] == kind]
+        return jobs[-1] if jobs else None
+
+    def create_business(self, name=None, language=None, numbers=1):
+        """callpipectl business create --name NAME [--language L] with
+        `numbers` new E.164 numbers of its own; returns (id, [numbers])."""
+        name = name or "itest " + secrets.token_hex(4)
+        nums = ["+1555%07d" % secrets.randbelow(10 ** 7) for _ in range(numbers)]
+        args = ["business", "create", "--name", name]
+        for n in nums:
+            args += ["--number", n]
+        if language is not None:
+            args += ["--language", language]
+        out = self.ctl(*args)
+        check(out.returncode == 0, "callpipectl %s: exit %d: %s", shell_join(args),
+              out.returncode, out.stderr.strip())
+        bid = out.stdout.strip().splitlines()[-1].strip() if out.stdout.strip() else ""
+        check(bid.isdigit(), "business create printed %r", out.stdout)
+        rows = self.query("SELECT * FROM businesses WHERE id = %s", (int(bid),))
+        check(rows, "business %s is not in businesses", bid)
+        if language is not None:
+            eq(rows[0].get("language"), language, "businesses.language of the new business")
+        return int(bid), nums
+
+    def business_with_language(self, language):
+        """A business with businesses.language = language and one number,
+        made once per run; returns (id, number)."""
+        def make():
+            bid, nums = self.create_business("itest %s" % language, language)
+            return bid, nums[0]
+        return self.memo("business_lang_" + language, make)
+
+    def clip_call(self, name, language="clip", **opts):
+        """Starts a call with the manifest clip run/audio/<name>.wav at the
+        simulator's default rate (8 kHz, as Twilio) unless opts say
+        otherwise. language "clip": to a business whose language is the
+        clip's ("en": made with --language en); None: to the demo business
+        (no language: stt.openai.language applies, "he"). Returns
+        (info, clip)."""
+        clip = self.clip(name)
+        lang = clip.get("lang") if language == "clip" else language
+        o = dict(opts)
+        if lang is not None and "to" not in o:
+            o["to"] = self.business_with_language(lang)[1]
+        return self.start_call(name, **o), clip
+
+    def check_clip_transcript(self, row, clip, mono=False):
+        """The row's transcript against the clip's turns: segments (speaker,
+        order, times within TIME_TOLERANCE_S, text), final_transcript lines
+        and the per-channel transcription JSON. mono: everything is the
+        "call" speaker ("Call:" lines). Returns the segments."""
+        turns = sorted(clip["turns"], key=lambda t: t["start"])
+        speaker_of = (lambda t: "call") if mono else (lambda t: t["speaker"])
+        segs = segments_of(row)
+        match_turns(segs, turns, speaker_of=speaker_of)
+        lines = transcript_lines(row["final_transcript"])
+        eq(collapse([l for l, _ in lines]),
+           collapse([speaker_of(t).capitalize() for t in turns]),
+           "speaker labels of final_transcript %r" % row["final_transcript"])
+        eq(norm_text(" ".join(t for _, t in lines)), norm_text(" ".join(t["text"] for t in turns)),
+           "text of final_transcript")
+        trans = json.loads(row["transcription"] or "{}")
+        check(isinstance(trans, dict), "transcription is not an object: %r", row["transcription"])
+        want = {}
+        for t in turns:
+            want.setdefault(speaker_of(t), []).append(t["text"])
+        got = {k: norm_text(v) for k, v in trans.items() if norm_text(v)}
+        eq(got, {k: norm_text(" ".join(v)) for k, v in want.items()}, "transcription JSON")
+        return segs
+
+    def openai_sim(self):
+        """The OpenAI simulator's client, its faults and log cleared (call
+        at a test's start). Fails unless the stack is up with --backends
+        openai."""
+        check(self.openai is not None,
+              "stack.env has no OPENAI_SIM_URL: run 'etc/dev.sh up --backends openai'")
+        check(self.openai.health(), "the OpenAI simulator does not answer %s/_sim/health",
+              self.openai.url)
+        self.openai.reset()
+        return self.openai
 
     def memo(self, key, fn):
         """fn() once per run for key (shared fixtures between tests)."""
@@ -512,6 +928,25 @@ class Stack:
         """Runs callpipectl -c CONF args...; returns CompletedProcess (text)."""
         argv = [self.ctl_bin, "-c", conf or self.conf] + list(args)
         return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+
+    def ctl_measured(self, *args, conf=None, timeout=600):
+        """Runs callpipectl in a fresh Python whose only child it is, so that
+        resource.getrusage(RUSAGE_CHILDREN).ru_maxrss is callpipectl's own
+        peak RSS (KiB). Returns (CompletedProcess, maxrss_kib)."""
+        argv = [self.ctl_bin, "-c", conf or self.conf] + list(args)
+        wrapper = ("import json, resource, subprocess, sys\n"
+                   "p = subprocess.run(sys.argv[1:])\n"
+                   "ru = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+                   "sys.stderr.write('\\nCPRUSAGE ' + json.dumps({'rc': p.returncode, "
+                   "'maxrss_kib': ru.ru_maxrss}) + '\\n')\n"
+                   "sys.exit(p.returncode)\n")
+        p = subprocess.run([sys.executable, "-c", wrapper] + argv, capture_output=True,
+                           text=True, timeout=timeout)
+        m = re.search(r"\nCPRUSAGE (\{.*\})\n?$", p.stderr)
+        check(m is not None, "no rusage from the wrapper of %s: %r", shell_join(argv),
+              p.stderr[-500:])
+        p.stderr = p.stderr[:m.start()]
+        return p, json.loads(m.group(1))["maxrss_kib"]
 
     def dev_sh(self, *args, timeout=180):
         script = self.env.get("CALLPIPE_DEV_SH") or os.path.join(self.src, "etc", "dev.sh")

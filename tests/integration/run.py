@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """callpipe's integration tests against the running local stack.
 
-    /usr/bin/python3 tests/integration/run.py [NAME ...]
+    /usr/bin/python3 tests/integration/run.py [--backends offline|openai] [NAME ...]
 
 Reads run/stack.env ($CALLPIPE_STACK_ENV, else <repo>/run/stack.env), imports
 tests/integration/test_*.py in name order (or only those named: a file name
@@ -9,6 +9,13 @@ with or without .py, or a test function's name), and calls each function
 `test_*(stack)` of each file in the order it is defined, with a cplib.Stack.
 A test that raises anything fails; one that runs longer than its file's
 TIMEOUT (default 120 s) fails too.
+
+Each file says which backends it needs with a line `BACKENDS = "openai"`
+(default "offline": pocketsphinx and rules); only the files for --backends
+run (default: the backends the stack is up with, CALLPIPE_BACKENDS of
+stack.env). A run for backends the stack is not up with fails at once
+("etc/dev.sh up --backends openai" first), and so does a file named on the
+command line that needs the other backends.
 
 Prints "PASS name (N.Ns)" or "FAIL name: reason" per test and, as the very
 last line, "N passed, N failed". Exit status 1 when any test failed (or
@@ -19,6 +26,7 @@ python3-pymysql only.
 import importlib.util
 import inspect
 import os
+import re
 import sys
 import threading
 import time
@@ -31,6 +39,9 @@ sys.path.insert(0, HERE)
 import cplib  # noqa: E402
 
 DEFAULT_TIMEOUT = 120.0
+BACKENDS = ("offline", "openai")
+DEFAULT_BACKENDS = "offline"
+BACKENDS_RE = re.compile(r"""^BACKENDS\s*=\s*["']([A-Za-z]+)["']\s*(?:#.*)?$""", re.M)
 
 
 def discover(selected):
@@ -38,6 +49,38 @@ def discover(selected):
     files = sorted(f for f in os.listdir(HERE)
                    if f.startswith("test_") and f.endswith(".py"))
     return [(f[:-3], os.path.join(HERE, f)) for f in files]
+
+
+def backends_of(path):
+    """The file's BACKENDS line (read from its text, so that a file for the
+    other backends is never imported), or the default."""
+    with open(path, encoding="utf-8") as f:
+        m = BACKENDS_RE.search(f.read())
+    return m.group(1) if m else DEFAULT_BACKENDS
+
+
+def parse_args(argv):
+    """(backends or None, [names]); raises ValueError on a bad option."""
+    backends, names = None, []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--backends":
+            if i + 1 >= len(argv):
+                raise ValueError("--backends needs offline or openai")
+            backends = argv[i + 1]
+            i += 2
+            continue
+        if a.startswith("--backends="):
+            backends = a.split("=", 1)[1]
+        elif a.startswith("-"):
+            raise ValueError("unknown option %s" % a)
+        else:
+            names.append(a)
+        i += 1
+    if backends is not None and backends not in BACKENDS:
+        raise ValueError("--backends takes %s, not %r" % (" or ".join(BACKENDS), backends))
+    return backends, names
 
 
 def load(name, path):
@@ -94,7 +137,13 @@ def one_line(s, n=1500):
 
 
 def main(argv):
-    selected = [a[:-3] if a.endswith(".py") else a for a in argv]
+    try:
+        backends, names = parse_args(argv)
+    except ValueError as e:
+        print("FAIL usage: %s (run.py [--backends offline|openai] [NAME ...])" % e)
+        print("0 passed, 1 failed")
+        return 1
+    selected = [a[:-3] if a.endswith(".py") else a for a in names]
     selected = [os.path.basename(a) for a in selected]
     passed = failed = 0
     t_suite = time.monotonic()
@@ -106,11 +155,33 @@ def main(argv):
         print("FAIL stack: cannot read %s: %s (run 'etc/dev.sh up' first)" % (env_path, e))
         print("0 passed, 1 failed")
         return 1
+    if backends is None:
+        backends = stack.backends
+    if backends != stack.backends:
+        print("FAIL stack: it is up with the %s backends, these tests need %s "
+              "(run 'etc/dev.sh up --backends %s' first)" % (stack.backends, backends, backends))
+        print("0 passed, 1 failed")
+        return 1
+    print("# backends: %s" % backends)
 
     files = discover(selected)
     ran_any = False
     matched = set()
     for fname, path in files:
+        try:
+            need = backends_of(path)
+        except OSError as e:
+            need = "?"
+            print("# %s: cannot read: %s" % (fname, e))
+        if need != backends:
+            if fname in selected:
+                matched.add(fname)
+                failed += 1
+                print("FAIL %s: needs the %s backends (this run: %s; "
+                      "run.py --backends %s after 'etc/dev.sh up --backends %s')"
+                      % (fname, need, backends, need, need))
+                sys.stdout.flush()
+            continue
         try:
             mod = load(fname, path)
         except BaseException as e:  # noqa: B902

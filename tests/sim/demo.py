@@ -1,16 +1,29 @@
 #!/usr/bin/python3
 """etc/dev.sh demo: one real call through the running local stack.
 
-Places an inbound call with run/audio/demo.wav through the Twilio
-simulator, waits until callpipe has recorded, fetched, transcribed and
-summarized it, prints the call_log row, then downloads the recording through
-nginx with the demo API token and checks it is byte-identical to what the
-simulator (Twilio) serves. Exit status 0 only if all of that held.
+    /usr/bin/python3 tests/sim/demo.py [--backends offline|openai]
+
+offline (etc/dev.sh demo): an inbound English call with run/audio/demo.wav,
+served at 16 kHz (media_rate 16000: the offline pocketsphinx model needs
+it), transcribed by pocketsphinx and summarized by the rules backend.
+openai (etc/dev.sh demo --backends openai): the Hebrew call
+run/audio/he_call.wav at 8 kHz, Twilio's rate, through the OpenAI-compatible
+backends (the OpenAI simulator of the local stack); the row must hold a
+Hebrew transcript by speaker, transcript_language "he", the service and
+city ("plumber", "Tel Aviv") and a Hebrew summary.
+Default: CALLPIPE_BACKENDS of run/stack.env (what etc/dev.sh up started).
+
+Either way it waits until callpipe has recorded, fetched, transcribed and
+summarized the call, prints the call_log row, then downloads the recording
+through nginx with the demo API token and checks it is byte-identical to
+what the simulator (Twilio) serves. Exit status 0 only if all of that held.
 """
+import argparse
 import base64
 import hashlib
 import json
 import os
+import re
 import ssl
 import sys
 import time
@@ -50,18 +63,52 @@ def fail(msg):
     sys.exit(1)
 
 
+# What each demo places and expects.
+DEMOS = {
+    # pocketsphinx's model is a 16 kHz one: the simulator is asked for 16 kHz.
+    "offline": {"clip": "demo", "media_rate": 16000, "service": None, "city": None,
+                "language": None, "hebrew": False},
+    # Twilio's own rate (the simulator's default), in Hebrew.
+    "openai": {"clip": "he_call", "media_rate": None, "service": "plumber",
+               "city": "Tel Aviv", "language": "he", "hebrew": True},
+}
+HEBREW = re.compile("[\u0590-\u05FF]")
+
+
 def main():
-    env = load_env(os.environ.get("CALLPIPE_STACK_ENV", os.path.join(ROOT, "run", "stack.env")))
+    env_path = os.environ.get("CALLPIPE_STACK_ENV", os.path.join(ROOT, "run", "stack.env"))
+    env = load_env(env_path)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--backends", choices=sorted(DEMOS),
+                    default=env.get("CALLPIPE_BACKENDS") or "offline",
+                    help="offline: English 16 kHz call; openai: Hebrew 8 kHz call "
+                         "(default: CALLPIPE_BACKENDS of run/stack.env)")
+    args = ap.parse_args()
+    demo = DEMOS[args.backends]
+    up_with = env.get("CALLPIPE_BACKENDS") or "offline"
+    if up_with != args.backends:
+        fail("the stack is up with the %s backends: run 'etc/dev.sh up --backends %s' "
+             "(or 'etc/dev.sh demo --backends %s')" % (up_with, args.backends, args.backends))
+    try:
+        sys.stdout.reconfigure(encoding="utf-8")
+    except (AttributeError, ValueError):
+        pass
     sim = env["TWILIO_SIM_URL"]
-    audio = os.path.join(env.get("CALLPIPE_RUN", os.path.join(ROOT, "run")), "audio", "demo.wav")
+    audio = os.path.join(env.get("CALLPIPE_RUN", os.path.join(ROOT, "run")), "audio",
+                         demo["clip"] + ".wav")
     said = open(audio[:-4] + ".txt", encoding="utf-8").read().strip()
 
-    print("== Placing an inbound call to %s with %s" % (env["CALLPIPE_BUSINESS_NUMBER"], audio))
+    print("== %s backends: placing an inbound call to %s with %s (%s)"
+          % (args.backends, env["CALLPIPE_BUSINESS_NUMBER"], audio,
+             "served at %d Hz" % demo["media_rate"] if demo["media_rate"]
+             else "served at the simulator's default, Twilio's 8000 Hz"))
     print("   what is said:\n" + "\n".join("     " + l for l in said.splitlines()))
-    st, _, body = http(sim + "/sim/calls", "POST", json.dumps({
-        "from": "+972501234567", "to": env["CALLPIPE_BUSINESS_NUMBER"],
-        "direction": "inbound", "audio": audio}).encode(),
-        {"Content-Type": "application/json"})
+    opts = {"from": "+972501234567", "to": env["CALLPIPE_BUSINESS_NUMBER"],
+            "direction": "inbound", "audio": audio}
+    if demo["media_rate"]:
+        opts["media_rate"] = demo["media_rate"]
+    st, _, body = http(sim + "/sim/calls", "POST", json.dumps(opts).encode(),
+                       {"Content-Type": "application/json"})
     if st != 201:
         fail("simulator refused the call: %d %s" % (st, body[:200]))
     call = json.loads(body)
@@ -95,7 +142,8 @@ def main():
     for k in ("call_sid", "business_id", "direction", "from_number", "to_number", "call_status",
               "call_duration", "recording_sid", "recording_duration", "recording_channels",
               "recording_status", "recording_bytes", "transcript_status", "summary_status",
-              "extracted_service", "extracted_city", "extraction_confidence", "last_error",
+              "transcript_language", "extracted_service", "extracted_city",
+              "extraction_confidence", "last_error",
               "created_at", "recording_started_at", "ended_at", "stream_ended_at"):
         print("  %-22s %s" % (k, row.get(k)))
     try:
@@ -116,6 +164,21 @@ def main():
             problems.append("%s is %s (last_error: %s)" % (col, row[col], row["last_error"]))
     if not row["extracted_service"] or not row["extracted_city"]:
         problems.append("service/city not extracted")
+    for col in ("service", "city"):
+        if demo[col] and row["extracted_" + col] != demo[col]:
+            problems.append("extracted_%s is %r, not %r" % (col, row["extracted_" + col], demo[col]))
+    if demo["language"] and row.get("transcript_language") != demo["language"]:
+        problems.append("transcript_language is %r, not %r"
+                        % (row.get("transcript_language"), demo["language"]))
+    if demo["hebrew"]:
+        lines = [l for l in (row["final_transcript"] or "").splitlines() if l.strip()]
+        labels = [l.split(":", 1)[0] for l in lines]
+        if "Caller" not in labels or "Agent" not in labels:
+            problems.append("final_transcript lacks Caller or Agent lines")
+        if not lines or not all(HEBREW.search(l) for l in lines):
+            problems.append("final_transcript is not Hebrew line by line")
+        if not HEBREW.search(row["summary"] or ""):
+            problems.append("the summary is not Hebrew")
     if problems:
         fail("; ".join(problems))
 
@@ -137,8 +200,10 @@ def main():
     if ours != theirs:
         fail("downloaded recording differs from the simulator's")
     print("   byte-identical: yes")
-    print("\nDEMO OK: recorded from second 0, fetched, transcribed, summarized "
-          "(service %s, city %s), downloadable." % (row["extracted_service"], row["extracted_city"]))
+    print("\nDEMO OK (%s backends): recorded from second 0, fetched, transcribed (%s), "
+          "summarized (service %s, city %s), downloadable."
+          % (args.backends, row.get("transcript_language") or "language not stored",
+             row["extracted_service"], row["extracted_city"]))
     return 0
 
 

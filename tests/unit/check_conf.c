@@ -24,6 +24,10 @@ static int nfiles;
 static const char *const env_vars[] = {
 	"CALLPIPE_TWILIO_AUTH_TOKEN", "CALLPIPE_TWILIO_ACCOUNT_SID",
 	"CALLPIPE_DB_USER", "CALLPIPE_DB_PASSWORD", "CALLPIPE_SIGNING_KEY",
+	"CALLPIPE_STT_BACKEND", "CALLPIPE_STT_BASE_URL", "CALLPIPE_STT_MODEL",
+	"CALLPIPE_STT_LANGUAGE", "CALLPIPE_STT_API_KEY",
+	"CALLPIPE_SUMMARY_BACKEND", "CALLPIPE_SUMMARY_BASE_URL",
+	"CALLPIPE_SUMMARY_MODEL", "CALLPIPE_SUMMARY_API_KEY",
 };
 
 #define GOOD_SID "AC0123456789abcdef0123456789abcdef"
@@ -586,9 +590,9 @@ START_TEST(test_choices_and_urls)
 	expect_error(BASE "recording = {\n  mode = \"rest\";\n};\n",
 	    ":12: recording.mode: must be one of: twiml");
 	expect_error(BASE "stt = {\n  backend = \"vosk\";\n};\n",
-	    ":12: stt.backend: must be one of: pocketsphinx");
+	    ":12: stt.backend: must be one of: pocketsphinx, openai");
 	expect_error(BASE "summary = {\n  backend = \"llm\";\n};\n",
-	    ":12: summary.backend: must be one of: rules");
+	    ":12: summary.backend: must be one of: rules, openai");
 	expect_error(BASE "log = {\n  level = \"verbose\";\n};\n",
 	    ":12: log.level: must be one of: error, warn, info, debug");
 	expect_error(
@@ -655,6 +659,105 @@ START_TEST(test_choices_and_urls)
 }
 END_TEST
 
+/* The OpenAI-compatible backends' keys: defaults, base URLs with a path,
+ * https unless loopback, ISO-639-1 languages, the 25 MiB chunk rule, and
+ * the environment overrides (issue 5). */
+START_TEST(test_openai_keys)
+{
+	struct cp_conf c;
+	char text[2048], err[512];
+
+	clear_env();
+	load_ok(BASE, &c);
+	ck_assert_str_eq(c.stt.backend, "pocketsphinx");
+	ck_assert_str_eq(c.stt.openai.base_url, "https://api.openai.com/v1");
+	ck_assert_str_eq(c.stt.openai.model, "whisper-1");
+	ck_assert_str_eq(c.stt.openai.language, "he");
+	ck_assert_str_eq(c.stt.openai.response_format, "verbose_json");
+	ck_assert_str_eq(c.stt.openai.upload_format, "wav");
+	ck_assert_int_eq(c.stt.openai.upload_rate, 0);
+	ck_assert_int_eq(c.stt.openai.chunk_seconds, 600);
+	ck_assert_str_eq(c.summary.openai.model, "gpt-4o-mini");
+	ck_assert_str_eq(c.summary.openai.response_format, "json_schema");
+	conf_free(&c);
+
+	load_ok(BASE "stt = {\n  backend = \"openai\";\n  openai = {\n"
+	    "    base_url = \"http://127.0.0.1:8090/v1\";\n    language = \"\";\n"
+	    "    upload_format = \"flac\";\n    upload_rate = 16000;\n"
+	    "    chunk_seconds = 10;\n  };\n};\n", &c);
+	ck_assert_str_eq(c.stt.backend, "openai");
+	ck_assert_str_eq(c.stt.openai.base_url, "http://127.0.0.1:8090/v1");
+	ck_assert_str_eq(c.stt.openai.language, "");
+	conf_free(&c);
+
+	/* Secrets never cross a network in the clear. */
+	expect_error(BASE "stt = {\n  openai = {\n    base_url = "
+	    "\"http://whisper.example.com/v1\";\n  };\n};\n",
+	    ":13: stt.openai.base_url: must use https:// unless the host is "
+	    "loopback (127.0.0.1, ::1, localhost): secrets never cross a "
+	    "network in the clear");
+	expect_error(BASE "summary = {\n  openai = {\n    base_url = "
+	    "\"https://llm.example.com/v1/\";\n  };\n};\n",
+	    ":13: summary.openai.base_url: must not end with '/'");
+	expect_error(BASE "summary = {\n  openai = {\n    base_url = "
+	    "\"https://llm.example.com/v1?x=1\";\n  };\n};\n",
+	    ":13: summary.openai.base_url: must have no query or fragment");
+	expect_error(BASE "stt = {\n  openai = {\n    language = \"hebrew\";\n"
+	    "  };\n};\n", ":13: stt.openai.language: must be \"\" or an "
+	    "ISO-639-1 code such as \"he\" (OPENAI.md: the service refuses "
+	    "other forms)");
+	expect_error(BASE "stt = {\n  openai = {\n    response_format = "
+	    "\"srt\";\n  };\n};\n", ":13: stt.openai.response_format: must be "
+	    "one of: verbose_json, json");
+	expect_error(BASE "stt = {\n  openai = {\n    chunk_seconds = 9;\n"
+	    "  };\n};\n", ":13: stt.openai.chunk_seconds: must be between 10 "
+	    "and 14400");
+	/* 16 kHz 16-bit mono is 32000 bytes/s: 900 s is 28.8 MB > 25 MiB. */
+	expect_error(BASE "stt = {\n  openai = {\n    upload_rate = 16000;\n"
+	    "    chunk_seconds = 900;\n  };\n};\n",
+	    ":14: stt.openai.chunk_seconds: too long for stt.openai.upload_rate: "
+	    "an upload would pass 25 MiB (OPENAI.md)");
+
+	/* twilio.api_base: https unless loopback, and no path. */
+	cp_fmt(text, sizeof(text), "public_base_url = \"https://c.example.com\";\n"
+	    "database = {\n  socket = \"/s\";\n  user = \"u\";\n  name = "
+	    "\"n\";\n};\ntwilio = {\n  account_sid = \"" GOOD_SID "\";\n"
+	    "  auth_token = \"t\";\n  api_base = \"http://api.twilio.com\";\n"
+	    "};\n");
+	ck_assert_int_eq(load_text(text, &c, err, sizeof(err)), CP_INPUT);
+	ck_assert_msg(strstr(err, ":10: twilio.api_base: must use https://") !=
+	    NULL, "%s", err);
+
+	/* The environment wins, and is checked like the file. */
+	setenv("CALLPIPE_STT_BACKEND", "openai", 1);
+	setenv("CALLPIPE_STT_BASE_URL", "https://stt.example.com/openai/v1", 1);
+	setenv("CALLPIPE_STT_MODEL", "whisper-large-v3", 1);
+	setenv("CALLPIPE_STT_LANGUAGE", "en", 1);
+	setenv("CALLPIPE_STT_API_KEY", "sk-stt", 1);
+	setenv("CALLPIPE_SUMMARY_BACKEND", "openai", 1);
+	setenv("CALLPIPE_SUMMARY_BASE_URL", "http://localhost:11434/v1", 1);
+	setenv("CALLPIPE_SUMMARY_MODEL", "llama3.1", 1);
+	setenv("CALLPIPE_SUMMARY_API_KEY", "ollama", 1);
+	load_ok(BASE, &c);
+	ck_assert_str_eq(c.stt.backend, "openai");
+	ck_assert_str_eq(c.stt.openai.base_url,
+	    "https://stt.example.com/openai/v1");
+	ck_assert_str_eq(c.stt.openai.model, "whisper-large-v3");
+	ck_assert_str_eq(c.stt.openai.language, "en");
+	ck_assert_str_eq(c.stt.openai.api_key, "sk-stt");
+	ck_assert_str_eq(c.summary.backend, "openai");
+	ck_assert_str_eq(c.summary.openai.base_url, "http://localhost:11434/v1");
+	ck_assert_str_eq(c.summary.openai.model, "llama3.1");
+	ck_assert_str_eq(c.summary.openai.api_key, "ollama");
+	conf_free(&c);
+	setenv("CALLPIPE_STT_BACKEND", "whisper", 1);
+	ck_assert_int_eq(load_text(BASE, &c, err, sizeof(err)), CP_INPUT);
+	ck_assert_msg(strstr(err, "stt.backend: must be one of: pocketsphinx, "
+	    "openai (from CALLPIPE_STT_BACKEND)") != NULL, "%s", err);
+	clear_env();
+}
+END_TEST
+
 START_TEST(test_unreadable_and_small_buffers)
 {
 	char path[PATH_MAX], err[16], full[PATH_MAX + 64];
@@ -717,6 +820,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_parse_error_names_line);
 	tcase_add_test(tc, test_socket_mode_octal);
 	tcase_add_test(tc, test_choices_and_urls);
+	tcase_add_test(tc, test_openai_keys);
 	tcase_add_test(tc, test_unreadable_and_small_buffers);
 	suite_add_tcase(s, tc);
 	return s;

@@ -185,7 +185,7 @@ END_TEST
 START_TEST(test_lease_expired_result_dropped)
 {
 	struct queue_job a, b;
-	struct worker_outcome o;
+	struct job_outcome o;
 	bool got = false;
 	int requeued = 0, nexp = 0;
 	char ca[35], key[64], sql[256], *st;
@@ -221,7 +221,7 @@ START_TEST(test_lease_expired_result_dropped)
 	o.stt.final_transcript = strdup("Caller: stale\n");
 	o.stt.segments_json = strdup("[]");
 	ck_assert_int_eq(worker_finish(db, &conf, &a, &o), CP_NOTFOUND);
-	worker_outcome_free(&o);
+	job_outcome_free(&o);
 
 	cp_fmt(sql, sizeof(sql), "SELECT transcript_status FROM call_log "
 	    "WHERE call_sid = '%s'", ca);
@@ -248,7 +248,7 @@ END_TEST
 START_TEST(test_failing_job_ends_dead_stage_failed)
 {
 	struct queue_job j;
-	struct worker_outcome o;
+	struct job_outcome o;
 	bool got;
 	char ca[35], key[64], sql[300], *v;
 

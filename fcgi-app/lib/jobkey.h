@@ -1,0 +1,43 @@
+/*
+ * jobkey.h: the job kinds' names and dedupe-key formats, in one place
+ * (DESIGN.md §5: "a dedupe key, e.g. fetch:<RecordingSid>"). The job-kind
+ * table (jobs.c) points at these builders; calls.c and webhook.c use them
+ * for the jobs a webhook or a manual retry enqueues.
+ *
+ *   fetch_recording  fetch:<RecordingSid>        first fetch of a recording
+ *                    fetch:<RecordingSid>:<n>    after manual retry n
+ *   transcribe       transcribe:<CallSid>:<n>    n = call_log.retry_count
+ *   summarize        summarize:<CallSid>:<n>
+ *   reconcile        reconcile:<CallSid>         when the call ended
+ *                    reconcile:<CallSid>:<n>     after manual retry n
+ *
+ * A repeated webhook hits the same key (the insert is a no-op); a manual
+ * retry bumps retry_count and so gets a new one.
+ */
+#ifndef CP_JOBKEY_H
+#define CP_JOBKEY_H
+
+#include <stddef.h>
+#include "cp_err.h"
+
+#define JOB_FETCH_RECORDING "fetch_recording"
+#define JOB_TRANSCRIBE      "transcribe"
+#define JOB_SUMMARIZE       "summarize"
+#define JOB_RECONCILE       "reconcile"
+
+/*
+ * Each writes the key for call_sid / recording_sid at retry count n (>= 0)
+ * into out (outlen bytes). Returns CP_OK, or CP_INPUT when an id is
+ * malformed (fetch: recording_sid must be RE + 32 hex) or the key does not
+ * fit.
+ */
+enum cp_err jobkey_fetch(char *out, size_t outlen, const char *call_sid,
+    const char *recording_sid, int n);
+enum cp_err jobkey_transcribe(char *out, size_t outlen, const char *call_sid,
+    const char *recording_sid, int n);
+enum cp_err jobkey_summarize(char *out, size_t outlen, const char *call_sid,
+    const char *recording_sid, int n);
+enum cp_err jobkey_reconcile(char *out, size_t outlen, const char *call_sid,
+    const char *recording_sid, int n);
+
+#endif

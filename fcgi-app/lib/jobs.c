@@ -1,0 +1,363 @@
+/*
+ * jobs.c: the job-kind table and the work of each kind (see jobs.h).
+ *
+ * A run function does the slow part (download, speech to text, a chat
+ * completion, Twilio's REST API) outside any transaction and fills a
+ * job_outcome; worker.c then writes it: on success with the kind's done()
+ * and the next kind's enqueue in the transaction that marks the job done,
+ * else as a retry or a dead job with the stage failed.
+ */
+#include "jobs.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jobkey.h"
+#include "log.h"
+#include "store.h"
+#include "twilio_api.h"
+
+void
+job_outcome_free(struct job_outcome *o)
+{
+	if (o->has_stt)
+		stt_result_free(&o->stt);
+	if (o->has_summary)
+		summary_result_free(&o->summary);
+	o->has_stt = o->has_summary = false;
+}
+
+/* ------------------------------------------------------------ helpers */
+
+/* Puts "what (backend): " before the reason of a failed outcome. */
+static void
+jobs_reason_prefix(struct job_outcome *o, const char *what,
+    const char *backend)
+{
+	char tmp[CP_REASON_MAX + 1];
+
+	cp_fmt(tmp, sizeof(tmp), "%s (%s): %s", what, backend, o->reason);
+	memcpy(o->reason, tmp, sizeof(tmp));
+}
+
+/* The stage before this one must be completed (DESIGN.md §4). */
+static bool
+jobs_needs(const char *status, const char *what, const char *stage,
+    struct job_outcome *o)
+{
+	if (strcmp(status, "completed") == 0)
+		return true;
+	o->rc = CP_INPUT;
+	cp_fmt(o->reason, sizeof(o->reason), "%s: %s is %s, not completed",
+	    what, stage, status);
+	return false;
+}
+
+static bool
+jobs_stage_start(const struct job_ctx *c, enum calls_stage stage,
+    const char *what, struct job_outcome *o)
+{
+	bool moved;
+
+	if (calls_stage_start(c->db, c->job->call_sid, stage, &moved) == CP_OK)
+		return true;
+	o->rc = CP_DB;
+	cp_fmt(o->reason, sizeof(o->reason), "%s: %s", what, db_error(c->db));
+	return false;
+}
+
+/* ------------------------------------------------------------ fetch_recording */
+
+static void
+jobs_fetch_run(const struct job_ctx *c, const struct calls_row *row,
+    struct job_outcome *o)
+{
+	char path[4096];
+
+	o->rc = store_ensure(c->conf, row->recording_url, row->recording_sid,
+	    STORE_WAV, c->conf->twilio.request_timeout_ms, path, sizeof(path),
+	    &o->bytes, o->reason, sizeof(o->reason));
+}
+
+static enum cp_err
+jobs_fetch_done(struct db *db, const struct cp_conf *conf,
+    const struct queue_job *job, struct job_outcome *o, bool *moved)
+{
+	return calls_recording_stored(db, job->call_sid, o->bytes, moved);
+}
+
+/* ------------------------------------------------------------ transcribe */
+
+/*
+ * The lease must outlast the work. Offline STT costs about 1 CPU-second per
+ * second of a two-channel call; an upload plus Whisper's time is less, but
+ * a service's timeout_ms per chunk bounds it: keep 3x the duration + 60 s,
+ * and at least every upload's timeout.
+ */
+static bool
+jobs_transcribe_lease(const struct job_ctx *c, const struct calls_row *row,
+    const char *path, struct job_outcome *o)
+{
+	double secs = (double)row->recording_duration;
+	long want;
+
+	if (secs <= 0 && store_audio_seconds(path, &secs) != CP_OK)
+		secs = 0;
+	want = 3 * (long)secs + 60;
+	if (strcmp(c->conf->stt.backend, "openai") == 0) {
+		long chunks = 2 * ((long)secs / c->conf->stt.openai.chunk_seconds
+		    + 1);
+		long up = chunks * (c->conf->stt.openai.timeout_ms / 1000 + 1);
+		if (up + 60 > want)
+			want = up + 60;
+	}
+	if (want > c->conf->worker.lease_seconds &&
+	    queue_extend_lease(c->db, c->job, (int)(want < 86400 ? want :
+	    86400)) == CP_NOTFOUND) {
+		o->rc = CP_AGAIN;
+		cp_fmt(o->reason, sizeof(o->reason), "transcribe: lease lost "
+		    "before decoding");
+		return false;
+	}
+	return true;
+}
+
+static void
+jobs_transcribe_run(const struct job_ctx *c, const struct calls_row *row,
+    struct job_outcome *o)
+{
+	char path[4096];
+
+	if (!jobs_needs(row->recording_status, "transcribe", "recording", o) ||
+	    !jobs_stage_start(c, CALLS_TRANSCRIPT, "transcribe", o))
+		return;
+	o->rc = store_ensure(c->conf, row->recording_url, row->recording_sid,
+	    STORE_WAV, c->conf->twilio.request_timeout_ms, path, sizeof(path),
+	    &o->bytes, o->reason, sizeof(o->reason));
+	if (o->rc != CP_OK || !jobs_transcribe_lease(c, row, path, o))
+		return;
+	/* The business's language wins over the configured one. */
+	o->rc = stt_transcribe_file(c->conf, path, row->business_language[0] ?
+	    row->business_language : NULL, &o->stt, &o->retry_after_ms,
+	    o->reason, sizeof(o->reason));
+	o->has_stt = (o->rc == CP_OK);
+	if (o->rc != CP_OK)
+		jobs_reason_prefix(o, "transcribe", c->conf->stt.backend);
+}
+
+static enum cp_err
+jobs_transcribe_done(struct db *db, const struct cp_conf *conf,
+    const struct queue_job *job, struct job_outcome *o, bool *moved)
+{
+	*moved = false;
+	if (!o->has_stt)
+		return CP_OK;
+	return calls_transcript_done(db, job->call_sid, o->stt.transcription,
+	    o->stt.final_transcript, o->stt.segments_json, o->stt.language,
+	    moved);
+}
+
+/* ------------------------------------------------------------ summarize */
+
+static void
+jobs_summarize_run(const struct job_ctx *c, const struct calls_row *row,
+    struct job_outcome *o)
+{
+	struct summary_request req;
+	char *transcript = NULL;
+
+	if (!jobs_needs(row->transcript_status, "summarize", "transcript", o) ||
+	    !jobs_stage_start(c, CALLS_SUMMARY, "summarize", o))
+		return;
+	if (calls_get_transcript(c->db, c->job->call_sid, &transcript) !=
+	    CP_OK) {
+		o->rc = CP_DB;
+		cp_fmt(o->reason, sizeof(o->reason), "summarize: %s",
+		    db_error(c->db));
+		return;
+	}
+	req.transcript = transcript ? transcript : "";
+	req.language = row->transcript_language;
+	o->rc = summary_run(c->conf, &req, &o->summary, &o->retry_after_ms,
+	    o->reason, sizeof(o->reason));
+	o->has_summary = (o->rc == CP_OK);
+	if (o->rc != CP_OK)
+		jobs_reason_prefix(o, "summarize", c->conf->summary.backend);
+	free(transcript);
+}
+
+static enum cp_err
+jobs_summarize_done(struct db *db, const struct cp_conf *conf,
+    const struct queue_job *job, struct job_outcome *o, bool *moved)
+{
+	*moved = false;
+	if (!o->has_summary)
+		return CP_OK;
+	return calls_summary_done(db, job->call_sid, o->summary.service,
+	    o->summary.city, o->summary.confidence, o->summary.summary, moved);
+}
+
+/* ------------------------------------------------------------ reconcile */
+
+/*
+ * The Call resource, for a call whose voice webhook was never stored —
+ * e.g. the database was down while Twilio waited for TwiML — so the row
+ * gets its numbers and its business after all.
+ */
+static void
+jobs_reconcile_voice(const struct job_ctx *c, struct job_outcome *o)
+{
+	struct twilio_call call;
+
+	o->rc = twilio_fetch_call(c->conf, c->job->call_sid, &call, o->reason,
+	    sizeof(o->reason));
+	if (o->rc != CP_OK)
+		return;
+	if (call.from[0] && call.to[0] && call.direction[0]) {
+		o->has_voice = true;
+		memcpy(o->call_from, call.from, sizeof(o->call_from));
+		memcpy(o->call_to, call.to, sizeof(o->call_to));
+		memcpy(o->call_direction, call.direction,
+		    sizeof(o->call_direction));
+	}
+}
+
+/*
+ * The recording callback may never come (TWILIO.md "Retries and
+ * failures"): list the call's recordings and pick up a completed one, or
+ * report what Twilio says. Only the list's sid, status, duration and
+ * channels are used: the media URL is built from our own api_base.
+ */
+static void
+jobs_reconcile_recording(const struct job_ctx *c, struct job_outcome *o)
+{
+	struct twilio_recording recs[TWILIO_LIST_MAX];
+	const char *absent = NULL;
+	bool processing = false;
+	int n = 0;
+
+	o->rc = twilio_call_recordings(c->conf, c->job->call_sid, recs, &n,
+	    o->reason, sizeof(o->reason));
+	if (o->rc != CP_OK)
+		return;
+	for (int i = 0; i < n; i++) {
+		if (strcmp(recs[i].status, "completed") == 0) {
+			memcpy(o->recording_sid, recs[i].sid, sizeof(o->recording_sid));
+			o->recording_duration = recs[i].duration_s;
+			o->recording_channels = recs[i].channels;
+			log_info("call %s: reconcile found recording %s that no "
+			    "callback reported", c->job->call_sid, o->recording_sid);
+			return;
+		}
+		if (strcmp(recs[i].status, "in-progress") == 0 ||
+		    strcmp(recs[i].status, "processing") == 0)
+			processing = true;
+		else if (strcmp(recs[i].status, "absent") == 0 ||
+		    strcmp(recs[i].status, "failed") == 0)
+			absent = recs[i].sid;
+	}
+	if (processing) {
+		o->rc = CP_AGAIN;
+		cp_fmt(o->reason, sizeof(o->reason), "reconcile: the recording "
+		    "is still processing at Twilio");
+	} else if (absent != NULL) {
+		o->rc = CP_NOAUDIO;
+		cp_fmt(o->reason, sizeof(o->reason), "reconcile: Twilio reports "
+		    "recording %s absent or failed", absent);
+	} else {
+		o->rc = CP_AGAIN;
+		cp_fmt(o->reason, sizeof(o->reason), "reconcile: no recording "
+		    "callback came and Twilio lists no recording for the call");
+	}
+}
+
+/* reconcile (DESIGN.md §5 stage 4): after the call ended, fill in what
+ * lost webhooks left out — the voice details and the recording. */
+static void
+jobs_reconcile_run(const struct job_ctx *c, const struct calls_row *row,
+    struct job_outcome *o)
+{
+	bool need_rec = row->recording_url[0] == '\0' &&
+	    (strcmp(row->recording_status, "pending") == 0 ||
+	    strcmp(row->recording_status, "recording") == 0);
+
+	o->rc = CP_OK;
+	if (!row->voice_seen)
+		jobs_reconcile_voice(c, o);
+	if (o->rc == CP_OK && need_rec)
+		jobs_reconcile_recording(c, o);
+	if (o->rc != CP_OK && strncmp(o->reason, "reconcile:", 10) != 0) {
+		char tmp[CP_REASON_MAX + 1];
+		cp_fmt(tmp, sizeof(tmp), "reconcile: %s", o->reason);
+		memcpy(o->reason, tmp, sizeof(tmp));
+	}
+}
+
+static enum cp_err
+jobs_reconcile_done(struct db *db, const struct cp_conf *conf,
+    const struct queue_job *job, struct job_outcome *o, bool *moved)
+{
+	char url[1024];
+
+	*moved = false;   /* it enqueues its fetch itself, keyed by the RE */
+	if (o->has_voice) {
+		long long business;
+		if (calls_business_for(db, o->call_direction, o->call_from,
+		    o->call_to, conf->default_business_id, &business) != CP_OK ||
+		    calls_voice(db, job->call_sid, o->call_direction, o->call_from,
+		    o->call_to, NULL, business) != CP_OK)
+			return CP_DB;
+		log_info("call %s: reconcile stored the voice details no webhook "
+		    "stored (business %lld)", job->call_sid, business);
+	}
+	if (o->recording_sid[0] == '\0')
+		return CP_OK;
+	if (store_recording_url(conf, o->recording_sid, url, sizeof(url)) !=
+	    CP_OK)
+		return CP_INPUT;
+	return calls_recording_completed(db, job->call_sid, o->recording_sid,
+	    url, o->recording_duration, o->recording_channels,
+	    conf->worker.max_attempts, NULL);
+}
+
+/* ------------------------------------------------------------ the table */
+
+const struct job_kind jobs_kinds[] = {
+	/* kind                stage             run
+	 *   done                  next on success  dedupe key          redo */
+	{ JOB_FETCH_RECORDING, CALLS_RECORDING,  jobs_fetch_run,
+	  jobs_fetch_done,      JOB_TRANSCRIBE, jobkey_fetch,      false },
+	{ JOB_TRANSCRIBE,      CALLS_TRANSCRIPT, jobs_transcribe_run,
+	  jobs_transcribe_done, JOB_SUMMARIZE,  jobkey_transcribe, false },
+	{ JOB_SUMMARIZE,       CALLS_SUMMARY,    jobs_summarize_run,
+	  jobs_summarize_done,  NULL,           jobkey_summarize,  false },
+	/* reconcile enqueues the fetch it finds itself (keyed by the RE). */
+	{ JOB_RECONCILE,       CALLS_RECORDING,  jobs_reconcile_run,
+	  jobs_reconcile_done,  NULL,           jobkey_reconcile,  true },
+	{ NULL, CALLS_RECORDING, NULL, NULL, NULL, NULL, false }
+};
+
+const struct job_kind *
+jobs_find(const char *kind)
+{
+	for (const struct job_kind *k = jobs_kinds; kind && k->kind; k++)
+		if (strcmp(k->kind, kind) == 0)
+			return k;
+	return NULL;
+}
+
+enum cp_err
+jobs_enqueue(struct db *db, const char *kind, const char *call_sid,
+    const char *recording_sid, int n, int max_attempts, long delay_ms,
+    bool *inserted)
+{
+	const struct job_kind *k = jobs_find(kind);
+	char key[QUEUE_KEY_MAX + 1];
+
+	if (k == NULL || k->key(key, sizeof(key), call_sid, recording_sid, n) !=
+	    CP_OK)
+		return CP_INPUT;
+	return queue_enqueue(db, k->kind, call_sid, key, max_attempts, delay_ms,
+	    inserted);
+}

@@ -1,0 +1,68 @@
+/*
+ * twilio_api.h: every call callpipe makes to Twilio's REST API
+ * (api.twilio.com/2010-04-01, HTTP Basic AccountSid:AuthToken, RFC 7617),
+ * in one place. URLs are built from twilio.api_base and twilio.account_sid
+ * only: callpipe never fetches a URL a request handed it.
+ *
+ * Facts: TWILIO.md ("Recording media and the Recording resource",
+ * "Starting a recording") and Twilio's OpenAPI (twilio-oai
+ * api_v2010_recordings.json: ListRecording / FetchCall).
+ */
+#ifndef CP_TWILIO_API_H
+#define CP_TWILIO_API_H
+
+#include <stdio.h>
+#include "conf.h"
+#include "cp_err.h"
+#include "sid.h"
+
+/* A recording as the call's recording list gives it. */
+struct twilio_recording {
+	char sid[SID_LEN + 1];
+	char status[24];       /* in-progress, paused, stopped, processing, completed, absent, deleted */
+	long duration_s;       /* -1: null or "-1" (still processing) */
+	int  channels;         /* 1 or 2; 0 unknown */
+};
+
+#define TWILIO_LIST_MAX 16
+
+/*
+ * GET /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Recordings.json:
+ * the call's recordings, at most TWILIO_LIST_MAX, in Twilio's order, into
+ * out; *n gets the count (entries with a malformed sid are skipped).
+ * Returns CP_OK; CP_UPSTREAM (no answer, a status other than 200, not
+ * JSON, no "recordings" array); CP_NOMEM. err gets a one-line reason.
+ */
+enum cp_err twilio_call_recordings(const struct cp_conf *conf,
+    const char *call_sid, struct twilio_recording *out, int *n,
+    char *err, size_t errlen);
+
+/* The Call resource's fields callpipe keeps. */
+struct twilio_call {
+	char from[65], to[65];
+	char direction[33];    /* "" when Twilio's value is not a token */
+	char status[33];
+};
+
+/*
+ * GET /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json into *out.
+ * Returns CP_OK (fields that are missing or too long stay ""); CP_UPSTREAM;
+ * CP_NOMEM. err gets a one-line reason.
+ */
+enum cp_err twilio_fetch_call(const struct cp_conf *conf,
+    const char *call_sid, struct twilio_call *out, char *err, size_t errlen);
+
+/*
+ * GETs media_url (built by store_media_url from our own api_base) into
+ * out, at most max_bytes bytes, within timeout_ms. Follows at most 3
+ * redirects, https only, without credentials (Twilio answers 307 to its
+ * media storage). *status gets the final HTTP status.
+ * Returns CP_OK for any answer (the caller judges *status); CP_UPSTREAM
+ * (no answer, timeout, over max_bytes); CP_SYSTEM (out not writable);
+ * CP_NOMEM.
+ */
+enum cp_err twilio_fetch_media(const struct cp_conf *conf,
+    const char *media_url, FILE *out, long timeout_ms, long long max_bytes,
+    long *status, char *err, size_t errlen);
+
+#endif
