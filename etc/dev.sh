@@ -669,10 +669,12 @@ fcgi_stamp() {
 	salt=$(secret_ensure STAMP_SALT 16)
 	printf 'config %s\n' "$(sha256sum <"$CONF" | cut -d' ' -f1)"
 	printf 'environment %s\n' "$(
-		printf '%s\n' "$salt"
-		for v in "${PASS_ENV[@]}"; do
-			[ -n "${!v+x}" ] && printf '%s=%s\n' "$v" "${!v}"
-		done | sha256sum | cut -d' ' -f1)"
+		{
+			printf '%s\n' "$salt"
+			for v in "${PASS_ENV[@]}"; do
+				if [ -n "${!v+x}" ]; then printf '%s=%s\n' "$v" "${!v}"; fi
+			done
+		} | sha256sum | cut -d' ' -f1)"
 	printf 'programs %s\n' "$(stat -c '%n %s %Y' "$BIN_FCGI" "$BIN_WORKER" | sha256sum | cut -d' ' -f1)"
 }
 

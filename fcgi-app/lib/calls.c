@@ -399,7 +399,26 @@ calls_retry(struct db *db, const char *call_sid, int max_attempts,
 	char key[QUEUE_KEY_MAX + 1], sql[400];
 	long long prev;
 	const char *kind;
+	enum cp_err rc;
+	size_t i;
 	int n;
+	/* The stages in pipeline order: the first failed one restarts, with
+	 * every stage after it (columns 0..2 of the SELECT below). */
+	static const struct {
+		enum calls_stage stage;
+		const char *set;
+		const char *kind;
+		enum cp_err (*key)(char *, size_t, const char *, const char *,
+		    int);
+	} rows[] = {
+		{ CALLS_RECORDING, "recording_status = 'pending', "
+		  "transcript_status = 'pending', summary_status = 'pending'",
+		  JOB_FETCH_RECORDING, jobkey_fetch },
+		{ CALLS_TRANSCRIPT, "transcript_status = 'pending', "
+		  "summary_status = 'pending'", JOB_TRANSCRIBE, jobkey_transcribe },
+		{ CALLS_SUMMARY, "summary_status = 'pending'", JOB_SUMMARIZE,
+		  jobkey_summarize },
+	};
 
 	if (db_exec(db, "SELECT recording_status, transcript_status, "
 	    "summary_status, recording_sid, recording_url, retry_count "
@@ -417,30 +436,26 @@ calls_retry(struct db *db, const char *call_sid, int max_attempts,
 	n = (int)prev + 1;
 	rec_sid = db_cell(r, 0, 3);
 	rec_url = db_cell(r, 0, 4);
-	if (strcmp(db_cell(r, 0, 0), "failed") == 0) {
-		*stage = CALLS_RECORDING;
-		set = "recording_status = 'pending', transcript_status = 'pending', "
-		    "summary_status = 'pending'";
-		if (rec_url != NULL && rec_sid != NULL) {
-			kind = "fetch_recording";
-			cp_fmt(key, sizeof(key), "fetch:%s:%d", rec_sid, n);
-		} else {
-			kind = "reconcile";
-			cp_fmt(key, sizeof(key), "reconcile:%s:%d", call_sid, n);
-		}
-	} else if (strcmp(db_cell(r, 0, 1), "failed") == 0) {
-		*stage = CALLS_TRANSCRIPT;
-		set = "transcript_status = 'pending', summary_status = 'pending'";
-		kind = "transcribe";
-		cp_fmt(key, sizeof(key), "transcribe:%s:%d", call_sid, n);
-	} else if (strcmp(db_cell(r, 0, 2), "failed") == 0) {
-		*stage = CALLS_SUMMARY;
-		set = "summary_status = 'pending'";
-		kind = "summarize";
-		cp_fmt(key, sizeof(key), "summarize:%s:%d", call_sid, n);
-	} else {
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		if (strcmp(db_cell(r, 0, (size_t)i), "failed") == 0)
+			break;
+	if (i == sizeof(rows) / sizeof(rows[0])) {
 		db_result_free(r);
 		return CP_INPUT;
+	}
+	*stage = rows[i].stage;
+	set = rows[i].set;
+	kind = rows[i].kind;
+	/* A recording whose URL never came: ask Twilio again (reconcile). */
+	if (rows[i].stage == CALLS_RECORDING && (rec_url == NULL ||
+	    rec_sid == NULL))
+		kind = JOB_RECONCILE;
+	rc = strcmp(kind, JOB_RECONCILE) == 0 ?
+	    jobkey_reconcile(key, sizeof(key), call_sid, NULL, n) :
+	    rows[i].key(key, sizeof(key), call_sid, rec_sid, n);
+	if (rc != CP_OK) {
+		db_result_free(r);
+		return rc;
 	}
 	db_result_free(r);
 	cp_fmt(sql, sizeof(sql), "UPDATE call_log SET %s, retry_count = ?, "

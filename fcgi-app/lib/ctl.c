@@ -29,7 +29,8 @@ ctl_usage(void)
 	fprintf(stderr,
 	    "usage: callpipectl -c FILE COMMAND ...\n"
 	    "  migrate [--dir DIR]                          apply missing schema migrations\n"
-	    "  business create --name NAME [--number E164]... print the new business id\n"
+	    "  business create --name NAME [--number E164]... [--language he]\n"
+	    "                                               print the new business id\n"
 	    "  token create --business ID --name NAME       print a new API token (once)\n"
 	    "  transcribe FILE.wav                          print the transcript the STT backend makes, with times\n"
 	    "  summarize FILE.txt                           print the summary backend's validated JSON\n"
@@ -109,6 +110,7 @@ ctl_migrate(const struct cp_conf *conf, int argc, char **argv)
 
 struct ctl_business {
 	const char  *name;
+	const char  *language;   /* ISO-639-1 or NULL */
 	char       **numbers;
 	int          nnumbers;
 	unsigned long long id;
@@ -121,8 +123,9 @@ ctl_business_tx(struct db *db, void *arg, char *err, size_t errlen)
 	struct db_param p[2];
 
 	p[0] = db_str(b->name);
-	if (db_exec(db, "INSERT INTO businesses (name) VALUES (?)", p, 1,
-	    NULL, NULL) != CP_OK)
+	p[1] = b->language ? db_str(b->language) : db_null();
+	if (db_exec(db, "INSERT INTO businesses (name, language) VALUES (?, ?)",
+	    p, 2, NULL, NULL) != CP_OK)
 		return CP_DB;
 	b->id = db_insert_id(db);
 	for (int i = 0; i < b->nnumbers; i++) {
@@ -141,7 +144,7 @@ ctl_business_tx(struct db *db, void *arg, char *err, size_t errlen)
 static int
 ctl_business(const struct cp_conf *conf, int argc, char **argv)
 {
-	struct ctl_business b = { NULL, NULL, 0, 0 };
+	struct ctl_business b = { NULL, NULL, NULL, 0, 0 };
 	char *numbers[64], err[CP_REASON_MAX + 1] = "";
 	struct db *db;
 	enum cp_err rc;
@@ -154,7 +157,17 @@ ctl_business(const struct cp_conf *conf, int argc, char **argv)
 	for (int i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
 			b.name = argv[++i];
-		else if (strcmp(argv[i], "--number") == 0 && i + 1 < argc &&
+		else if (strcmp(argv[i], "--language") == 0 && i + 1 < argc) {
+			/* The code the STT service takes (OPENAI.md). */
+			const char *l = argv[++i];
+			if (strlen(l) != 2 || l[0] < 'a' || l[0] > 'z' ||
+			    l[1] < 'a' || l[1] > 'z') {
+				fprintf(stderr, "callpipectl: --language %s is not an "
+				    "ISO-639-1 code such as he or en\n", l);
+				return 2;
+			}
+			b.language = l;
+		} else if (strcmp(argv[i], "--number") == 0 && i + 1 < argc &&
 		    b.nnumbers < 64) {
 			if (!phone_e164(argv[i + 1])) {
 				fprintf(stderr, "callpipectl: %s is not an E.164 "

@@ -433,6 +433,7 @@ summary_openai_parse(const struct cp_conf *conf, const char *content,
 	enum json_tokener_error jerr;
 	enum cp_err rc = CP_UPSTREAM;
 	double c;
+	char *p;
 
 	memset(out, 0, sizeof(*out));
 	if (finish_reason != NULL && strcmp(finish_reason, "length") == 0) {
@@ -442,6 +443,9 @@ summary_openai_parse(const struct cp_conf *conf, const char *content,
 	}
 	if (refusal != NULL && refusal[0] != '\0') {
 		cp_fmt(err, errlen, SO_WHAT ": the model refused: %s", refusal);
+		for (p = err; p != NULL && *p != '\0'; p++)
+			if (*p == '\n' || *p == '\r' || *p == '\t')
+				*p = ' ';   /* a reason is one line */
 		return CP_REJECTED;
 	}
 	if (finish_reason != NULL && strcmp(finish_reason, "content_filter") == 0) {
@@ -497,10 +501,11 @@ summary_openai_parse(const struct cp_conf *conf, const char *content,
 		goto fail;
 	}
 	out->confidence = c;
-	if ((rc = summary_openai_canonical(&conf->summary.services,
-	    &out->service, err, errlen)) != CP_OK ||
-	    (rc = summary_openai_canonical(&conf->summary.cities, &out->city,
-	    err, errlen)) != CP_OK)
+	if ((rc = summary_openai_canonical(conf != NULL ?
+	    &conf->summary.services : NULL, &out->service, err, errlen)) !=
+	    CP_OK ||
+	    (rc = summary_openai_canonical(conf != NULL ?
+	    &conf->summary.cities : NULL, &out->city, err, errlen)) != CP_OK)
 		goto fail;
 	json_object_put(root);
 	return CP_OK;
@@ -576,6 +581,10 @@ summary_openai_summarize(const struct cp_conf *conf,
 	memset(&res, 0, sizeof(res));
 	if (retry_after_ms != NULL)
 		*retry_after_ms = -1;
+	if (conf == NULL) {
+		cp_fmt(err, errlen, SO_WHAT ": no configuration");
+		return CP_INPUT;
+	}
 	if (req == NULL || !summary_openai_has_text(req->transcript)) {
 		cp_fmt(err, errlen, "transcript is empty: nothing to summarize");
 		return CP_EMPTY;

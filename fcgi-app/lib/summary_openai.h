@@ -44,8 +44,8 @@
  * Retry-After in milliseconds, else -1; CP_REJECTED for a permanent
  * refusal (429 insufficient_quota, 400, 401, 403, 404, 3xx, ..., or the
  * model's refusal) with the service's own message in err; CP_INPUT when
- * the configuration cannot make a request (no base_url or model, an
- * unknown response_format, a base_url too long); CP_NOMEM.
+ * the configuration cannot make a request (conf NULL, no base_url or
+ * model, an unknown response_format, a base_url too long); CP_NOMEM.
  * err (errlen bytes) gets a one-line reason, never the API key.
  */
 enum cp_err summary_openai_summarize(const struct cp_conf *conf,
@@ -101,6 +101,7 @@ enum cp_err summary_openai_request_body(const struct cp_conf *conf,
  * Then a service or city that summary_gazetteer_match finds in
  * conf->summary.services / cities is stored under the entry's canonical
  * name, any other as given (trimmed).
+ * conf may be NULL (nothing is canonicalised then).
  * Returns CP_OK with out filled (malloc'd: summary_result_free), or the
  * error above with out zeroed and err (errlen bytes) saying e.g.
  * "summary: the answer is not valid JSON"; CP_NOMEM.

@@ -747,6 +747,7 @@ static const struct {
 	{ NULL, "stop", "I'm sorry, I can't help with that.", CP_REJECTED,
 	  "the model refused: I'm sorry, I can't help with that." },
 	{ OK_ANSWER, "stop", "No.", CP_REJECTED, "refused: No." },
+	{ NULL, "stop", "Sorry.\nNo.", CP_REJECTED, "refused: Sorry. No." },
 	{ NULL, "content_filter", NULL, CP_REJECTED, "content_filter" },
 };
 
