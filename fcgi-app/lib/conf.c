@@ -62,11 +62,12 @@ enum conf_kind {
 enum conf_check {
 	CHK_NONE,
 	CHK_NONEMPTY,    /* a path: must not be "" */
-	CHK_HTTP_URL,    /* http(s)://..., printable ASCII, no trailing '/' */
 	CHK_WS_URL,      /* ws(s)://..., printable ASCII */
 	CHK_URI_PREFIX,  /* "/x/": starts and ends with '/' */
 	CHK_ACCOUNT_SID, /* AC + 32 lowercase hex (TWILIO.md "SIDs") */
-	CHK_API_ORIGIN,  /* https://host[:port] (http:// for loopback), http_base_url_problem */
+	CHK_API_ORIGIN,  /* https://host[:port] (http:// for loopback), http_base_url_problem:
+	                    a base callpipe appends "/webhook/..." or "/2010-04-01/..." to,
+	                    so a path, query or user info would break every URL */
 	CHK_API_BASE,    /* the same with an optional path: "https://api.openai.com/v1" */
 	CHK_LANGUAGE,    /* "" or an ISO-639-1 code: two lowercase letters */
 	CHK_STT_BACKEND, /* a name in stt_backends[] */
@@ -253,7 +254,7 @@ static const struct conf_key conf_log_keys[] = {
 };
 
 static const struct conf_key conf_root_keys[] = {
-	K_STR("public_base_url", public_base_url, NULL, CHK_HTTP_URL),
+	K_STR("public_base_url", public_base_url, NULL, CHK_API_ORIGIN),
 	K_LONG("default_business_id", default_business_id, 0, 2147483647L, 0),
 	K_GROUP("database", conf_db_keys),
 	K_GROUP("twilio", conf_twilio_keys),
@@ -788,50 +789,10 @@ conf_url_problem(const char *v, const char *const *schemes, const char *want,
 	return NULL;
 }
 
-/*
- * After "scheme://": a host name or [IPv6] literal and an optional port
- * (1..65535), nothing else — the URL is a base that callpipe appends
- * "/webhook/..." and the request path to, so a path, query, fragment or
- * user info would break every signature and callback URL (RFC 3986 §3.2).
- */
-static const char *
-conf_origin_problem(const char *h)
-{
-	const char *port;
-	long n = 0;
-
-	if (h[0] == '[') {
-		const char *end = strchr(h, ']');
-		if (end == NULL || end == h + 1 ||
-		    strspn(h + 1, "0123456789abcdefABCDEF:.") != (size_t)(end - h - 1))
-			return "must be scheme://host[:port] (bad IPv6 literal)";
-		port = end + 1;
-	} else {
-		size_t hl = strspn(h, "abcdefghijklmnopqrstuvwxyz"
-		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-");
-		if (hl == 0)
-			return "must be scheme://host[:port]";
-		port = h + hl;
-	}
-	if (*port == '\0')
-		return NULL;
-	if (*port != ':' || port[1] == '\0' ||
-	    strspn(port + 1, "0123456789") != strlen(port + 1) ||
-	    strlen(port + 1) > 5)
-		return "must be scheme://host[:port], with no path, query or "
-		    "user info";
-	for (const char *d = port + 1; *d; d++)
-		n = n * 10 + (*d - '0');
-	if (n < 1 || n > 65535)
-		return "must have a port between 1 and 65535";
-	return NULL;
-}
-
 static enum cp_err
 conf_check_str(struct conf_ctx *ctx, const struct conf_key *k,
     const char *key)
 {
-	static const char *const http[] = { "https://", "http://", NULL };
 	static const char *const ws[] = { "wss://", "ws://", NULL };
 	const char *v = *conf_strp(ctx->conf, k);
 	const char *why = NULL;
@@ -866,12 +827,6 @@ conf_check_str(struct conf_ctx *ctx, const struct conf_key *k,
 	case CHK_NONEMPTY:
 		if (v[0] == '\0')
 			why = "must not be empty";
-		break;
-	case CHK_HTTP_URL:
-		why = conf_url_problem(v, http,
-		    "must start with https:// or http://", true);
-		if (why == NULL)
-			why = conf_origin_problem(strstr(v, "://") + 3);
 		break;
 	case CHK_WS_URL:
 		why = conf_url_problem(v, ws, "must start with wss:// or ws://",

@@ -335,6 +335,8 @@ http_base_url_problem(const char *url, int allow_path)
 		rest = url + 7;
 	} else
 		return "must start with https:// (or http:// for a loopback host)";
+	if (*rest == '\0' || *rest == '/')
+		return "must name a host after the scheme";
 	for (p = url; *p != '\0'; p++)
 		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
 			return "must be printable ASCII without spaces";

@@ -401,14 +401,14 @@ START_TEST(test_missing_required)
 	{
 		struct cp_conf c;
 
-		load_ok("public_base_url = \"http://10.0.0.1:8080\";\n"
+		load_ok("public_base_url = \"https://10.0.0.1:8080\";\n"
 		    "database = {\n  host = \"db.internal\";\n  user = \"u\";\n"
 		    "  name = \"n\";\n};\n"
 		    "twilio = {\n  account_sid = \"" GOOD_SID "\";\n"
 		    "  auth_token = \"t\";\n};\n", &c);
 		ck_assert_str_eq(c.db.host, "db.internal");
 		ck_assert_str_eq(c.db.socket, "");
-		ck_assert_str_eq(c.public_base_url, "http://10.0.0.1:8080");
+		ck_assert_str_eq(c.public_base_url, "https://10.0.0.1:8080");
 		conf_free(&c);
 	}
 }
@@ -606,7 +606,7 @@ START_TEST(test_choices_and_urls)
 	    "database = {\n  socket = \"/s\";\n  user = \"u\";\n  name = \"n\";\n};\n"
 	    "twilio = {\n  account_sid = \"" GOOD_SID "\";\n"
 	    "  auth_token = \"t\";\n};\n",
-	    ":1: public_base_url: must start with https:// or http://");
+	    ":1: public_base_url: must start with https:// (or http:// for a loopback host)");
 	expect_error(
 	    "public_base_url = \"https://\";\n"
 	    "database = {\n  socket = \"/s\";\n  user = \"u\";\n  name = \"n\";\n};\n"
