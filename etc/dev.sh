@@ -1047,7 +1047,7 @@ cmd_down() {
 	stop_svc nginx nginx
 	stop_svc callpipe-fcgi callpipe-fcgi
 	stop_svc mariadb mariadbd
-	rm -f "$FCGI_SOCK"
+	rm -f "$FCGI_SOCK" "$PIDS/callpipe-fcgi.stamp"
 	say "stack is down"
 }
 

@@ -12,16 +12,6 @@
 /* Final CallStatus values (TWILIO.md "CallStatus values"). */
 #define CALLS_FINAL_SQL "('completed','busy','failed','no-answer','canceled')"
 
-const char *
-calls_token(const char *v)
-{
-	size_t n = v ? strlen(v) : 0;
-
-	if (n == 0 || n > 32 || strspn(v, "abcdefghijklmnopqrstuvwxyz-") != n)
-		return NULL;
-	return v;
-}
-
 bool
 calls_status_final(const char *status)
 {

@@ -41,13 +41,6 @@ enum cp_err calls_voice(struct db *db, const char *call_sid,
     const char *direction, const char *from, const char *to,
     const char *call_status, long long business_id);
 
-/*
- * v when it is a Twilio enum value as call_log stores it (Direction,
- * CallStatus): lowercase letters and '-', 1 to 32 bytes; else NULL.
- * Twilio may add values; an odd one is stored as NULL rather than
- * refusing the call.
- */
-const char *calls_token(const char *v);
 
 /* True for a final CallStatus: completed, busy, failed, no-answer,
  * canceled (TWILIO.md "CallStatus values"). */

@@ -912,6 +912,32 @@ conf_check_pairs(struct conf_ctx *ctx)
 	    (long long)c->twilio.request_timeout_ms)
 		return conf_fail_final(ctx, NULL, "worker.lease_seconds",
 		    "must be longer than twilio.request_timeout_ms");
+	/* An API key goes into an Authorization header: a CR or LF from the
+	 * environment would inject another header. */
+	{
+		static const struct { const char *key; size_t off; } keys[] = {
+			{ "stt.openai.api_key", offsetof(struct cp_conf,
+			    stt.openai.api_key) },
+			{ "summary.openai.api_key", offsetof(struct cp_conf,
+			    summary.openai.api_key) },
+		};
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+			const char *v = *(char *const *)(const void *)
+			    ((const char *)c + keys[i].off);
+			for (; *v; v++)
+				if ((unsigned char)*v <= 0x20 ||
+				    (unsigned char)*v >= 0x7f)
+					return conf_fail_final(ctx, NULL, keys[i].key,
+					    "must be printable ASCII without spaces");
+		}
+	}
+	/* OPENAI.md: verbose_json needs whisper-1; gpt-4o(-mini)-transcribe
+	 * answer it with 400 unsupported_value on every call. */
+	if (strcmp(c->stt.openai.response_format, "verbose_json") == 0 &&
+	    strncmp(c->stt.openai.model, "gpt-4o", 6) == 0)
+		return conf_fail_final(ctx, NULL, "stt.openai.response_format",
+		    "must be \"json\" for the gpt-4o transcribe models "
+		    "(OPENAI.md: verbose_json needs whisper-1)");
 	/* OPENAI.md: 25 MiB per upload. A chunk of 16-bit mono at upload_rate
 	 * must fit, with room for the WAV header; at the recording's own
 	 * rate (upload_rate 0) stt_openai.c shortens chunks that would not. */

@@ -67,6 +67,23 @@ jobs_stage_start(const struct job_ctx *c, enum calls_stage stage,
 	return false;
 }
 
+/* Sets the lease to want seconds from now (at most a day). */
+static bool
+jobs_extend_lease(const struct job_ctx *c, long want, const char *what,
+    struct job_outcome *o)
+{
+	enum cp_err rc = queue_extend_lease(c->db, c->job,
+	    (int)(want < 86400 ? want : 86400));
+
+	if (rc == CP_OK)
+		return true;
+	o->rc = rc == CP_NOTFOUND ? CP_AGAIN : CP_DB;
+	cp_fmt(o->reason, sizeof(o->reason), "%s: %s", what,
+	    rc == CP_NOTFOUND ? "lease lost before the work began" :
+	    db_error(c->db));
+	return false;
+}
+
 /* ------------------------------------------------------------ fetch_recording */
 
 static void
@@ -90,37 +107,24 @@ jobs_fetch_done(struct db *db, const struct cp_conf *conf,
 /* ------------------------------------------------------------ transcribe */
 
 /*
- * The lease must outlast the work. Offline STT costs about 1 CPU-second per
- * second of a two-channel call; an upload plus Whisper's time is less, but
- * a service's timeout_ms per chunk bounds it: keep 3x the duration + 60 s,
- * and at least every upload's timeout.
+ * The lease must outlast the work: the backend says how long a recording
+ * this long may take (stt_backend.max_seconds). The lease is set again
+ * from now, since the download before it may have used much of the one
+ * the claim gave.
  */
 static bool
 jobs_transcribe_lease(const struct job_ctx *c, const struct calls_row *row,
     const char *path, struct job_outcome *o)
 {
+	const struct stt_backend *b = stt_backend_find(c->conf->stt.backend);
 	double secs = (double)row->recording_duration;
-	long want;
+	long want = c->conf->worker.lease_seconds;
 
 	if (secs <= 0 && store_audio_seconds(path, &secs) != CP_OK)
 		secs = 0;
-	want = 3 * (long)secs + 60;
-	if (strcmp(c->conf->stt.backend, "openai") == 0) {
-		long chunks = 2 * ((long)secs / c->conf->stt.openai.chunk_seconds
-		    + 1);
-		long up = chunks * (c->conf->stt.openai.timeout_ms / 1000 + 1);
-		if (up + 60 > want)
-			want = up + 60;
-	}
-	if (want > c->conf->worker.lease_seconds &&
-	    queue_extend_lease(c->db, c->job, (int)(want < 86400 ? want :
-	    86400)) == CP_NOTFOUND) {
-		o->rc = CP_AGAIN;
-		cp_fmt(o->reason, sizeof(o->reason), "transcribe: lease lost "
-		    "before decoding");
-		return false;
-	}
-	return true;
+	if (b != NULL && b->max_seconds(c->conf, secs) > want)
+		want = b->max_seconds(c->conf, secs);
+	return jobs_extend_lease(c, want, "transcribe", o);
 }
 
 static void
@@ -164,6 +168,7 @@ static void
 jobs_summarize_run(const struct job_ctx *c, const struct calls_row *row,
     struct job_outcome *o)
 {
+	const struct summary_backend *b;
 	struct summary_request req;
 	char *transcript = NULL;
 
@@ -175,6 +180,14 @@ jobs_summarize_run(const struct job_ctx *c, const struct calls_row *row,
 		o->rc = CP_DB;
 		cp_fmt(o->reason, sizeof(o->reason), "summarize: %s",
 		    db_error(c->db));
+		return;
+	}
+	/* A chat completion may take its whole timeout: keep the lease. */
+	b = summary_backend_find(c->conf->summary.backend);
+	if (b != NULL && b->max_seconds != NULL &&
+	    b->max_seconds(c->conf) > c->conf->worker.lease_seconds &&
+	    !jobs_extend_lease(c, b->max_seconds(c->conf), "summarize", o)) {
+		free(transcript);
 		return;
 	}
 	req.transcript = transcript ? transcript : "";

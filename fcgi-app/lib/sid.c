@@ -7,6 +7,8 @@
  */
 #include "sid.h"
 
+#include <string.h>
+
 #include <stddef.h>
 
 static bool
@@ -33,4 +35,14 @@ sid_valid(const char *s, const char *prefix)
 		if (!sid_is_lower_hex(s[i]))
 			return false;
 	return s[SID_LEN] == '\0';
+}
+
+const char *
+sid_token(const char *v)
+{
+	size_t n = v ? strlen(v) : 0;
+
+	if (n == 0 || n > 32 || strspn(v, "abcdefghijklmnopqrstuvwxyz-") != n)
+		return NULL;
+	return v;
 }

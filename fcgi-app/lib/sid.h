@@ -1,5 +1,5 @@
 /*
- * sid.h: Twilio SIDs. A SID is a two-letter prefix followed by exactly 32
+ * sid.h: Twilio SIDs and enum tokens. A SID is a two-letter prefix followed by exactly 32
  * lowercase hex digits (TWILIO.md "SIDs": CallSid CA, AccountSid AC,
  * RecordingSid RE). Every SID from a request is checked here before it
  * touches SQL, a file path or a log line.
@@ -13,5 +13,13 @@
 
 /* True when s is prefix (2 chars, e.g. "CA") + 32 lowercase hex digits. */
 bool sid_valid(const char *s, const char *prefix);
+
+/*
+ * v when it is a Twilio enum value as callpipe stores it (Direction,
+ * CallStatus, a Call resource's direction and status): lowercase letters
+ * and '-', 1 to 32 bytes; else NULL. Twilio may add values; an odd one is
+ * stored as NULL rather than refusing the call.
+ */
+const char *sid_token(const char *v);
 
 #endif

@@ -27,10 +27,13 @@
 
 /* The backends: one row each (stt.h). conf.c takes the names from here. */
 const struct stt_backend stt_backends[] = {
+	/* name           open                 transcribe
+	 *   close                language  max_seconds */
 	{ "pocketsphinx", stt_ps_backend_open, stt_ps_backend_transcribe,
-	  stt_ps_backend_close },
-	{ "openai", stt_openai_open, stt_openai_transcribe, stt_openai_close },
-	{ NULL, NULL, NULL, NULL }
+	  stt_ps_backend_close,   "en",     stt_ps_max_seconds },
+	{ "openai",       stt_openai_open,     stt_openai_transcribe,
+	  stt_openai_close,       NULL,     stt_openai_max_seconds },
+	{ NULL, NULL, NULL, NULL, NULL, NULL }
 };
 
 const struct stt_backend *
@@ -40,88 +43,6 @@ stt_backend_find(const char *name)
 		if (strcmp(b->name, name) == 0)
 			return b;
 	return NULL;
-}
-
-static const char *
-speaker_key(enum stt_speaker s)
-{
-	return s == STT_AGENT ? "agent" : s == STT_CALLER ? "caller" : "call";
-}
-
-const char *
-stt_speaker_label(enum stt_speaker s)
-{
-	return s == STT_AGENT ? "Agent" : s == STT_CALLER ? "Caller" : "Call";
-}
-
-enum cp_err
-stt_segments_add(struct stt_segments *l, enum stt_speaker sp, double start_s,
-    double end_s, const char *text)
-{
-	const char *a = text ? text : "", *b;
-	struct stt_segment *sg;
-
-	while (*a == ' ' || *a == '\t' || *a == '\n' || *a == '\r')
-		a++;
-	b = a + strlen(a);
-	while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\n' ||
-	    b[-1] == '\r'))
-		b--;
-	if (b == a)
-		return CP_OK;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 16;
-		struct stt_segment *nv = realloc(l->v, cap * sizeof(*nv));
-		if (nv == NULL)
-			return CP_NOMEM;
-		l->v = nv;
-		l->cap = cap;
-	}
-	sg = &l->v[l->n];
-	memset(sg, 0, sizeof(*sg));
-	if ((sg->text = strndup(a, (size_t)(b - a))) == NULL)
-		return CP_NOMEM;
-	sg->speaker = sp;
-	sg->start_s = start_s;
-	sg->end_s = end_s < start_s ? start_s : end_s;
-	l->n++;
-	return CP_OK;
-}
-
-static void
-stt_segment_free(struct stt_segment *sg)
-{
-	free(sg->text);
-	for (size_t i = 0; i < sg->nwords; i++)
-		free(sg->words[i].text);
-	free(sg->words);
-}
-
-void
-stt_segments_free(struct stt_segments *l)
-{
-	if (l == NULL)
-		return;
-	for (size_t i = 0; i < l->n; i++)
-		stt_segment_free(&l->v[i]);
-	free(l->v);
-	memset(l, 0, sizeof(*l));
-}
-
-void
-stt_result_free(struct stt_result *r)
-{
-	if (r == NULL)
-		return;
-	free(r->channel_text[0]);
-	free(r->channel_text[1]);
-	for (size_t i = 0; i < r->nsegs; i++)
-		stt_segment_free(&r->segs[i]);
-	free(r->segs);
-	free(r->final_transcript);
-	free(r->transcription);
-	free(r->segments_json);
-	memset(r, 0, sizeof(*r));
 }
 
 /* Earlier start first; at the same instant the caller, then the shorter. */
@@ -226,7 +147,7 @@ transcription_json(const struct stt_result *r)
 		    (enum stt_speaker)(c + 1);
 		v = json_object_new_string(r->channel_text[c]);
 		if (v == NULL ||
-		    json_object_object_add(o, speaker_key(sp), v) != 0) {
+		    json_object_object_add(o, stt_speaker_key(sp), v) != 0) {
 			json_object_put(v);
 			goto out;
 		}
@@ -281,7 +202,7 @@ segments_json(const struct stt_result *r)
 			goto out;
 		}
 		if (!json_put(o, "speaker",
-		    json_object_new_string(speaker_key(sg->speaker))) ||
+		    json_object_new_string(stt_speaker_key(sg->speaker))) ||
 		    !json_put(o, "start", json_seconds(sg->start_s)) ||
 		    !json_put(o, "end", json_seconds(sg->end_s)) ||
 		    !json_put(o, "text", json_object_new_string(sg->text)))
@@ -389,9 +310,10 @@ stt_transcribe_file(const struct cp_conf *conf, const char *wav_path,
 		rc = CP_EMPTY;
 		goto out;
 	}
-	/* A service that names no language: the one that was asked for. */
-	if (lang[0] == '\0' && strcmp(b->name, "pocketsphinx") == 0)
-		cp_fmt(lang, sizeof(lang), "en");
+	/* A service that names no language: the one it knows, else the one
+	 * that was asked for. */
+	if (lang[0] == '\0' && b->language != NULL)
+		cp_fmt(lang, sizeof(lang), "%s", b->language);
 	else if (lang[0] == '\0')
 		cp_fmt(lang, sizeof(lang), "%.7s", stt_language(conf, language));
 	rc = stt_build_result(out, &segs, audio.nchannels, lang, err, errlen);

@@ -14,7 +14,9 @@
  *   open        loads what the backend needs once per recording;
  *   transcribe  one channel's PCM -> segments, times in seconds from the
  *               channel's first sample;
- *   close       frees what open made.
+ *   close       frees what open made;
+ *   language    what it transcribes in when it knows only one language;
+ *   max_seconds how long a recording may take, for the job's lease.
  */
 #ifndef CP_STT_H
 #define CP_STT_H
@@ -100,6 +102,12 @@ struct stt_backend {
 	    struct stt_segments *out, struct stt_answer *ans, char *err,
 	    size_t errlen);
 	void (*close)(void *state);
+	/* The one language it knows ("en"), or NULL: the language asked for
+	 * when the service names none. */
+	const char *language;
+	/* Seconds a recording of audio_s seconds may take at most (the
+	 * job's lease is kept at least that long). */
+	long (*max_seconds)(const struct cp_conf *conf, double audio_s);
 };
 
 /* The backend table, ended by a row whose name is NULL. */
@@ -139,7 +147,11 @@ enum cp_err stt_build_result(struct stt_result *r, struct stt_segments *segs,
 /* Frees everything in r; r may be zeroed. */
 void stt_result_free(struct stt_result *r);
 
-/* "Caller", "Agent" or "Call". */
+/* "Caller", "Agent" or "Call": the labels of final_transcript. */
 const char *stt_speaker_label(enum stt_speaker s);
+
+/* "caller", "agent" or "call": the keys of transcription and
+ * transcript_segments. */
+const char *stt_speaker_key(enum stt_speaker s);
 
 #endif

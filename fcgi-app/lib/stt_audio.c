@@ -293,17 +293,18 @@ stt_audio_peak_rms(const int16_t *pcm, size_t n, int rate)
 }
 
 /*
- * The cut for a chunk that should end at `ideal` (a frame index): the
- * middle of the longest run of quiet 10 ms windows within the last
- * quarter of the chunk (at most 30 s before ideal), else the quietest
- * window there. Never after ideal, so a chunk never grows past its limit.
+ * The cut for a chunk starting at `from` that should end near `ideal` and
+ * must end by `limit` (frame indexes, from < ideal <= limit): the middle
+ * of the longest run of quiet 10 ms windows within a quarter of the
+ * chunk's length (at most 30 s) around ideal, else the quietest window
+ * there (of windows about as quiet, the nearest to ideal).
  */
 static size_t
-stt_audio_quiet_cut(const int16_t *pcm, size_t from, size_t ideal, int rate,
-    double quiet_rms)
+stt_audio_quiet_cut(const int16_t *pcm, size_t from, size_t ideal,
+    size_t limit, int rate, double quiet_rms)
 {
 	size_t win = (size_t)rate / 100, span = (ideal - from) / 4;
-	size_t lo, best_run = 0, best_run_mid = ideal, run = 0, run_start = 0;
+	size_t lo, hi, best_run = 0, best_run_mid = ideal, run = 0, run_start = 0;
 	size_t quietest_at = ideal;
 	double quietest = 1e30;
 
@@ -312,21 +313,28 @@ stt_audio_quiet_cut(const int16_t *pcm, size_t from, size_t ideal, int rate,
 	if (span > (size_t)rate * 30)
 		span = (size_t)rate * 30;
 	lo = ideal - span;
-	for (size_t a = lo; a + win <= ideal; a += win) {
+	hi = ideal + span < limit ? ideal + span : limit;
+	for (size_t a = lo; a + win <= hi; a += win) {
 		double sum = 0;
 		for (size_t i = a; i < a + win; i++)
 			sum += (double)pcm[i] * pcm[i];
 		sum = sqrt(sum / (double)win);
-		if (sum < quietest) {
-			quietest = sum;
-			quietest_at = a + win / 2;
+		/* Among windows about as quiet, the one nearest the aim: a
+		 * steady sound must not pull every cut to the window's start. */
+		{
+			double dist = a + win / 2 > ideal ? (double)(a + win / 2 -
+			    ideal) : (double)(ideal - a - win / 2);
+			double score = sum * (1.0 + 0.5 * dist / (double)(span + 1));
+			if (score < quietest) {
+				quietest = score;
+				quietest_at = a + win / 2;
+			}
 		}
 		if (sum < quiet_rms) {
 			if (run == 0)
 				run_start = a;
 			run++;
-			/* Ties go to the later run: the chunk stays longer. */
-			if (run >= best_run) {
+			if (run > best_run) {
 				best_run = run;
 				best_run_mid = run_start + (a + win - run_start) / 2;
 			}
@@ -347,7 +355,7 @@ stt_audio_chunks(const int16_t *pcm, size_t n, int rate, size_t max_frames,
 	if (max_frames < (size_t)rate)   /* at least a second per chunk */
 		max_frames = (size_t)rate;
 	for (;;) {
-		size_t end;
+		size_t left = n - from, k, end;
 		if (*ncuts == cap) {
 			size_t *nv;
 			cap = cap ? cap * 2 : 8;
@@ -357,14 +365,16 @@ stt_audio_chunks(const int16_t *pcm, size_t n, int rate, size_t max_frames,
 			}
 			v = nv;
 		}
-		if (n - from <= max_frames) {
+		if (left <= max_frames) {
 			v[(*ncuts)++] = n;
 			break;
 		}
-		end = stt_audio_quiet_cut(pcm, from, from + max_frames, rate,
-		    STT_AUDIO_QUIET_RMS);
-		if (end <= from)   /* cannot happen: the window is after from */
-			end = from + max_frames;
+		/* Aim at equal chunks over what is left, so the last one is
+		 * never a sliver (a 0.05 s tail is refused as too short, or
+		 * heard as a fragment). */
+		k = (left + max_frames - 1) / max_frames;
+		end = stt_audio_quiet_cut(pcm, from, from + left / k,
+		    from + max_frames, rate, STT_AUDIO_QUIET_RMS);
 		v[(*ncuts)++] = end;
 		from = end;
 	}

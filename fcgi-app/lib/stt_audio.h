@@ -73,10 +73,12 @@ double stt_audio_peak_rms(const int16_t *pcm, size_t n, int rate);
 /*
  * Plans chunks of at most max_frames frames over n frames of pcm: *cuts
  * (malloc'd, free() it) gets *ncuts end indexes, increasing, the last
- * being n. Each cut lies in the middle of the longest quiet stretch
- * (10 ms windows under STT_AUDIO_QUIET_RMS) in the last quarter of the
- * chunk (at most 30 s before its limit), else at its quietest 10 ms, so a
- * word is rarely cut in two. max_frames is raised to one second at least.
+ * being n. The chunks aim at equal lengths over what is left (so the last
+ * one is never a sliver); each cut lies in the middle of the longest quiet
+ * stretch (10 ms windows under STT_AUDIO_QUIET_RMS) within a quarter of
+ * the chunk's length (at most 30 s) around its aim, never past the limit,
+ * else at the quietest 10 ms there, so a word is rarely cut in two.
+ * max_frames is raised to one second at least.
  * Returns CP_OK or CP_NOMEM.
  */
 enum cp_err stt_audio_chunks(const int16_t *pcm, size_t n, int rate,

@@ -4,6 +4,7 @@
  */
 #include "stt_openai.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +84,17 @@ stt_openai_open(const struct cp_conf *conf, void **state, char *err,
 void
 stt_openai_close(void *state)
 {
+}
+
+long
+stt_openai_max_seconds(const struct cp_conf *conf, double audio_s)
+{
+	/* Chunks may end up to a quarter early; two channels; each upload
+	 * bounded by timeout_ms; a margin for encoding and the database. */
+	long chunk = (long)conf->stt.openai.chunk_seconds * 3 / 4;
+	long per_channel = (long)audio_s / (chunk > 0 ? chunk : 1) + 2;
+
+	return 2 * per_channel * (conf->stt.openai.timeout_ms / 1000 + 1) + 60;
 }
 
 size_t
@@ -176,11 +188,18 @@ stt_openai_parse(const char *body, enum stt_speaker sp, double offset_s,
 			const char *t = stt_json_str(s, "text");
 
 			if (t == NULL || !stt_json_num(s, "start", &st) ||
-			    !stt_json_num(s, "end", &en) || st < 0 || en < 0) {
-				cp_fmt(err, errlen, "segment %zu lacks start, end or "
-				    "text", i);
+			    !stt_json_num(s, "end", &en) || !isfinite(st) ||
+			    !isfinite(en) || st < 0 || en < 0) {
+				cp_fmt(err, errlen, "segment %zu lacks a start, end or "
+				    "text, or has a time that is not a number", i);
 				rc = CP_UPSTREAM;
 				break;
+			}
+			/* Whisper's last end may pass the audio: keep every time
+			 * inside this upload, so it never spills into the next. */
+			if (duration_s > 0) {
+				st = st < duration_s ? st : duration_s;
+				en = en < duration_s ? en : duration_s;
 			}
 			if (stt_json_num(s, "no_speech_prob", &nsp) &&
 			    stt_json_num(s, "avg_logprob", &alp) &&
@@ -298,12 +317,16 @@ stt_openai_transcribe(void *state, const struct stt_channel *ch,
 	if ((rc = stt_audio_chunks(pcm, n, rate, max_frames, &cuts, &ncuts)) !=
 	    CP_OK)
 		goto out;
-	for (size_t i = 0; i < ncuts; i++) {
+	for (size_t i = 0; i < ncuts; from = cuts[i], i++) {
+		/* A silent stretch of a speaking channel is not sent either:
+		 * Whisper would invent text for it (OPENAI.md). */
+		if (stt_audio_peak_rms(pcm + from, cuts[i] - from, rate) <
+		    STT_SILENCE_RMS)
+			continue;
 		rc = stt_openai_chunk(conf, ch, pcm + from, cuts[i] - from, rate,
 		    (double)from / rate, (int)i + 1, out, ans, err, errlen);
 		if (rc != CP_OK)
 			goto out;
-		from = cuts[i];
 	}
 out:
 	free(cuts);

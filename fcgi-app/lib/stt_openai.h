@@ -51,6 +51,9 @@ enum cp_err stt_openai_transcribe(void *state, const struct stt_channel *ch,
     struct stt_segments *out, struct stt_answer *ans, char *err,
     size_t errlen);
 void stt_openai_close(void *state);
+/* The longest a recording of audio_s seconds may take: every chunk of
+ * both channels waiting its full stt.openai.timeout_ms, + 60 s. */
+long stt_openai_max_seconds(const struct cp_conf *conf, double audio_s);
 
 /*
  * The form of one upload into parts (at least 7 entries): file (data, len

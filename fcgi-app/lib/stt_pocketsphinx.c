@@ -533,6 +533,14 @@ stt_ps_backend_close(void *state)
 	stt_ps_free(state);
 }
 
+long
+stt_ps_max_seconds(const struct cp_conf *conf, double audio_s)
+{
+	/* About 1 CPU-second per second of each channel on this machine's
+	 * cores, two channels, and a margin for loading the model. */
+	return 3 * (long)audio_s + 60;
+}
+
 #else /* !HAVE_POCKETSPHINX */
 
 enum cp_err
@@ -557,6 +565,12 @@ stt_ps_backend_transcribe(void *state, const struct stt_channel *ch,
 void
 stt_ps_backend_close(void *state)
 {
+}
+
+long
+stt_ps_max_seconds(const struct cp_conf *conf, double audio_s)
+{
+	return 60;
 }
 
 #endif

@@ -81,5 +81,7 @@ enum cp_err stt_ps_backend_transcribe(void *state,
     const struct stt_channel *ch, struct stt_segments *out,
     struct stt_answer *ans, char *err, size_t errlen);
 void stt_ps_backend_close(void *state);
+/* 3 s per second of audio + 60 s (both channels, model load). */
+long stt_ps_max_seconds(const struct cp_conf *conf, double audio_s);
 
 #endif

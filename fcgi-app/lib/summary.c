@@ -1,9 +1,9 @@
 /*
  * summary.c: the "rules" summary backend (summary.h, DESIGN.md §5 stage 3):
- * gazetteer matching over the merged transcript and a template summary;
- * the table of summary backends (summary_backends[], summary_run) and the
- * whole-answer gazetteer lookup the openai backend stores its answers by
- * (summary_gazetteer_match).
+ * gazetteer matching over the merged transcript and a template summary,
+ * and the whole-answer gazetteer lookup the openai backend stores its
+ * answers by (summary_gazetteer_match). The table of backends is in
+ * summary_backends.c, so this file depends on no backend.
  *
  * Matching rules, and why:
  * - Terms are compared ASCII case-insensitively; other bytes exactly. No
@@ -38,7 +38,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "summary_openai.h"
 #include "utf8.h"
 
 #define SUMMARY_QUOTE_MAX   200  /* bytes of the quoted caller line */
@@ -589,65 +588,6 @@ out:
 	summary_gaz_free(&svc);
 	summary_gaz_free(&city);
 	return rc;
-}
-
-/*
- * The rules backend as a row of the table: no service to wait for, so
- * *retry_after_ms is always -1.
- */
-static enum cp_err
-summary_rules_backend(const struct cp_conf *conf,
-    const struct summary_request *req, struct summary_result *out,
-    long *retry_after_ms, char *err, size_t errlen)
-{
-	if (retry_after_ms != NULL)
-		*retry_after_ms = -1;
-	return summary_rules(conf, req != NULL ? req->transcript : NULL, out,
-	    err, errlen);
-}
-
-const struct summary_backend summary_backends[] = {
-	{ "rules",  summary_rules_backend },
-	{ "openai", summary_openai_summarize },
-	{ NULL,     NULL }
-};
-
-const struct summary_backend *
-summary_backend_find(const char *name)
-{
-	const struct summary_backend *b;
-
-	if (name == NULL)
-		return NULL;
-	for (b = summary_backends; b->name != NULL; b++)
-		if (strcmp(b->name, name) == 0)
-			return b;
-	return NULL;
-}
-
-enum cp_err
-summary_run(const struct cp_conf *conf, const struct summary_request *req,
-    struct summary_result *out, long *retry_after_ms, char *err,
-    size_t errlen)
-{
-	const struct summary_backend *b;
-	const char *name;
-
-	memset(out, 0, sizeof(*out));
-	if (retry_after_ms != NULL)
-		*retry_after_ms = -1;
-	/* conf.c defaults summary.backend to "rules"; a zeroed conf (tests,
-	 * callpipectl without a file) means the same. */
-	name = conf != NULL && conf->summary.backend != NULL ?
-	    conf->summary.backend : "rules";
-	b = summary_backend_find(name);
-	if (b == NULL) {
-		if (err != NULL)
-			cp_fmt(err, errlen, "summary: unknown backend \"%s\"",
-			    name);
-		return CP_INPUT;
-	}
-	return b->summarize(conf, req, out, retry_after_ms, err, errlen);
 }
 
 /*

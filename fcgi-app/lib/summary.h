@@ -45,6 +45,9 @@ struct summary_backend {
 	enum cp_err (*summarize)(const struct cp_conf *conf,
 	    const struct summary_request *req, struct summary_result *out,
 	    long *retry_after_ms, char *err, size_t errlen);
+	/* Seconds one call may take at most (the job's lease is kept at
+	 * least that long); NULL: no longer than any job. */
+	long (*max_seconds)(const struct cp_conf *conf);
 };
 
 /* The backend table, ended by a row whose name is NULL. */

@@ -624,3 +624,9 @@ summary_openai_summarize(const struct cp_conf *conf,
 	free(body);
 	return rc;
 }
+
+long
+summary_openai_max_seconds(const struct cp_conf *conf)
+{
+	return conf->summary.openai.timeout_ms / 1000 + 60;
+}

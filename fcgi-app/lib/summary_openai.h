@@ -110,4 +110,7 @@ enum cp_err summary_openai_parse(const struct cp_conf *conf,
     const char *content, const char *finish_reason, const char *refusal,
     struct summary_result *out, char *err, size_t errlen);
 
+/* The longest one summarize may take: summary.openai.timeout_ms + 60 s. */
+long summary_openai_max_seconds(const struct cp_conf *conf);
+
 #endif

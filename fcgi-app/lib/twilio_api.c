@@ -8,7 +8,6 @@
 
 #include <json.h>
 
-#include "calls.h"
 #include "cp_num.h"
 #include "http.h"
 
@@ -144,9 +143,9 @@ twilio_fetch_call(const struct cp_conf *conf, const char *call_sid,
 		return rc;
 	twilio_copy(root, "from", out->from, sizeof(out->from));
 	twilio_copy(root, "to", out->to, sizeof(out->to));
-	if ((dir = calls_token(twilio_json_str(root, "direction"))) != NULL)
+	if ((dir = sid_token(twilio_json_str(root, "direction"))) != NULL)
 		cp_fmt(out->direction, sizeof(out->direction), "%s", dir);
-	if ((dir = calls_token(twilio_json_str(root, "status"))) != NULL)
+	if ((dir = sid_token(twilio_json_str(root, "status"))) != NULL)
 		cp_fmt(out->status, sizeof(out->status), "%s", dir);
 	json_object_put(root);
 	return CP_OK;

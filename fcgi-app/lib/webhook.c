@@ -48,7 +48,7 @@ webhook_voice_tx(struct db *db, struct webhook_ctx *c)
 {
 	const char *from = form_get(c->form, "From");
 	const char *to = form_get(c->form, "To");
-	const char *dir = calls_token(form_get(c->form, "Direction"));
+	const char *dir = sid_token(form_get(c->form, "Direction"));
 	long long business;
 
 	if (dir == NULL)
@@ -57,7 +57,7 @@ webhook_voice_tx(struct db *db, struct webhook_ctx *c)
 	    &business) != CP_OK)
 		return CP_DB;
 	return calls_voice(db, c->call_sid, dir, from, to,
-	    calls_token(form_get(c->form, "CallStatus")), business);
+	    sid_token(form_get(c->form, "CallStatus")), business);
 }
 
 static enum cp_err
@@ -124,7 +124,7 @@ webhook_tx(struct db *db, void *arg, char *err, size_t errlen)
 		return webhook_recording_tx(db, c);
 	case WEBHOOK_CALL_STATUS:
 		if (calls_status(db, c->call_sid,
-		    calls_token(form_get(c->form, "CallStatus")),
+		    sid_token(form_get(c->form, "CallStatus")),
 		    webhook_number(form_get(c->form, "CallDuration"))) != CP_OK)
 			return CP_DB;
 		/* Only an answered call has a recording to look for; busy,

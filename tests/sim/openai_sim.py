@@ -978,6 +978,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if isinstance(body, (dict, list)):
             body = dumps(body)
         self._status = status
+        entry = getattr(self, "_entry", None)
+        if entry is not None:
+            with self.sim.lock:
+                entry["status"] = status   # before the client can read the answer
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -1006,8 +1010,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if fl:
                 extra += " file=%s %sHz/%sch/%ss" % (fl.get("filename"), fl.get("rate"),
                                                      fl.get("channels"), fl.get("duration_s"))
-            if entry.get("matched"):
-                extra += " matched=%s" % ",".join(entry["matched"])
+            got = entry.get("matched") or []
+            if got:
+                extra += " matched=%s" % (",".join(got) if len(got) <= 8 else
+                                          "%s,... (%d)" % (",".join(got[:4]), len(got)))
         log("%s %s %s %s %d (%d ms)%s" % (self.client_address[0], self.command,
                                           self.path, status, size,
                                           int((time.monotonic() - self._t0) * 1000), extra))
@@ -1019,6 +1025,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def handle_any(self):
         self._t0 = time.monotonic()
+        self._entry = None   # one handler serves every request of a connection
         path = urllib.parse.urlsplit(self.path).path
         try:
             if path.startswith("/_sim/"):
@@ -1102,7 +1109,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         else:
             endpoint, keep = "other", MAX_CONTROL_BODY
         body, nread = self.read_body(keep)
-        entry = sim.new_entry(endpoint, path)
+        entry = self._entry = sim.new_entry(endpoint, path)
         self._status, size = None, 0
         try:
             _, size = self.api_inner(endpoint, path, body, nread, entry)
@@ -1169,7 +1176,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def transcriptions(self, body, entry):
         sim = self.sim
-        fields, fpart = parse_multipart(body, self.headers.get("Content-Type"))
+        try:
+            fields, fpart = parse_multipart(body, self.headers.get("Content-Type"))
+        except ApiError:
+            self.apply_fault("transcriptions", entry, None)   # a fault comes first
+            raise
         with sim.lock:
             entry["fields"] = {k: (v[0] if len(v) == 1 else v) for k, v in fields.items()}
             if fpart is not None:
@@ -1211,7 +1222,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if grans and fmt != "verbose_json":
             raise ApiError(400, "timestamp_granularities[] is only supported when "
                            "response_format is 'verbose_json' (got '%s')." % fmt,
-                           param="timestamp_granularities", code="invalid_value")
+                           param="timestamp_granularities")
         lang = one("language")
         if lang is not None and lang not in LANGUAGES:
             raise ApiError(400, "Invalid language '%s'. Language parameter must be specified "

@@ -239,13 +239,16 @@ class SimSelfCheck(unittest.TestCase):
         self.assertEqual(status, 401)
         self.assertEqual(json.loads(body)["code"], 20003)
         with wave.open(self.short, "rb") as w:
-            src_frames = w.getnframes()
+            src_frames, src_rate = w.getnframes(), w.getframerate()
+        self.assertEqual(src_rate, 16000)
         for suffix, chans in ((".wav", 1), ("", 1), (".wav?RequestedChannels=2", 2)):
             status, ctype, body = self.rest(self.rec_path(c["recording_sid"]) + suffix)
             self.assertEqual((status, ctype), (200, "audio/x-wav"), suffix)
             with wave.open(io.BytesIO(body), "rb") as w:
+                # Served at Twilio's 8 kHz by default.
                 self.assertEqual(w.getnchannels(), chans, suffix)
-                self.assertEqual(w.getnframes(), src_frames, suffix)
+                self.assertEqual(w.getframerate(), 8000, suffix)
+                self.assertEqual(w.getnframes(), src_frames // 2, suffix)
         status, ctype, body = self.rest(self.rec_path(c["recording_sid"]) + ".mp3")
         self.assertEqual((status, ctype), (200, "audio/mpeg"))
         self.assertTrue(body[:3] == b"ID3" or body[0] == 0xFF, body[:4])
@@ -359,6 +362,35 @@ class SimSelfCheck(unittest.TestCase):
                          ["voice", "recording:in-progress", "connect_action",
                           "call_status", "recording:completed"])
         self.assertEqual(self.rest(path, method="POST", form=form)[0], 400)  # ended
+
+    def test_media_rate_and_mono_recording(self):
+        wide = self.sim.start_call(audio=self.short, duration_s=0.5, media_rate=16000)
+        own = self.sim.start_call(audio=self.short, duration_s=0.5, media_rate=None)
+        mono = self.sim.start_call(audio=self.short, duration_s=0.5, recording_channels=1)
+        with wave.open(self.short, "rb") as w:
+            src_frames = w.getnframes()
+        for c, rate in ((wide, 16000), (own, 16000)):
+            self.sim.wait_call(c["call_sid"], "completed", timeout=10)
+            status, _, body = self.rest(self.rec_path(c["recording_sid"])
+                                        + ".wav?RequestedChannels=2")
+            with wave.open(io.BytesIO(body), "rb") as w:
+                self.assertEqual((w.getframerate(), w.getnchannels(), w.getnframes()),
+                                 (rate, 2, src_frames))
+        st = self.sim.wait_call(mono["call_sid"], "completed", timeout=10)
+        cbs = [e for e in st["events"] if e["kind"].startswith("recording:")]
+        self.assertEqual([e["kind"] for e in cbs],
+                         ["recording:in-progress", "recording:completed"])
+        self.assertTrue(all(e["params"]["RecordingChannels"] == "1" for e in cbs))
+        self.assertEqual(st["warnings"], [])
+        js = json.loads(self.rest(self.rec_path(mono["recording_sid"]) + ".json")[2])
+        self.assertEqual(js["channels"], 1)
+        for suffix in (".wav", ".wav?RequestedChannels=2"):
+            status, _, body = self.rest(self.rec_path(mono["recording_sid"]) + suffix)
+            with wave.open(io.BytesIO(body), "rb") as w:
+                self.assertEqual((w.getframerate(), w.getnchannels(), w.getnframes()),
+                                 (8000, 1, src_frames // 2), suffix)
+        with self.assertRaises(simclient.SimError):
+            self.sim.start_call(audio=self.short, recording_channels=3)
 
     def test_control_api_rejects_bad_options(self):
         with self.assertRaises(simclient.SimError) as cm:

@@ -70,8 +70,12 @@ CALL_OPTIONS = {
     "media_delay_s", "audio_kind", "recording_status", "account_sid",
     "bad_signature", "recording_delay_s", "duration_s", "media_rate",
     "error_code", "in_progress_duration", "expect_rest_recording",
-    "content_type", "drop_callbacks",
+    "content_type", "drop_callbacks", "recording_channels",
 }
+
+# Twilio's recordings are 8 kHz (TWILIO.md); media_rate: null serves the
+# audio at its own rate, 16000 is what pocketsphinx needs.
+DEFAULT_MEDIA_RATE = 8000
 
 # Geographic fields Twilio adds to voice requests, by calling code. Only
 # their presence and shape matter to callpipe; the values are plausible.
@@ -256,6 +260,8 @@ class Sim:
             raise BadRequest("media_status must be an HTTP status")
         if req.get("media_rate") is not None and not 4000 <= req["media_rate"] <= 48000:
             raise BadRequest("media_rate must be a rate in Hz")
+        if req.get("recording_channels", 2) not in (1, 2):
+            raise BadRequest("recording_channels must be 1 or 2")
 
         audio = req.get("audio")
         duration = None
@@ -299,7 +305,7 @@ class Sim:
                 "media_404_seconds": float(req.get("media_404_seconds", 0)),
                 "media_404_until": None,
                 "audio_kind": audio_kind,
-                "media_rate": req.get("media_rate"),
+                "media_rate": req.get("media_rate", DEFAULT_MEDIA_RATE),
             }
         threading.Thread(target=self.run_call, args=(call,), daemon=True,
                          name="call-" + call_sid[:10]).start()
@@ -515,7 +521,10 @@ class Sim:
         webhook = call.get("webhook_url") or self.base_url + "/"
         cb = attrs.get("recordingStatusCallback")
         dual = attrs.get("channels", "dual") == "dual"
-        channels = 2 if dual and call["audio_channels"] != 1 else 1
+        # recording_channels: 1 plays a mono recording whatever the TwiML
+        # asked for (RecordingChannels=1, media one channel).
+        channels = 2 if (dual and call["audio_channels"] != 1
+                         and call["options"].get("recording_channels", 2) != 1) else 1
         rec = {
             "sid": call["recording_sid"], "call_sid": call["call_sid"],
             "account_sid": self.account_sid, "status": "in-progress",
@@ -1103,7 +1112,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if kind == "empty":
             return 200, b"", ctype
         if kind == "header_only" or call["audio"] is None:
-            return 200, wav_header_only(rec["channels"]), "audio/x-wav"
+            return 200, wav_header_only(rec["channels"], m.get("media_rate") or 8000), \
+                "audio/x-wav"
         two = query.get("RequestedChannels", ["1"])[0] == "2"
         f = sim.media_file(rec, call, ext.lstrip("."), two, m.get("media_rate"))
         with open(f, "rb") as fh:

@@ -718,6 +718,17 @@ START_TEST(test_openai_keys)
 	    ":14: stt.openai.chunk_seconds: too long for stt.openai.upload_rate: "
 	    "an upload would pass 25 MiB (OPENAI.md)");
 
+	expect_error(BASE "stt = {\n  openai = {\n    model = "
+	    "\"gpt-4o-transcribe\";\n  };\n};\n",
+	    ":12: stt.openai.response_format: must be \"json\" for the gpt-4o "
+	    "transcribe models (OPENAI.md: verbose_json needs whisper-1)");
+	setenv("CALLPIPE_STT_API_KEY", "sk-abc\r\nX-Injected: 1", 1);
+	ck_assert_int_eq(load_text(BASE, &c, err, sizeof(err)), CP_INPUT);
+	ck_assert_msg(strstr(err, "stt.openai.api_key: must be printable ASCII "
+	    "without spaces") != NULL, "%s", err);
+	ck_assert_ptr_null(strstr(err, "sk-abc"));
+	unsetenv("CALLPIPE_STT_API_KEY");
+
 	/* twilio.api_base: https unless loopback, and no path. */
 	cp_fmt(text, sizeof(text), "public_base_url = \"https://c.example.com\";\n"
 	    "database = {\n  socket = \"/s\";\n  user = \"u\";\n  name = "

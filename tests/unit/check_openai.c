@@ -234,7 +234,6 @@ START_TEST(test_error_table)
 		{ 429, "insufficient_quota", OPENAI_PERMANENT },
 		{ 500, NULL, OPENAI_RETRY }, { 502, NULL, OPENAI_RETRY },
 		{ 503, "server_error", OPENAI_RETRY }, { 599, NULL, OPENAI_RETRY },
-		{ 100, NULL, OPENAI_PERMANENT },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -245,6 +244,16 @@ START_TEST(test_error_table)
 		    cases[i].st, cases[i].code ? cases[i].code : "-", (int)c,
 		    (int)cases[i].c);
 		ck_assert_ptr_nonnull(why);
+		ck_assert_str_ne(why, "unexpected status");
+	}
+	{
+		const char *why = NULL;
+		openai_classify(429, "insufficient_quota", &why);
+		ck_assert_str_eq(why, "quota exceeded");
+		openai_classify(429, "rate_limit_exceeded", &why);
+		ck_assert_str_eq(why, "rate limit");
+		openai_classify(302, NULL, &why);
+		ck_assert_str_eq(why, "redirect");
 	}
 }
 END_TEST
@@ -414,6 +423,21 @@ START_TEST(test_parse_answers)
 	    sizeof(err)), CP_UPSTREAM);
 	ck_assert_uint_eq(l.n, 0);
 
+	/* Times that are not finite numbers are a foreign answer. */
+	ck_assert_int_eq(stt_openai_parse("{\"text\":\"x\",\"segments\":[{"
+	    "\"start\":NaN,\"end\":1,\"text\":\"x\"}]}", STT_CALLER, 0, 1, &l,
+	    lang, err, sizeof(err)), CP_UPSTREAM);
+	ck_assert_int_eq(stt_openai_parse("{\"text\":\"x\",\"segments\":[{"
+	    "\"start\":0,\"end\":Infinity,\"text\":\"x\"}]}", STT_CALLER, 0,
+	    1, &l, lang, err, sizeof(err)), CP_UPSTREAM);
+	/* An end past the upload is kept inside it. */
+	ck_assert_int_eq(stt_openai_parse("{\"text\":\"x\",\"segments\":[{"
+	    "\"start\":9.5,\"end\":12.0,\"text\":\"x\"}]}", STT_CALLER,
+	    100.0, 10.0, &l, lang, err, sizeof(err)), CP_OK);
+	ck_assert_uint_eq(l.n, 1);
+	ck_assert_double_eq_tol(l.v[0].end_s, 110.0, 1e-9);
+	stt_segments_free(&l);
+
 	ck_assert_str_eq(stt_openai_language_code("Hebrew"), "he");
 	ck_assert_str_eq(stt_openai_language_code("en"), "en");
 	ck_assert_ptr_null(stt_openai_language_code("klingon"));
@@ -460,8 +484,8 @@ START_TEST(test_merge_by_time)
 }
 END_TEST
 
-/* Chunks end in the longest quiet stretch before each limit, never after
- * it, and cover the audio exactly. */
+/* Chunks aim at equal lengths, end in the longest quiet stretch near the
+ * aim, never past the limit, and cover the audio exactly. */
 START_TEST(test_chunk_plan)
 {
 	int rate = 8000;
@@ -479,14 +503,14 @@ START_TEST(test_chunk_plan)
 	ck_assert_int_eq(stt_audio_chunks(pcm, n, rate, (size_t)10 * rate, &cuts,
 	    &ncuts), CP_OK);
 	ck_assert_uint_eq(ncuts, 3);
-	/* The window is the chunk's last quarter, 7.5-10 s: the longest quiet
-	 * there is 7.5-8.2 (longer than 9.6-9.9); its middle, 7.85 s. */
-	ck_assert_msg(fabs((double)cuts[0] / rate - 7.85) < 0.02, "cut %.3f",
+	/* Three chunks: aim 8.33 s, window 6.25-10 s; the longest quiet there
+	 * is 7.0-8.2 (longer than 9.6-9.9): its middle, 7.6 s. */
+	ck_assert_msg(fabs((double)cuts[0] / rate - 7.6) < 0.02, "cut %.3f",
 	    (double)cuts[0] / rate);
-	/* The next chunk may end at 17.85 at most: the gap 17.5-18.7 is cut
-	 * off at the limit, so the cut lies in its part 17.5-17.85. */
+	/* Then two over 17.4 s: aim 16.3, limit 17.6; the gap 17.5-18.7 is
+	 * cut off at the limit, so the cut lies in 17.5-17.6. */
 	ck_assert_msg((double)cuts[1] / rate >= 17.5 &&
-	    (double)cuts[1] / rate <= 17.85, "cut %.3f", (double)cuts[1] / rate);
+	    (double)cuts[1] / rate <= 17.6, "cut %.3f", (double)cuts[1] / rate);
 	ck_assert_uint_eq(cuts[2], n);
 	for (size_t i = 0; i < ncuts; i++) {
 		ck_assert_uint_le(cuts[i] - prev, (size_t)10 * rate);
@@ -501,7 +525,22 @@ START_TEST(test_chunk_plan)
 	    &ncuts), CP_OK);
 	ck_assert_uint_eq(ncuts, 3);
 	ck_assert_uint_le(cuts[0], (size_t)10 * rate);
-	ck_assert_uint_gt(cuts[0], (size_t)7 * rate);
+	ck_assert_uint_gt(cuts[0], (size_t)6 * rate);
+	free(cuts);
+
+	/* 10.05 s with a chunk of 10 s and a pause just before 10 s: two
+	 * halves, never a 0.05 s sliver at the end. */
+	n = (size_t)(10.05 * rate);
+	for (size_t i = 0; i < n; i++) {
+		double t = (double)i / rate;
+		pcm[i] = t >= 9.97 && t < 10.0 ? 0 :
+		    (int16_t)(6000 * sin(2 * M_PI * 300 * t));
+	}
+	ck_assert_int_eq(stt_audio_chunks(pcm, n, rate, (size_t)10 * rate, &cuts,
+	    &ncuts), CP_OK);
+	ck_assert_uint_eq(ncuts, 2);
+	ck_assert_msg(n - cuts[0] > (size_t)3 * rate, "last chunk %.3f s",
+	    (double)(n - cuts[0]) / rate);
 	free(cuts);
 	free(pcm);
 }
@@ -610,35 +649,97 @@ START_TEST(test_upload_options)
 }
 END_TEST
 
-/* 25 s at chunk_seconds 10: three uploads per channel, the segments
- * offset back to call time by each chunk's start. */
+/* The sample count of the WAV in request i's file part. */
+static size_t
+uploaded_frames(int i)
+{
+	char *p = memfind(srv.req[i], srv.reqlen[i], "Content-Type: audio/wav"
+	    "\r\n\r\n"), *d;
+	unsigned char *u;
+
+	ck_assert_ptr_nonnull(p);
+	p += strlen("Content-Type: audio/wav\r\n\r\n");
+	d = memfind(p, 128, "data");
+	ck_assert_ptr_nonnull(d);
+	u = (unsigned char *)d + 4;
+	return ((size_t)u[0] | (size_t)u[1] << 8 | (size_t)u[2] << 16 |
+	    (size_t)u[3] << 24) / 2;
+}
+
+/* 25 s at chunk_seconds 10: three uploads, each exactly the planned slice,
+ * the segments offset back to call time by each chunk's start — at the
+ * recorded rate and resampled to 16 kHz. */
 START_TEST(test_chunk_offsets)
 {
+	static const int rates[] = { 0, 16000 };
 	struct stt_result r;
+	struct stt_audio a;
 	char path[128], err[512];
 	enum cp_err rc;
 
-	srv_start();
-	openai_conf();
-	conf.stt.openai.chunk_seconds = 10;
-	for (int i = 0; i < 3; i++)
-		srv_answer(OK_HEAD, VERBOSE("english", 0.5, 1.0, "x"), 0);
 	snprintf(path, sizeof(path), "%s/long.wav", tmpdir);
-	write_tones(path, 1, 8000, 25.0, 0.0, 25.0, 0, 0);
-	rc = stt_transcribe_file(&conf, path, NULL, &r, NULL, err, sizeof(err));
-	ck_assert_msg(rc == CP_OK, "%s: %s", cp_strerror(rc), err);
-	ck_assert_int_eq(srv.nreq, 3);
-	ck_assert_ptr_nonnull(memfind(srv.req[1], srv.reqlen[1],
-	    "filename=\"call-2.wav\""));
-	ck_assert_uint_eq(r.nsegs, 3);
-	ck_assert_double_eq_tol(r.segs[0].start_s, 0.5, 1e-9);
-	/* A steady tone has no quiet: each cut lands within the last quarter
-	 * of its chunk, and the offsets are those cuts. */
-	ck_assert(r.segs[1].start_s > 8.0 && r.segs[1].start_s <= 10.5);
-	ck_assert(r.segs[2].start_s > r.segs[1].start_s + 7.5);
-	ck_assert(r.segs[2].start_s <= 20.5);
-	stt_result_free(&r);
-	srv_stop();
+	/* Speech-like tone with pauses, so the cuts fall at pauses. */
+	{
+		SF_INFO info = { .samplerate = 8000, .channels = 1,
+		    .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16 };
+		SNDFILE *sf = sf_open(path, SFM_WRITE, &info);
+		size_t n = 25 * 8000;
+		short *buf = calloc(n, sizeof(short));
+		for (size_t i = 0; i < n; i++) {
+			double t = (double)i / 8000;
+			if (fmod(t, 3.3) < 2.6)
+				buf[i] = (short)(8000 * sin(2 * M_PI * 440 * t));
+		}
+		ck_assert_int_eq(sf_writef_short(sf, buf, (sf_count_t)n),
+		    (sf_count_t)n);
+		sf_close(sf);
+		free(buf);
+	}
+	for (size_t ri = 0; ri < sizeof(rates) / sizeof(rates[0]); ri++) {
+		size_t *cuts, ncuts, sum = 0;
+		int rate;
+
+		srv_start();
+		openai_conf();
+		conf.stt.openai.chunk_seconds = 10;
+		conf.stt.openai.upload_rate = rates[ri];
+		for (int i = 0; i < 4; i++)
+			srv_answer(OK_HEAD, VERBOSE("english", 0.5, 1.0, "x"), 0);
+		/* The plan the backend must follow, on the same samples. */
+		ck_assert_int_eq(stt_audio_read(path, &a, err, sizeof(err)), CP_OK);
+		if (rates[ri] > 0)
+			ck_assert_int_eq(stt_audio_resample(&a, rates[ri], err,
+			    sizeof(err)), CP_OK);
+		rate = a.rate;
+		ck_assert_int_eq(stt_audio_chunks(a.pcm[0], a.nframes, rate,
+		    (size_t)10 * rate, &cuts, &ncuts), CP_OK);
+		ck_assert_uint_eq(ncuts, 3);
+		rc = stt_transcribe_file(&conf, path, NULL, &r, NULL, err,
+		    sizeof(err));
+		ck_assert_msg(rc == CP_OK, "%s: %s", cp_strerror(rc), err);
+		ck_assert_int_eq(srv.nreq, 3);
+		ck_assert_ptr_nonnull(memfind(srv.req[1], srv.reqlen[1],
+		    "filename=\"call-2.wav\""));
+		ck_assert_uint_eq(r.nsegs, 3);
+		for (size_t k = 0; k < 3; k++) {
+			size_t from = k == 0 ? 0 : cuts[k - 1];
+			ck_assert_uint_eq(uploaded_frames((int)k), cuts[k] - from);
+			sum += cuts[k] - from;
+			ck_assert_msg(fabs(r.segs[k].start_s - ((double)from / rate +
+			    0.5)) < 1e-9, "rate %d: segment %zu at %.4f, chunk from "
+			    "%.4f", rate, k, r.segs[k].start_s, (double)from / rate);
+			/* Each cut at a pause: 2.6-3.3 s into each 3.3 s period. */
+			if (k < 2)
+				ck_assert_msg(fmod((double)cuts[k] / rate, 3.3) >= 2.6,
+				    "cut %zu at %.3f s is not in a pause", k,
+				    (double)cuts[k] / rate);
+		}
+		ck_assert_uint_eq(sum, a.nframes);
+		free(cuts);
+		stt_audio_free(&a);
+		stt_result_free(&r);
+		srv_stop();
+	}
 }
 END_TEST
 
