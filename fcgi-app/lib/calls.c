@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "jobkey.h"
+#include "sid.h"
 #include "log.h"
 #include "phone.h"
 #include "queue.h"
@@ -380,36 +381,21 @@ calls_get_transcript(struct db *db, const char *call_sid, char **transcript)
 }
 
 enum cp_err
-calls_retry(struct db *db, const char *call_sid, int max_attempts,
-    enum calls_stage *stage, int *retry_count)
+calls_retry_reset(struct db *db, const char *call_sid,
+    enum calls_stage *stage, int *retry_count, char *recording_sid)
 {
+	/* Pipeline order: the SELECT's columns 0..2 are the stages. */
+	static const enum calls_stage order[] = { CALLS_RECORDING,
+	    CALLS_TRANSCRIPT, CALLS_SUMMARY };
 	struct db_param p[2] = { db_str(call_sid) };
 	struct db_result *r = NULL;
-	const char *rec_sid, *rec_url, *set;
-	char key[QUEUE_KEY_MAX + 1], sql[400];
+	const char *rec_sid, *rec_url;
+	char sql[400];
 	long long prev;
-	const char *kind;
-	enum cp_err rc;
-	size_t i;
+	size_t i, len;
 	int n;
-	/* The stages in pipeline order: the first failed one restarts, with
-	 * every stage after it (columns 0..2 of the SELECT below). */
-	static const struct {
-		enum calls_stage stage;
-		const char *set;
-		const char *kind;
-		enum cp_err (*key)(char *, size_t, const char *, const char *,
-		    int);
-	} rows[] = {
-		{ CALLS_RECORDING, "recording_status = 'pending', "
-		  "transcript_status = 'pending', summary_status = 'pending'",
-		  JOB_FETCH_RECORDING, jobkey_fetch },
-		{ CALLS_TRANSCRIPT, "transcript_status = 'pending', "
-		  "summary_status = 'pending'", JOB_TRANSCRIBE, jobkey_transcribe },
-		{ CALLS_SUMMARY, "summary_status = 'pending'", JOB_SUMMARIZE,
-		  jobkey_summarize },
-	};
 
+	recording_sid[0] = '\0';
 	if (db_exec(db, "SELECT recording_status, transcript_status, "
 	    "summary_status, recording_sid, recording_url, retry_count "
 	    "FROM call_log WHERE call_sid = ? FOR UPDATE", p, 1, &r,
@@ -424,32 +410,29 @@ calls_retry(struct db *db, const char *call_sid, int max_attempts,
 		return CP_DB;
 	}
 	n = (int)prev + 1;
-	rec_sid = db_cell(r, 0, 3);
-	rec_url = db_cell(r, 0, 4);
-	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-		if (strcmp(db_cell(r, 0, (size_t)i), "failed") == 0)
+	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+		if (strcmp(db_cell(r, 0, i), "failed") == 0)
 			break;
-	if (i == sizeof(rows) / sizeof(rows[0])) {
+	if (i == sizeof(order) / sizeof(order[0])) {
 		db_result_free(r);
 		return CP_INPUT;
 	}
-	*stage = rows[i].stage;
-	set = rows[i].set;
-	kind = rows[i].kind;
-	/* A recording whose URL never came: ask Twilio again (reconcile). */
-	if (rows[i].stage == CALLS_RECORDING && (rec_url == NULL ||
-	    rec_sid == NULL))
-		kind = JOB_RECONCILE;
-	rc = strcmp(kind, JOB_RECONCILE) == 0 ?
-	    jobkey_reconcile(key, sizeof(key), call_sid, NULL, n) :
-	    rows[i].key(key, sizeof(key), call_sid, rec_sid, n);
-	if (rc != CP_OK) {
-		db_result_free(r);
-		return rc;
-	}
+	*stage = order[i];
+	rec_sid = db_cell(r, 0, 3);
+	rec_url = db_cell(r, 0, 4);
+	if (rec_sid != NULL && rec_url != NULL && sid_valid(rec_sid, "RE"))
+		memcpy(recording_sid, rec_sid, SID_LEN + 1);
 	db_result_free(r);
-	cp_fmt(sql, sizeof(sql), "UPDATE call_log SET %s, retry_count = ?, "
-	    "last_error = NULL WHERE call_sid = ?", set);
+	/* "UPDATE call_log SET <stage> = 'pending', <later> = 'pending', ..." */
+	cp_fmt(sql, sizeof(sql), "UPDATE call_log SET ");
+	for (size_t k = i; k < sizeof(order) / sizeof(order[0]); k++) {
+		len = strlen(sql);
+		cp_fmt(sql + len, sizeof(sql) - len, "%s = 'pending', ",
+		    calls_stage_col(order[k]));
+	}
+	len = strlen(sql);
+	cp_fmt(sql + len, sizeof(sql) - len, "retry_count = ?, last_error = "
+	    "NULL WHERE call_sid = ?");
 	p[0] = db_i64(n);
 	p[1] = db_str(call_sid);
 	if (calls_exec(db, sql, p, 2, NULL) != CP_OK)
@@ -457,5 +440,5 @@ calls_retry(struct db *db, const char *call_sid, int max_attempts,
 	*retry_count = n;
 	log_info("call %s: retry %d of the %s stage", call_sid, n,
 	    calls_stage_col(*stage));
-	return queue_enqueue(db, kind, call_sid, key, max_attempts, 0, NULL);
+	return CP_OK;
 }

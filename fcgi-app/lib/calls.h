@@ -117,18 +117,18 @@ enum cp_err calls_summary_done(struct db *db, const char *call_sid,
     const char *summary, bool *moved);
 
 /*
- * A manual retry (DESIGN.md §4: failed -> pending, retry_count + 1, job
- * enqueued), in the caller's transaction: the first failed stage and every
- * stage after it go back to pending, last_error is cleared, and the job
- * that restarts that stage is enqueued with a dedupe key holding the new
- * retry_count (fetch:<RecordingSid>:<n>, or reconcile:<CallSid>:<n> when
- * no recording URL is known; transcribe:/summarize:<CallSid>:<n>).
- * *stage gets the stage restarted, *retry_count the new count.
+ * The row side of a manual retry (DESIGN.md §4: failed -> pending,
+ * retry_count + 1), in the caller's transaction: the first failed stage
+ * and every stage after it go back to pending and last_error is cleared.
+ * *stage gets the stage restarted, *retry_count the new count,
+ * recording_sid (SID_LEN + 1 bytes) the call's RecordingSid ("" when no
+ * recording URL is known: nothing to fetch). jobs_retry (jobs.h) then
+ * enqueues the job that restarts the stage.
  * Returns CP_OK; CP_NOTFOUND (no such call); CP_INPUT (no stage failed:
  * nothing to retry); CP_DB.
  */
-enum cp_err calls_retry(struct db *db, const char *call_sid, int max_attempts,
-    enum calls_stage *stage, int *retry_count);
+enum cp_err calls_retry_reset(struct db *db, const char *call_sid,
+    enum calls_stage *stage, int *retry_count, char *recording_sid);
 
 /* The fields a stage's job needs. Strings are "" when NULL in the row. */
 struct calls_row {

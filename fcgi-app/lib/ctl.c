@@ -16,6 +16,7 @@
 #include "calls.h"
 #include "cp_num.h"
 #include "db.h"
+#include "jobs.h"
 #include "log.h"
 #include "migrate.h"
 #include "phone.h"
@@ -366,8 +367,8 @@ static enum cp_err
 ctl_retry_tx(struct db *db, void *arg, char *err, size_t errlen)
 {
 	struct ctl_retry *r = arg;
-	enum cp_err rc = calls_retry(db, r->call_sid, r->conf->worker.max_attempts,
-	    &r->stage, &r->retry_count);
+	enum cp_err rc = jobs_retry(db, r->conf, r->call_sid, &r->stage,
+	    &r->retry_count);
 
 	if (rc == CP_NOTFOUND)
 		cp_fmt(err, errlen, "no call %s", r->call_sid);

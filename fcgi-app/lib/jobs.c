@@ -338,17 +338,17 @@ jobs_reconcile_done(struct db *db, const struct cp_conf *conf,
 
 const struct job_kind jobs_kinds[] = {
 	/* kind                stage             run
-	 *   done                  next on success  dedupe key          redo */
+	 *   done                 next on success  dedupe key  redo   restarts */
 	{ JOB_FETCH_RECORDING, CALLS_RECORDING,  jobs_fetch_run,
-	  jobs_fetch_done,      JOB_TRANSCRIBE, jobkey_fetch,      false },
+	  jobs_fetch_done,      JOB_TRANSCRIBE, jobkey_fetch,      false, true },
 	{ JOB_TRANSCRIBE,      CALLS_TRANSCRIPT, jobs_transcribe_run,
-	  jobs_transcribe_done, JOB_SUMMARIZE,  jobkey_transcribe, false },
+	  jobs_transcribe_done, JOB_SUMMARIZE,  jobkey_transcribe, false, true },
 	{ JOB_SUMMARIZE,       CALLS_SUMMARY,    jobs_summarize_run,
-	  jobs_summarize_done,  NULL,           jobkey_summarize,  false },
+	  jobs_summarize_done,  NULL,           jobkey_summarize,  false, true },
 	/* reconcile enqueues the fetch it finds itself (keyed by the RE). */
 	{ JOB_RECONCILE,       CALLS_RECORDING,  jobs_reconcile_run,
-	  jobs_reconcile_done,  NULL,           jobkey_reconcile,  true },
-	{ NULL, CALLS_RECORDING, NULL, NULL, NULL, NULL, false }
+	  jobs_reconcile_done,  NULL,           jobkey_reconcile,  true,  false },
+	{ NULL, CALLS_RECORDING, NULL, NULL, NULL, NULL, false, false }
 };
 
 const struct job_kind *
@@ -373,4 +373,29 @@ jobs_enqueue(struct db *db, const char *kind, const char *call_sid,
 		return CP_INPUT;
 	return queue_enqueue(db, k->kind, call_sid, key, max_attempts, delay_ms,
 	    inserted);
+}
+
+enum cp_err
+jobs_retry(struct db *db, const struct cp_conf *conf, const char *call_sid,
+    enum calls_stage *stage, int *retry_count)
+{
+	char rec_sid[SID_LEN + 1];
+	const char *kind = NULL;
+	enum cp_err rc;
+
+	if ((rc = calls_retry_reset(db, call_sid, stage, retry_count, rec_sid)) !=
+	    CP_OK)
+		return rc;
+	for (const struct job_kind *k = jobs_kinds; k->kind != NULL; k++)
+		if (k->restarts && k->stage == *stage) {
+			kind = k->kind;
+			break;
+		}
+	if (kind == NULL)
+		return CP_INPUT;
+	/* No recording URL yet: nothing to fetch, ask Twilio (reconcile). */
+	if (*stage == CALLS_RECORDING && rec_sid[0] == '\0')
+		kind = JOB_RECONCILE;
+	return jobs_enqueue(db, kind, call_sid, rec_sid[0] ? rec_sid : NULL,
+	    *retry_count, conf->worker.max_attempts, 0, NULL);
 }

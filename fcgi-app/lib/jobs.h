@@ -75,7 +75,21 @@ struct job_kind {
 	enum cp_err (*key)(char *out, size_t outlen, const char *call_sid,
 	    const char *recording_sid, int n);
 	bool              redo_finished; /* runs even when the stage has ended */
+	bool              restarts;      /* a manual retry of its stage enqueues it */
 };
+
+/*
+ * A manual retry: calls_retry_reset on the row, then the kind that
+ * restarts the stage (its row has restarts set; a recording whose URL
+ * never came is asked of Twilio again, reconcile) enqueued under its key
+ * at the new retry count — fetch:<RecordingSid>:<n>, reconcile:<CallSid>:<n>,
+ * transcribe:/summarize:<CallSid>:<n> — in the caller's transaction.
+ * *stage and *retry_count as calls_retry_reset gives them.
+ * Returns CP_OK; CP_NOTFOUND (no such call); CP_INPUT (nothing failed);
+ * CP_DB.
+ */
+enum cp_err jobs_retry(struct db *db, const struct cp_conf *conf,
+    const char *call_sid, enum calls_stage *stage, int *retry_count);
 
 /* The table, ended by a row whose kind is NULL. */
 extern const struct job_kind jobs_kinds[];
