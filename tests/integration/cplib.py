@@ -896,6 +896,19 @@ class Stack:
               "stack.env has no OPENAI_SIM_URL: run 'etc/dev.sh up --backends openai'")
         check(self.openai.health(), "the OpenAI simulator does not answer %s/_sim/health",
               self.openai.url)
+        # Jobs left by an earlier test (or by the offline phase, now run
+        # by the restarted workers) must not upload into this test's log:
+        # wait until no speech or summary job is queued to run or running.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            busy = self.query("SELECT COUNT(*) AS n FROM jobs WHERE kind IN "
+                              "('transcribe', 'summarize') AND (state = 'running' "
+                              "OR (state = 'queued' AND run_after <= NOW(3)))")
+            if not busy or not busy[0]["n"]:
+                break
+            time.sleep(0.2)
+        else:
+            check(False, "speech/summary jobs of earlier tests still busy after 60 s")
         self.openai.reset()
         return self.openai
 
@@ -924,10 +937,19 @@ class Stack:
 
     # ------------------------------------------------------------ programs
 
+    @staticmethod
+    def ctl_env():
+        """The environment for callpipectl: without CALLPIPE_STT_* and
+        CALLPIPE_SUMMARY_*, which would win over the config and could send
+        test audio to a real service with a real key."""
+        return {k: v for k, v in os.environ.items()
+                if not k.startswith(("CALLPIPE_STT_", "CALLPIPE_SUMMARY_"))}
+
     def ctl(self, *args, conf=None, timeout=60):
         """Runs callpipectl -c CONF args...; returns CompletedProcess (text)."""
         argv = [self.ctl_bin, "-c", conf or self.conf] + list(args)
-        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                              env=self.ctl_env())
 
     def ctl_measured(self, *args, conf=None, timeout=600):
         """Runs callpipectl in a fresh Python whose only child it is, so that
@@ -941,7 +963,7 @@ class Stack:
                    "'maxrss_kib': ru.ru_maxrss}) + '\\n')\n"
                    "sys.exit(p.returncode)\n")
         p = subprocess.run([sys.executable, "-c", wrapper] + argv, capture_output=True,
-                           text=True, timeout=timeout)
+                           text=True, timeout=timeout, env=self.ctl_env())
         m = re.search(r"\nCPRUSAGE (\{.*\})\n?$", p.stderr)
         check(m is not None, "no rusage from the wrapper of %s: %r", shell_join(argv),
               p.stderr[-500:])

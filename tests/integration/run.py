@@ -171,8 +171,21 @@ def main(argv):
         try:
             need = backends_of(path)
         except OSError as e:
-            need = "?"
-            print("# %s: cannot read: %s" % (fname, e))
+            # A file that cannot be read is a failure in every phase,
+            # never a silent skip.
+            failed += 1
+            print("FAIL %s: cannot read: %s" % (fname, e))
+            sys.stdout.flush()
+            continue
+        if need not in BACKENDS:
+            # A typo would make the file run in no phase at all: count it
+            # in the phase of the default backends, once.
+            if backends == DEFAULT_BACKENDS:
+                failed += 1
+                print("FAIL %s: unknown BACKENDS %r (offline or openai)"
+                      % (fname, need))
+                sys.stdout.flush()
+            continue
         if need != backends:
             if fname in selected:
                 matched.add(fname)

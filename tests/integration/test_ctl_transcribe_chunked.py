@@ -2,10 +2,12 @@
 
 `callpipectl -c COPY transcribe run/audio/long25.wav` with a copy of the
 stack's configuration where stt.openai.chunk_seconds = 10 (the minimum) and
-language "en": each ~26 s channel is cut near 10 s and 20 s (long25 has
-silence there), so each is uploaded in several chunks (caller.wav,
-caller-2.wav, ...), and every segment's time, offset back to call time, is
-within 0.3 s of the manifest's, on both sides of each boundary.
+language "en": each ~25.5 s channel is cut into three chunks of about equal
+length (the chunker aims at equal lengths and cuts in the longest quiet
+stretch near each aim; long25 has >= 1 s of silence between turns), so each
+is uploaded in several chunks (caller.wav, caller-2.wav, ...) of at most
+10 s, and every segment's time, offset back to call time, is within 0.3 s
+of the manifest's, on both sides of each boundary.
 """
 
 import re

@@ -7,8 +7,14 @@ applies. It ends with all three stages completed, a Hebrew final_transcript
 in the manifest's speaker order and times (within 0.3 s), transcript_language
 "he" (verbose_json says "hebrew"), the LLM's Hebrew service and city stored
 under the gazetteer's canonical names ("plumber", "Tel Aviv") and its
-Hebrew summary.
+Hebrew summary. The rules backend, run by `callpipectl summarize` on the
+same stored Hebrew transcript, finds the same service and city (Hebrew
+names after the one-letter prefixes ב and ל).
 """
+
+import json
+import os
+import tempfile
 
 from cplib import check, eq, has_hebrew, norm_text, transcript_lines
 
@@ -49,3 +55,19 @@ def test_openai_hebrew_call(stack):
     for t in clip["turns"]:
         check(norm_text(t["text"]) in norm_text(prompt),
               "the chat request does not hold the Hebrew turn %r", t["text"])
+
+    # The same transcript through the rules backend (callpipectl summarize
+    # with a copy of the config whose summary.backend is "rules").
+    with tempfile.TemporaryDirectory(prefix="itest-rules-") as tmp:
+        conf = stack.conf_copy({"summary.backend": "rules"}, tmp)
+        txt = os.path.join(tmp, "he_call.txt")
+        with open(txt, "w", encoding="utf-8") as f:
+            f.write(row["final_transcript"])
+        p = stack.ctl("summarize", txt, conf=conf)
+    eq(p.returncode, 0, "callpipectl summarize (rules) exit status (stderr %r)"
+       % p.stderr[-300:])
+    got = json.loads(p.stdout)
+    eq(got["service"], "plumber", "rules: service")
+    eq(got["city"], "Tel Aviv", "rules: city")
+    check(0 < got["confidence"] <= 1, "rules: confidence %r", got["confidence"])
+    eq(len(sim.requests("chat")), 1, "chat requests after the rules run")

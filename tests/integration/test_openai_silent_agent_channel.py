@@ -1,8 +1,8 @@
 """A dual recording whose agent channel is silent: only the caller's is uploaded.
 
 Whisper invents text on silence, so a channel whose loudest 30 ms window
-is below the threshold is not sent. run/audio/silent_agent.wav has digital
-silence on channel 2: one upload (caller.wav), Caller lines only, and the
+is below the threshold is not sent. run/audio/silent_agent.wav has only low
+line noise (RMS about 40, not digital zero) on channel 2: one upload (caller.wav), Caller lines only, and the
 call completes.
 """
 

@@ -26,6 +26,8 @@ def test_openai_summary_always_invalid(stack):
         eq(row["transcript_status"], "completed", "transcript_status")
         err = row["last_error"] or ""
         check(err.startswith("summarize (openai): "), "last_error %r", err)
+        check("not valid JSON" in err, "last_error %r does not say the answer was "
+              "not valid JSON", err)
         job = stack.wait_job(sid, "summarize", "dead", timeout=10)
         eq(job["attempts"], max_attempts, "attempts of the dead summarize job")
         chats = sim.requests("chat")

@@ -16,7 +16,11 @@ Writes, in --out-dir:
                     אביב), the agent answers.
   en_call.wav       8 kHz dual, English (flite): a locksmith in Jerusalem.
   silent_agent.wav  8 kHz dual, English: the caller asks for an electrician
-                    in Haifa; the agent channel is digital silence throughout.
+                    in Haifa; the agent channel holds only low line noise
+                    (deterministic, RMS about 40 of 32767: below callpipe's
+                    silence threshold of 100, as a real idle line is; not
+                    digital zero, so a client that skips only all-zero
+                    channels fails the test).
   long25.wav        ~25 s, 8 kHz dual, English: six turns with >= 1 s of
                     silence on both channels between turns and around 10 s
                     and 20 s (quiet cut points for a 10 s chunker).
@@ -199,6 +203,7 @@ CLIPS = {
                      "kitchen is out."},
         ],
         "tail_s": 1.5,
+        "agent_noise_rms": 40,
     },
     "long25": {
         "lang": "en", "rate": TEL_RATE,
@@ -485,6 +490,14 @@ def build_clip(name, spec, tts, out_dir):
     tail = array.array("h", bytes(int(round(spec["tail_s"] * rate)) * WIDTH))
     caller.extend(tail)
     agent.extend(tail)
+    if spec.get("agent_noise_rms"):
+        # Uniform noise in [-a, a] has RMS a / sqrt(3); a fixed LCG
+        # (Numerical Recipes' constants) keeps the file byte-identical.
+        a = int(round(spec["agent_noise_rms"] * 3 ** 0.5))
+        x = 12345
+        for k in range(len(agent)):
+            x = (1664525 * x + 1013904223) & 0xFFFFFFFF
+            agent[k] += (x >> 16) % (2 * a + 1) - a
     for q in spec.get("quiet_at", ()):
         for t in turns:
             if t["start"] - 0.5 < q < t["end"] + 0.5:

@@ -804,7 +804,7 @@ class Sim:
         if not isinstance(req, dict):
             raise ControlError("body must be a JSON object")
         unknown = set(req) - {"endpoint", "kind", "count", "retry_after_ms",
-                              "retry_after_s", "stall_s"}
+                              "retry_after_s", "stall_s", "retry_headers"}
         if unknown:
             raise ControlError("unknown key(s): %s" % ", ".join(sorted(unknown)))
         ep = req.get("endpoint")
@@ -826,6 +826,10 @@ class Sim:
                 if not isinstance(v, typ) or isinstance(v, bool) or v < 0:
                     raise ControlError("%s must be a number >= 0" % k)
                 f[k] = v
+        rh = req.get("retry_headers", "both")
+        if rh not in ("both", "ms", "s"):
+            raise ControlError("retry_headers must be both, ms or s")
+        f["retry_headers"] = rh
         with self.lock:
             self.faults[ep].append(f)
             return {"ok": True, "faults": self.fault_state()}
@@ -880,8 +884,13 @@ def fault_error(kind, model, f, default_retry_s, request_id):
             ra_ms = int(round(ra_s * 1000))
         if ra_s is None:
             ra_s = int(math.ceil(ra_ms / 1000.0))
-        headers["retry-after"] = str(int(ra_s)) if float(ra_s).is_integer() else str(ra_s)
-        headers["retry-after-ms"] = str(int(ra_ms))
+        # OpenAI sends both; "ms" or "s" lets a test prove that a client
+        # honours either one alone (OPENAI.md: retry-after-ms, else retry-after).
+        rh = f.get("retry_headers", "both")
+        if rh in ("both", "s"):
+            headers["retry-after"] = str(int(ra_s)) if float(ra_s).is_integer() else str(ra_s)
+        if rh in ("both", "ms"):
+            headers["retry-after-ms"] = str(int(ra_ms))
     if kind == "rate_limit":
         headers.update({"x-ratelimit-limit-requests": "50",
                         "x-ratelimit-remaining-requests": "0",

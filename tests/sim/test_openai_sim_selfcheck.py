@@ -552,8 +552,15 @@ class OpenAISimSelfCheck(unittest.TestCase):
         self.assertLess(time.monotonic() - t0, 1.2)
         # Meanwhile, and after, the service answers others normally.
         self.assertEqual(self.transcribe(up).status, 200)
-        time.sleep(1.3)
-        log = self.sim.requests("transcriptions")
+        # The stalled request is logged once its handler is done: wait for
+        # that (bounded), never a fixed sleep a busy machine may outrun.
+        deadline = time.monotonic() + 20
+        while True:
+            log = self.sim.requests("transcriptions")
+            if (len(log) >= 2 and "elapsed_ms" in log[1]) or \
+                    time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         self.assertEqual([r["fault"] for r in log], ["stall", "stall", None])
         self.assertGreaterEqual(log[1]["elapsed_ms"], 1500)
 
