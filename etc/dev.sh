@@ -920,33 +920,24 @@ wait_app() {
 	die "no answer from callpipe through $BASE_URL within 30 s (last status $code)"
 }
 
-wait_sim() {
-	local deadline=$((SECONDS + 30))
+# wait_health NAME PROCESS URL LABEL: waits until URL answers 2xx, while the
+# service NAME (pid file) is alive; dies naming LABEL and its log otherwise.
+wait_health() {
+	local name=$1 proc=$2 url=$3 label=$4 deadline=$((SECONDS + 30))
 	while [ "$SECONDS" -lt "$deadline" ]; do
-		if curl -fs -o /dev/null --max-time 3 "$SIM_URL/sim/health"; then
-			say "Twilio simulator answers $SIM_URL/sim/health"
+		if curl -fs -o /dev/null --max-time 3 "$url"; then
+			say "$label answers $url"
 			return 0
 		fi
-		svc_running twilio-sim twilio_sim.py || { tail_log "$LOG/twilio-sim.log"; die "the Twilio simulator exited: see $LOG/twilio-sim.log"; }
+		svc_running "$name" "$proc" || { tail_log "$LOG/$name.log"; die "the $label exited: see $LOG/$name.log"; }
 		sleep 0.2
 	done
-	tail_log "$LOG/twilio-sim.log"
-	die "the Twilio simulator did not answer $SIM_URL/sim/health within 30 s"
+	tail_log "$LOG/$name.log"
+	die "the $label did not answer $url within 30 s"
 }
 
-wait_openai_sim() {
-	local deadline=$((SECONDS + 30))
-	while [ "$SECONDS" -lt "$deadline" ]; do
-		if curl -fs -o /dev/null --max-time 3 "$OPENAI_SIM_URL/_sim/health"; then
-			say "OpenAI simulator answers $OPENAI_SIM_URL/_sim/health"
-			return 0
-		fi
-		svc_running openai-sim openai_sim.py || { tail_log "$LOG/openai-sim.log"; die "the OpenAI simulator exited: see $LOG/openai-sim.log"; }
-		sleep 0.2
-	done
-	tail_log "$LOG/openai-sim.log"
-	die "the OpenAI simulator did not answer $OPENAI_SIM_URL/_sim/health within 30 s"
-}
+wait_sim() { wait_health twilio-sim twilio_sim.py "$SIM_URL/sim/health" "Twilio simulator"; }
+wait_openai_sim() { wait_health openai-sim openai_sim.py "$OPENAI_SIM_URL/_sim/health" "OpenAI simulator"; }
 
 write_stack_env() {
 	local bid=$1 tok=$2 tmp=$STACK_ENV.tmp.$$

@@ -70,6 +70,8 @@ enum conf_check {
 	                    so a path, query or user info would break every URL */
 	CHK_API_BASE,    /* the same with an optional path: "https://api.openai.com/v1" */
 	CHK_LANGUAGE,    /* "" or an ISO-639-1 code: two lowercase letters */
+	CHK_HEADER_TOKEN, /* printable ASCII without spaces: it goes into an HTTP
+	                     header (a CR or LF would inject another one) */
 	CHK_STT_BACKEND, /* a name in stt_backends[] */
 	CHK_SUM_BACKEND  /* a name in summary_backends[] */
 };
@@ -174,7 +176,7 @@ static const struct conf_key conf_stt_openai_keys[] = {
 	    "CALLPIPE_STT_MODEL"),
 	K_ENV("language", stt.openai.language, "he", CHK_LANGUAGE,
 	    "CALLPIPE_STT_LANGUAGE"),
-	K_ENV("api_key", stt.openai.api_key, "", CHK_NONE,
+	K_ENV("api_key", stt.openai.api_key, "", CHK_HEADER_TOKEN,
 	    "CALLPIPE_STT_API_KEY"),
 	K_STR("prompt", stt.openai.prompt, "", CHK_NONE),
 	K_INT("timeout_ms", stt.openai.timeout_ms, 1000, 3600000, 120000),
@@ -201,7 +203,7 @@ static const struct conf_key conf_summary_openai_keys[] = {
 	    CHK_API_BASE, "CALLPIPE_SUMMARY_BASE_URL"),
 	K_ENV("model", summary.openai.model, "gpt-4o-mini", CHK_NONEMPTY,
 	    "CALLPIPE_SUMMARY_MODEL"),
-	K_ENV("api_key", summary.openai.api_key, "", CHK_NONE,
+	K_ENV("api_key", summary.openai.api_key, "", CHK_HEADER_TOKEN,
 	    "CALLPIPE_SUMMARY_API_KEY"),
 	K_INT("timeout_ms", summary.openai.timeout_ms, 1000, 3600000, 60000),
 	K_ONEOF("response_format", summary.openai.response_format,
@@ -851,6 +853,11 @@ conf_check_str(struct conf_ctx *ctx, const struct conf_key *k,
 	case CHK_API_BASE:
 		why = http_base_url_problem(v, k->check == CHK_API_BASE);
 		break;
+	case CHK_HEADER_TOKEN:
+		for (const char *p = v; *p != '\0' && why == NULL; p++)
+			if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+				why = "must be printable ASCII without spaces";
+		break;
 	case CHK_LANGUAGE:
 		if (v[0] != '\0' && (strlen(v) != 2 || v[0] < 'a' || v[0] > 'z' ||
 		    v[1] < 'a' || v[1] > 'z'))
@@ -912,25 +919,6 @@ conf_check_pairs(struct conf_ctx *ctx)
 	    (long long)c->twilio.request_timeout_ms)
 		return conf_fail_final(ctx, NULL, "worker.lease_seconds",
 		    "must be longer than twilio.request_timeout_ms");
-	/* An API key goes into an Authorization header: a CR or LF from the
-	 * environment would inject another header. */
-	{
-		static const struct { const char *key; size_t off; } keys[] = {
-			{ "stt.openai.api_key", offsetof(struct cp_conf,
-			    stt.openai.api_key) },
-			{ "summary.openai.api_key", offsetof(struct cp_conf,
-			    summary.openai.api_key) },
-		};
-		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-			const char *v = *(char *const *)(const void *)
-			    ((const char *)c + keys[i].off);
-			for (; *v; v++)
-				if ((unsigned char)*v <= 0x20 ||
-				    (unsigned char)*v >= 0x7f)
-					return conf_fail_final(ctx, NULL, keys[i].key,
-					    "must be printable ASCII without spaces");
-		}
-	}
 	/* OPENAI.md: verbose_json needs whisper-1; gpt-4o(-mini)-transcribe
 	 * answer it with 400 unsupported_value on every call. */
 	if (strcmp(c->stt.openai.response_format, "verbose_json") == 0 &&

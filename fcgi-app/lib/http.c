@@ -5,6 +5,8 @@
  */
 #include "http.h"
 
+#include "cp_num.h"
+
 #include <curl/curl.h>
 #include <ctype.h>
 #include <stdlib.h>
@@ -62,34 +64,16 @@ http_write(char *ptr, size_t size, size_t nmemb, void *arg)
 long
 http_parse_retry_after(const char *v, long long now_s)
 {
-	const char *p = v;
-	long long secs = 0;
+	long long secs;
 	time_t t;
 
 	if (v == NULL)
 		return -1;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p >= '0' && *p <= '9') {
-		/* delay-seconds = 1*DIGIT (RFC 9110 §10.2.3); a fraction, as
-		 * some servers send, is rounded up. */
-		for (; *p >= '0' && *p <= '9'; p++) {
-			secs = secs * 10 + (*p - '0');
-			if (secs > 86400LL * 365)
-				return -1;
-		}
-		if (*p == '.') {
-			int frac = 0;
-			for (p++; *p >= '0' && *p <= '9'; p++)
-				frac |= *p != '0';
-			secs += frac;
-		}
-		while (*p == ' ' || *p == '\t')
-			p++;
-		return *p == '\0' ? (long)(secs * 1000) : -1;
-	}
+	/* delay-seconds = 1*DIGIT (RFC 9110 §10.2.3), at most a year. */
+	if (cp_parse_ll(v, 0, 86400LL * 365, &secs) == CP_OK)
+		return (long)(secs * 1000);
 	/* HTTP-date: curl_getdate reads IMF-fixdate and the obsolete forms. */
-	if ((t = curl_getdate(p, NULL)) == (time_t)-1)
+	if (v[0] < 'A' || (t = curl_getdate(v, NULL)) == (time_t)-1)
 		return -1;
 	return (long long)t <= now_s ? 0 : (long)(((long long)t - now_s) * 1000);
 }
@@ -101,19 +85,12 @@ http_retry_after(CURL *c)
 	struct curl_header *h;
 	long long now = (long long)time(NULL);
 
+	long long ms;
+
+	/* retry-after-ms: whole milliseconds (OPENAI.md, openai-python). */
 	if (curl_easy_header(c, "retry-after-ms", 0, CURLH_HEADER, -1, &h) ==
-	    CURLHE_OK) {
-		const char *p = h->value;
-		long long ms = 0;
-		int digits = 0;
-		for (; *p >= '0' && *p <= '9' && ms < 86400000LL; p++, digits++)
-			ms = ms * 10 + (*p - '0');
-		if (*p == '.')   /* "1500.5": fractions of a ms do not matter */
-			for (p++; *p >= '0' && *p <= '9'; p++)
-				;
-		if (digits > 0 && *p == '\0')
-			return (long)ms;
-	}
+	    CURLHE_OK && cp_parse_ll(h->value, 0, 86400000LL, &ms) == CP_OK)
+		return (long)ms;
 	if (curl_easy_header(c, "retry-after", 0, CURLH_HEADER, -1, &h) ==
 	    CURLHE_OK)
 		return http_parse_retry_after(h->value, now);

@@ -3,31 +3,23 @@
  */
 #include "jobkey.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "sid.h"
 
-/* "<prefix>:<id>" for the first run, "<prefix>:<id>:<n>" after a retry. */
+/*
+ * "<prefix>:<id>:<n>"; with bare_first, "<prefix>:<id>" for n 0 (the keys
+ * a webhook enqueues, kept as they were before retries existed).
+ */
 static enum cp_err
-jobkey_first_bare(char *out, size_t outlen, const char *prefix,
-    const char *id, int n)
+jobkey_make(char *out, size_t outlen, const char *prefix, const char *id,
+    int n, bool bare_first)
 {
-	int len = n == 0 ? snprintf(out, outlen, "%s:%s", prefix, id) :
+	int len = n == 0 && bare_first ?
+	    snprintf(out, outlen, "%s:%s", prefix, id) :
 	    snprintf(out, outlen, "%s:%s:%d", prefix, id, n);
 
-	return (n < 0 || len < 0 || (size_t)len >= outlen) ? CP_INPUT : CP_OK;
-}
-
-/* "<prefix>:<CallSid>:<n>", n from 0. */
-static enum cp_err
-jobkey_counted(char *out, size_t outlen, const char *prefix,
-    const char *call_sid, int n)
-{
-	int len;
-
-	if (!sid_valid(call_sid, "CA"))
-		return CP_INPUT;
-	len = snprintf(out, outlen, "%s:%s:%d", prefix, call_sid, n);
 	return (n < 0 || len < 0 || (size_t)len >= outlen) ? CP_INPUT : CP_OK;
 }
 
@@ -37,7 +29,7 @@ jobkey_fetch(char *out, size_t outlen, const char *call_sid,
 {
 	if (!sid_valid(recording_sid, "RE"))
 		return CP_INPUT;
-	return jobkey_first_bare(out, outlen, "fetch", recording_sid, n);
+	return jobkey_make(out, outlen, "fetch", recording_sid, n, true);
 }
 
 enum cp_err
@@ -46,19 +38,23 @@ jobkey_reconcile(char *out, size_t outlen, const char *call_sid,
 {
 	if (!sid_valid(call_sid, "CA"))
 		return CP_INPUT;
-	return jobkey_first_bare(out, outlen, "reconcile", call_sid, n);
+	return jobkey_make(out, outlen, "reconcile", call_sid, n, true);
 }
 
 enum cp_err
 jobkey_transcribe(char *out, size_t outlen, const char *call_sid,
     const char *recording_sid, int n)
 {
-	return jobkey_counted(out, outlen, "transcribe", call_sid, n);
+	if (!sid_valid(call_sid, "CA"))
+		return CP_INPUT;
+	return jobkey_make(out, outlen, "transcribe", call_sid, n, false);
 }
 
 enum cp_err
 jobkey_summarize(char *out, size_t outlen, const char *call_sid,
     const char *recording_sid, int n)
 {
-	return jobkey_counted(out, outlen, "summarize", call_sid, n);
+	if (!sid_valid(call_sid, "CA"))
+		return CP_INPUT;
+	return jobkey_make(out, outlen, "summarize", call_sid, n, false);
 }

@@ -30,14 +30,18 @@ job_outcome_free(struct job_outcome *o)
 
 /* ------------------------------------------------------------ helpers */
 
-/* Puts "what (backend): " before the reason of a failed outcome. */
+/* Puts "what (backend): " (or "what: " without a backend) before the
+ * reason of a failed outcome: every stage's last_error names its job. */
 static void
 jobs_reason_prefix(struct job_outcome *o, const char *what,
     const char *backend)
 {
 	char tmp[CP_REASON_MAX + 1];
 
-	cp_fmt(tmp, sizeof(tmp), "%s (%s): %s", what, backend, o->reason);
+	if (backend != NULL)
+		cp_fmt(tmp, sizeof(tmp), "%s (%s): %s", what, backend, o->reason);
+	else
+		cp_fmt(tmp, sizeof(tmp), "%s: %s", what, o->reason);
 	memcpy(o->reason, tmp, sizeof(tmp));
 }
 
@@ -272,16 +276,16 @@ jobs_reconcile_recording(const struct job_ctx *c, struct job_outcome *o)
 	}
 	if (processing) {
 		o->rc = CP_AGAIN;
-		cp_fmt(o->reason, sizeof(o->reason), "reconcile: the recording "
-		    "is still processing at Twilio");
+		cp_fmt(o->reason, sizeof(o->reason), "the recording is still "
+		    "processing at Twilio");
 	} else if (absent != NULL) {
 		o->rc = CP_NOAUDIO;
-		cp_fmt(o->reason, sizeof(o->reason), "reconcile: Twilio reports "
-		    "recording %s absent or failed", absent);
+		cp_fmt(o->reason, sizeof(o->reason), "Twilio reports recording "
+		    "%s absent or failed", absent);
 	} else {
 		o->rc = CP_AGAIN;
-		cp_fmt(o->reason, sizeof(o->reason), "reconcile: no recording "
-		    "callback came and Twilio lists no recording for the call");
+		cp_fmt(o->reason, sizeof(o->reason), "no recording callback "
+		    "came and Twilio lists no recording for the call");
 	}
 }
 
@@ -300,11 +304,8 @@ jobs_reconcile_run(const struct job_ctx *c, const struct calls_row *row,
 		jobs_reconcile_voice(c, o);
 	if (o->rc == CP_OK && need_rec)
 		jobs_reconcile_recording(c, o);
-	if (o->rc != CP_OK && strncmp(o->reason, "reconcile:", 10) != 0) {
-		char tmp[CP_REASON_MAX + 1];
-		cp_fmt(tmp, sizeof(tmp), "reconcile: %s", o->reason);
-		memcpy(o->reason, tmp, sizeof(tmp));
-	}
+	if (o->rc != CP_OK)
+		jobs_reason_prefix(o, "reconcile", NULL);
 }
 
 static enum cp_err

@@ -13,65 +13,13 @@
 
 #include <json.h>
 
+#include "lang.h"
 #include "log.h"
 #include "openai.h"
 #include "stt_audio.h"
 
 /* An upload's answer is a few KiB per minute of speech. */
 #define STT_OPENAI_ANSWER_MAX (8L * 1024 * 1024)
-
-/*
- * Whisper's languages (openai/whisper tokenizer.py LANGUAGES) that have an
- * ISO-639-1 code, by the name verbose_json answers with.
- */
-static const struct { const char *code, *name; } stt_openai_languages[] = {
-	{ "af", "afrikaans" }, { "am", "amharic" }, { "ar", "arabic" },
-	{ "as", "assamese" }, { "az", "azerbaijani" }, { "ba", "bashkir" },
-	{ "be", "belarusian" }, { "bg", "bulgarian" }, { "bn", "bengali" },
-	{ "bo", "tibetan" }, { "br", "breton" }, { "bs", "bosnian" },
-	{ "ca", "catalan" }, { "cs", "czech" }, { "cy", "welsh" },
-	{ "da", "danish" }, { "de", "german" }, { "el", "greek" },
-	{ "en", "english" }, { "es", "spanish" }, { "et", "estonian" },
-	{ "eu", "basque" }, { "fa", "persian" }, { "fi", "finnish" },
-	{ "fo", "faroese" }, { "fr", "french" }, { "gl", "galician" },
-	{ "gu", "gujarati" }, { "ha", "hausa" }, { "he", "hebrew" },
-	{ "hi", "hindi" }, { "hr", "croatian" }, { "ht", "haitian creole" },
-	{ "hu", "hungarian" }, { "hy", "armenian" }, { "id", "indonesian" },
-	{ "is", "icelandic" }, { "it", "italian" }, { "ja", "japanese" },
-	{ "jw", "javanese" }, { "ka", "georgian" }, { "kk", "kazakh" },
-	{ "km", "khmer" }, { "kn", "kannada" }, { "ko", "korean" },
-	{ "la", "latin" }, { "lb", "luxembourgish" }, { "ln", "lingala" },
-	{ "lo", "lao" }, { "lt", "lithuanian" }, { "lv", "latvian" },
-	{ "mg", "malagasy" }, { "mi", "maori" }, { "mk", "macedonian" },
-	{ "ml", "malayalam" }, { "mn", "mongolian" }, { "mr", "marathi" },
-	{ "ms", "malay" }, { "mt", "maltese" }, { "my", "myanmar" },
-	{ "ne", "nepali" }, { "nl", "dutch" }, { "nn", "nynorsk" },
-	{ "no", "norwegian" }, { "oc", "occitan" }, { "pa", "punjabi" },
-	{ "pl", "polish" }, { "ps", "pashto" }, { "pt", "portuguese" },
-	{ "ro", "romanian" }, { "ru", "russian" }, { "sa", "sanskrit" },
-	{ "sd", "sindhi" }, { "si", "sinhala" }, { "sk", "slovak" },
-	{ "sl", "slovenian" }, { "sn", "shona" }, { "so", "somali" },
-	{ "sq", "albanian" }, { "sr", "serbian" }, { "su", "sundanese" },
-	{ "sv", "swedish" }, { "sw", "swahili" }, { "ta", "tamil" },
-	{ "te", "telugu" }, { "tg", "tajik" }, { "th", "thai" },
-	{ "tk", "turkmen" }, { "tl", "tagalog" }, { "tr", "turkish" },
-	{ "tt", "tatar" }, { "uk", "ukrainian" }, { "ur", "urdu" },
-	{ "uz", "uzbek" }, { "vi", "vietnamese" }, { "yi", "yiddish" },
-	{ "yo", "yoruba" }, { "zh", "chinese" },
-};
-
-const char *
-stt_openai_language_code(const char *name)
-{
-	if (name == NULL)
-		return NULL;
-	for (size_t i = 0; i < sizeof(stt_openai_languages) /
-	    sizeof(stt_openai_languages[0]); i++)
-		if (strcasecmp(name, stt_openai_languages[i].name) == 0 ||
-		    strcasecmp(name, stt_openai_languages[i].code) == 0)
-			return stt_openai_languages[i].code;
-	return NULL;
-}
 
 enum cp_err
 stt_openai_open(const struct cp_conf *conf, void **state, char *err,
@@ -150,32 +98,29 @@ stt_json_str(struct json_object *o, const char *key)
 }
 
 enum cp_err
-stt_openai_parse(const char *body, enum stt_speaker sp, double offset_s,
-    double duration_s, struct stt_segments *out, char lang[8], char *err,
-    size_t errlen)
+stt_openai_parse(struct json_object *root, enum stt_speaker sp,
+    double offset_s, double duration_s, struct stt_segments *out,
+    char lang[8], char *err, size_t errlen)
 {
-	struct json_object *root, *segs;
+	struct json_object *segs;
 	const char *text, *l;
 	enum cp_err rc = CP_OK;
 	int dropped = 0;
 
 	lang[0] = '\0';
-	root = body != NULL ? json_tokener_parse(body) : NULL;
 	if (root == NULL || !json_object_is_type(root, json_type_object)) {
-		json_object_put(root);
 		cp_fmt(err, errlen, "the answer is not a JSON object");
 		return CP_UPSTREAM;
 	}
 	if ((text = stt_json_str(root, "text")) == NULL) {
-		json_object_put(root);
 		cp_fmt(err, errlen, "the answer has no \"text\" string");
 		return CP_UPSTREAM;
 	}
 	/* OpenAI names the language ("hebrew"); speaches and vLLM give the
 	 * code; whisper.cpp adds detected_language. */
-	if ((l = stt_openai_language_code(stt_json_str(root, "language"))) ==
+	if ((l = lang_code(stt_json_str(root, "language"))) ==
 	    NULL)
-		l = stt_openai_language_code(stt_json_str(root,
+		l = lang_code(stt_json_str(root,
 		    "detected_language"));
 	if (l != NULL)
 		cp_fmt(lang, 8, "%s", l);
@@ -219,7 +164,6 @@ stt_openai_parse(const char *body, enum stt_speaker sp, double offset_s,
 		rc = stt_segments_add(out, sp, offset_s, offset_s + duration_s,
 		    text);
 	}
-	json_object_put(root);
 	return rc;
 }
 
@@ -272,8 +216,7 @@ stt_openai_chunk(const struct cp_conf *conf, const struct stt_channel *ch,
 	log_info("stt (openai): %s chunk %d (%.1f s from %.1f s, %zu bytes): "
 	    "HTTP %ld x-request-id %s", who, k, (double)n / rate, offset_s, flen,
 	    res.status, res.request_id[0] ? res.request_id : "-");
-	rc = stt_openai_parse(json_object_to_json_string_ext(res.json,
-	    JSON_C_TO_STRING_PLAIN), ch->speaker, offset_s, (double)n / rate,
+	rc = stt_openai_parse(res.json, ch->speaker, offset_s, (double)n / rate,
 	    out, lang, perr, sizeof(perr));
 	openai_result_free(&res);
 	if (rc != CP_OK) {

@@ -36,6 +36,8 @@
 #include "http.h"
 #include "stt.h"
 
+struct json_object;   /* json-c */
+
 /* OPENAI.md: 25 MiB per request (help.openai.com 7031512). Uploads are
  * kept under this many bytes, leaving room for the form's other parts. */
 #define STT_OPENAI_MAX_UPLOAD (25L * 1024 * 1024 - 64 * 1024)
@@ -68,20 +70,18 @@ size_t stt_openai_form(const struct cp_conf *conf, const char *language,
     struct http_part *parts);
 
 /*
- * Parses one answer body (the JSON text of a 2xx) for speaker sp: its
- * segments, offset by offset_s seconds, go to out; an answer with text but
- * no segments becomes one segment [offset_s, offset_s + duration_s].
- * Non-speech segments (above) are dropped. lang (8 bytes) gets the
- * ISO-639-1 code the answer names, "" when none or unknown.
- * Returns CP_OK; CP_UPSTREAM when the body is not a JSON object with a
- * string "text" (a truncated or foreign answer: retried); CP_NOMEM.
+ * Reads one answer (root: the parsed JSON of a 2xx, borrowed) for speaker
+ * sp: its segments, offset by offset_s seconds, go to out; an answer with
+ * text but no segments becomes one segment [offset_s, offset_s +
+ * duration_s]. Non-speech segments (above) are dropped; times are kept
+ * inside [0, duration_s]. lang (8 bytes) gets the ISO-639-1 code the
+ * answer names, "" when none or unknown.
+ * Returns CP_OK; CP_UPSTREAM when root is not an object with a string
+ * "text", or a segment lacks finite times or text (a truncated or foreign
+ * answer: retried); CP_NOMEM.
  */
-enum cp_err stt_openai_parse(const char *body, enum stt_speaker sp,
+enum cp_err stt_openai_parse(struct json_object *root, enum stt_speaker sp,
     double offset_s, double duration_s, struct stt_segments *out,
     char lang[8], char *err, size_t errlen);
-
-/* The ISO-639-1 code of a Whisper language name ("hebrew" -> "he") or of
- * a code itself ("he", "HE"); NULL when unknown. */
-const char *stt_openai_language_code(const char *name);
 
 #endif

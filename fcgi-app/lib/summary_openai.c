@@ -24,6 +24,7 @@
 
 #include <json-c/json.h>
 
+#include "lang.h"
 #include "openai.h"
 #include "utf8.h"
 
@@ -33,19 +34,6 @@
 #define SO_WHAT "summary"
 
 #define SO_DEFAULT_TIMEOUT_MS 60000
-
-/* Languages named in words in the instructions (a model follows "write in
- * Hebrew" more reliably than a bare code). Others are given as a code. */
-static const struct summary_openai_lang {
-	const char *code;   /* ISO-639-1 */
-	const char *name;
-} summary_openai_langs[] = {
-	{ "he", "Hebrew" },  { "en", "English" },    { "ar", "Arabic" },
-	{ "ru", "Russian" }, { "am", "Amharic" },    { "fr", "French" },
-	{ "es", "Spanish" }, { "de", "German" },     { "it", "Italian" },
-	{ "pt", "Portuguese" }, { "uk", "Ukrainian" }, { "yi", "Yiddish" },
-	{ "ro", "Romanian" }, { "tr", "Turkish" },   { NULL, NULL }
-};
 
 static bool
 summary_openai_is_space(unsigned char c)
@@ -106,7 +94,7 @@ summary_openai_hints(FILE *f, const char *key, const char *what,
 static char *
 summary_openai_instructions(const struct cp_conf *conf, const char *lang)
 {
-	const struct summary_openai_lang *l;
+	const char *name;
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f;
@@ -126,11 +114,11 @@ summary_openai_instructions(const struct cp_conf *conf, const char *lang)
 	fputs("- confidence: from 0 to 1, how sure you are of service and "
 	    "city.\n- summary: one short paragraph (at most three sentences) "
 	    "on what the caller wants and where, written in ", f);
-	for (l = summary_openai_langs; l->code != NULL; l++)
-		if (lang != NULL && strcmp(lang, l->code) == 0)
-			break;
-	if (l->code != NULL)
-		fprintf(f, "%s, the language of the transcript.\n", l->name);
+	/* A model follows "write in Hebrew" more reliably than a bare code:
+	 * the name when the table (lang.h) knows it. */
+	if ((name = lang_name(lang)) != NULL)
+		fprintf(f, "%c%s, the language of the transcript.\n",
+		    name[0] - 'a' + 'A', name + 1);
 	else if (lang != NULL && summary_openai_lang_ok(lang))
 		fprintf(f, "the language of the transcript (ISO-639-1 code "
 		    "\"%s\").\n", lang);

@@ -343,32 +343,46 @@ class OpenAI:
                           timeout=300)
 
 
+# One setting per line, as etc/callpipe.conf writes them: "key = value;"
+# inside "group = {" ... "};" lines. Group 1 is the text before the value,
+# group 3 the value, group 4 what follows it.
+_CONF_GROUP = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*\{")
+_CONF_END = re.compile(r"^\s*\}\s*;")
+_CONF_SETTING = re.compile(r'^(\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*)'
+                           r'("(?:[^"\\]|\\.)*"|[-+.0-9A-Za-z_]+)(\s*;.*)$')
+
+
+def _conf_settings(lines):
+    """(line index, dotted key, match of _CONF_SETTING) of each setting."""
+    groups = []
+    for i, line in enumerate(lines):
+        m = _CONF_GROUP.match(line)
+        if m:
+            groups.append(m.group(1))
+            continue
+        if _CONF_END.match(line):
+            if groups:
+                groups.pop()
+            continue
+        m = _CONF_SETTING.match(line)
+        if m:
+            yield i, ".".join(groups + [m.group(2)]), m
+
+
 def conf_with(src, overrides, dest):
     """Writes a copy of the libconfig file src to dest with overrides
-    {"group.sub.key": libconfig value text} applied: each key must be set on
-    one line ("key = value;") as etc/callpipe.conf does. Returns dest."""
+    {"group.sub.key": libconfig value text} applied (strings are quoted
+    for you): each key must be set on one line ("key = value;") as
+    etc/callpipe.conf does. Returns dest."""
     with open(src, encoding="utf-8") as f:
         lines = f.read().split("\n")
-    stack_, done = [], set()
-    for i, line in enumerate(lines):
-        m = re.match(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*\{", line)
-        if m:
-            stack_.append(m.group(1))
-            continue
-        if re.match(r"^\s*\}\s*;", line):
-            if stack_:
-                stack_.pop()
-            continue
-        m = re.match(r'^(\s*)([A-Za-z_][A-Za-z0-9_]*)(\s*=\s*)("(?:[^"\\]|\\.)*"|[-+.0-9A-Za-z_]+)(\s*;.*)$',
-                     line)
-        if not m:
-            continue
-        path = ".".join(stack_ + [m.group(2)])
+    done = set()
+    for i, path, m in list(_conf_settings(lines)):
         if path in overrides:
             v = overrides[path]
             if isinstance(v, str) and not v.startswith('"'):
                 v = json.dumps(v)
-            lines[i] = "%s%s%s%s%s" % (m.group(1), m.group(2), m.group(3), v, m.group(5))
+            lines[i] = "%s%s%s" % (m.group(1), v, m.group(4))
             done.add(path)
     missing = sorted(set(overrides) - done)
     check(not missing, "%s has no line setting %s", src, missing)
@@ -384,20 +398,9 @@ def conf_lookup(path, dotted):
     unquoted, integers converted; fails when the key is not there."""
     with open(path, encoding="utf-8") as f:
         lines = f.read().split("\n")
-    stack_ = []
-    for line in lines:
-        m = re.match(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*\{", line)
-        if m:
-            stack_.append(m.group(1))
-            continue
-        if re.match(r"^\s*\}\s*;", line):
-            if stack_:
-                stack_.pop()
-            continue
-        m = re.match(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*("(?:[^"\\]|\\.)*"|[-+.0-9A-Za-z_]+)\s*;',
-                     line)
-        if m and ".".join(stack_ + [m.group(1)]) == dotted:
-            v = m.group(2)
+    for _, key, m in _conf_settings(lines):
+        if key == dotted:
+            v = m.group(3)
             if v.startswith('"'):
                 return json.loads(v)
             return int(v) if re.match(r"^-?\d+$", v) else v
@@ -585,26 +588,6 @@ class Stack:
         if tmpdir is None:
             tmpdir = tempfile.mkdtemp(prefix="itest-conf-")
         return conf_with(self.conf, overrides, os.path.join(tmpdir, name))
-
-    def conf_value(self, section, key):
-        """A scalar of run/callpipe.conf (libconfig): section.key, or key at
-        the top level when section is None. Strings are unquoted, integers
-        converted. A small reader for the generated file, not libconfig."""
-        with open(self.conf, encoding="utf-8") as f:
-            # Comments out, strings kept (a URL holds "//", a string may hold "#").
-            text = re.sub(r'"(?:[^"\\]|\\.)*"|#[^\n]*|//[^\n]*',
-                          lambda m: m.group(0) if m.group(0).startswith('"') else "",
-                          f.read())
-        if section is not None:
-            m = re.search(r"(?ms)^\s*%s\s*[=:]\s*\{(.*?)^\s*\}\s*;" % re.escape(section), text)
-            check(m is not None, "%s: no section %r", self.conf, section)
-            text = m.group(1)
-        m = re.search(r"(?m)^\s*%s\s*[=:]\s*(.+?)\s*;" % re.escape(key), text)
-        check(m is not None, "%s: no key %s.%s", self.conf, section, key)
-        v = m.group(1)
-        if v.startswith('"'):
-            return v[1:-1]
-        return int(v) if re.match(r"^-?\d+$", v) else v
 
     # ------------------------------------------------------------ database
 

@@ -26,7 +26,7 @@ def serve_after_kill(stack, deadline_s=5.0):
 
 
 def test_fcgi_child_sigkill_respawn(stack):
-    n = stack.conf_value("fcgi", "children")
+    n = stack.conf_get("fcgi.children")
     master = stack.fcgi_master_pid()
     kids = stack.wait_children(lambda k: len(k) == n, 10, "%d children" % n)
     victim = kids[0]

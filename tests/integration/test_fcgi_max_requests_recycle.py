@@ -10,8 +10,8 @@ from cplib import check, eq
 
 
 def test_fcgi_max_requests_recycle(stack):
-    n = stack.conf_value("fcgi", "children")
-    maxreq = stack.conf_value("fcgi", "max_requests")
+    n = stack.conf_get("fcgi.children")
+    maxreq = stack.conf_get("fcgi.max_requests")
     check(maxreq > 0, "fcgi.max_requests is %r: children are never recycled", maxreq)
     master = stack.fcgi_master_pid()
     before = stack.wait_children(lambda k: len(k) == n, 10, "%d children" % n)

@@ -16,7 +16,7 @@ from cplib import check, eq
 
 
 def test_fcgi_sigterm_slow_request(stack):
-    n = stack.conf_value("fcgi", "children")
+    n = stack.conf_get("fcgi.children")
     info, st, row = stack.completed_call("short")
     sid, re_sid = info["call_sid"], info["recording_sid"]
     want = stack.sim.recording_media(re_sid, "wav").body

@@ -19,7 +19,7 @@ def mariadb_pid(stack):
 
 
 def test_mariadb_restart(stack):
-    n = stack.conf_value("fcgi", "children")
+    n = stack.conf_get("fcgi.children")
     master = stack.fcgi_master_pid()
     stack.wait_children(lambda k: len(k) == n, 10, "%d children" % n)
     # Both children hold a connection before the restart.

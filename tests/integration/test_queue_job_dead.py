@@ -11,7 +11,7 @@ from cplib import check, eq
 
 
 def test_queue_job_dead(stack):
-    max_attempts = stack.conf_value("worker", "max_attempts")
+    max_attempts = stack.conf_get("worker.max_attempts")
     info, st = stack.run_call("short", media_status=500)
     sid, re_sid = info["call_sid"], info["recording_sid"]
     eq(st["state"], "completed", "sim call state (errors %r)" % st.get("errors"))

@@ -38,7 +38,7 @@ def test_twiml_escaping(stack):
     eq(conn.get("action"), stack.base_url + "/webhook/stream_ended", "Connect action")
     stream = conn.find("Stream")
     check(stream is not None, "<Connect> holds no <Stream>: %r", r.text())
-    eq(stream.get("url"), stack.conf_value("stream", "url"), "Stream url")
+    eq(stream.get("url"), stack.conf_get("stream.url"), "Stream url")
     params = {e.get("name"): e.get("value") for e in stream.findall("Parameter")}
     eq(params.get("call_sid"), sid, "Stream Parameter call_sid")
 

@@ -18,8 +18,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <json.h>
+
 #include "conf.h"
 #include "http.h"
+#include "lang.h"
 #include "openai.h"
 #include "stt.h"
 #include "stt_audio.h"
@@ -215,6 +218,20 @@ openai_conf(void)
 	"\"no_speech_prob\":0.01}],\"usage\":{\"type\":\"duration\"," \
 	"\"seconds\":3}}"
 
+/* stt_openai_parse on the JSON text body (NULL root when it is not JSON). */
+static enum cp_err
+parse_text(const char *body, enum stt_speaker sp, double offset_s,
+    double duration_s, struct stt_segments *out, char lang[8], char *err,
+    size_t errlen)
+{
+	struct json_object *root = json_tokener_parse(body);
+	enum cp_err rc = stt_openai_parse(root, sp, offset_s, duration_s, out,
+	    lang, err, errlen);
+
+	json_object_put(root);
+	return rc;
+}
+
 /* ------------------------------------------------ the tests */
 
 START_TEST(test_error_table)
@@ -300,8 +317,9 @@ START_TEST(test_retry_after)
 	long long now = 1764547200;   /* 2025-12-01 00:00:00 UTC */
 
 	ck_assert_int_eq(http_parse_retry_after("5", now), 5000);
-	ck_assert_int_eq(http_parse_retry_after(" 0", now), 0);
-	ck_assert_int_eq(http_parse_retry_after("1.5", now), 2000);
+	ck_assert_int_eq(http_parse_retry_after("0", now), 0);
+	/* RFC 9110: whole seconds only. */
+	ck_assert_int_eq(http_parse_retry_after("1.5", now), -1);
 	ck_assert_int_eq(http_parse_retry_after("Mon, 01 Dec 2025 00:00:30 GMT",
 	    now), 30000);
 	ck_assert_int_eq(http_parse_retry_after("Sun, 30 Nov 2025 23:00:00 GMT",
@@ -352,7 +370,7 @@ START_TEST(test_parse_answers)
 	char lang[8], err[256];
 
 	/* verbose_json with extra fields; offset 600 s (chunk 2). */
-	ck_assert_int_eq(stt_openai_parse("{\"task\":\"transcribe\",\"language\":"
+	ck_assert_int_eq(parse_text("{\"task\":\"transcribe\",\"language\":"
 	    "\"hebrew\",\"duration\":9.5,\"text\":\" שלום. אני צריך אינסטלטור\","
 	    "\"segments\":[{\"id\":0,\"seek\":0,\"start\":0.5,\"end\":1.25,"
 	    "\"text\":\" שלום.\",\"tokens\":[50364],\"temperature\":0.0,"
@@ -370,7 +388,7 @@ START_TEST(test_parse_answers)
 	stt_segments_free(&l);
 
 	/* json (gpt-4o-transcribe, Ollama): one segment over the chunk. */
-	ck_assert_int_eq(stt_openai_parse("{\"text\":\"Hello there.\",\"usage\":"
+	ck_assert_int_eq(parse_text("{\"text\":\"Hello there.\",\"usage\":"
 	    "{\"type\":\"duration\",\"seconds\":9}}", STT_AGENT, 10.0, 7.25, &l,
 	    lang, err, sizeof(err)), CP_OK);
 	ck_assert_str_eq(lang, "");
@@ -382,12 +400,12 @@ START_TEST(test_parse_answers)
 
 	/* An empty text adds nothing and is not an error here (stt.c judges
 	 * "no speech" over the whole call). */
-	ck_assert_int_eq(stt_openai_parse("{\"text\":\"  \"}", STT_CALL, 0, 5,
+	ck_assert_int_eq(parse_text("{\"text\":\"  \"}", STT_CALL, 0, 5,
 	    &l, lang, err, sizeof(err)), CP_OK);
 	ck_assert_uint_eq(l.n, 0);
 
 	/* whisper.cpp: a code in detected_language, no seek. */
-	ck_assert_int_eq(stt_openai_parse("{\"text\":\"x\",\"detected_language\":"
+	ck_assert_int_eq(parse_text("{\"text\":\"x\",\"detected_language\":"
 	    "\"en\",\"segments\":[{\"start\":1,\"end\":2,\"text\":\" x\","
 	    "\"words\":[{\"word\":\"x\",\"start\":1,\"end\":2}]}]}", STT_CALL, 0,
 	    5, &l, lang, err, sizeof(err)), CP_OK);
@@ -396,7 +414,7 @@ START_TEST(test_parse_answers)
 	stt_segments_free(&l);
 
 	/* Whisper's non-speech rule: both conditions, never one alone. */
-	ck_assert_int_eq(stt_openai_parse("{\"text\":\"a b c\",\"language\":"
+	ck_assert_int_eq(parse_text("{\"text\":\"a b c\",\"language\":"
 	    "\"english\",\"segments\":["
 	    "{\"start\":0,\"end\":1,\"text\":\"Thank you.\",\"no_speech_prob\":"
 	    "0.7,\"avg_logprob\":-1.2},"
@@ -411,36 +429,39 @@ START_TEST(test_parse_answers)
 	stt_segments_free(&l);
 
 	/* Truncated or foreign answers are retryable failures. */
-	ck_assert_int_eq(stt_openai_parse("{\"text\":\"cut", STT_CALLER, 0, 1,
+	ck_assert_int_eq(parse_text("{\"text\":\"cut", STT_CALLER, 0, 1,
 	    &l, lang, err, sizeof(err)), CP_UPSTREAM);
-	ck_assert_int_eq(stt_openai_parse("[1,2]", STT_CALLER, 0, 1, &l, lang,
+	ck_assert_int_eq(parse_text("[1,2]", STT_CALLER, 0, 1, &l, lang,
 	    err, sizeof(err)), CP_UPSTREAM);
-	ck_assert_int_eq(stt_openai_parse("{\"segments\":[]}", STT_CALLER, 0, 1,
+	ck_assert_int_eq(parse_text("{\"segments\":[]}", STT_CALLER, 0, 1,
 	    &l, lang, err, sizeof(err)), CP_UPSTREAM);
 	ck_assert_str_eq(err, "the answer has no \"text\" string");
-	ck_assert_int_eq(stt_openai_parse("{\"text\":\"x\",\"segments\":[{"
+	ck_assert_int_eq(parse_text("{\"text\":\"x\",\"segments\":[{"
 	    "\"end\":1,\"text\":\"x\"}]}", STT_CALLER, 0, 1, &l, lang, err,
 	    sizeof(err)), CP_UPSTREAM);
 	ck_assert_uint_eq(l.n, 0);
 
 	/* Times that are not finite numbers are a foreign answer. */
-	ck_assert_int_eq(stt_openai_parse("{\"text\":\"x\",\"segments\":[{"
+	ck_assert_int_eq(parse_text("{\"text\":\"x\",\"segments\":[{"
 	    "\"start\":NaN,\"end\":1,\"text\":\"x\"}]}", STT_CALLER, 0, 1, &l,
 	    lang, err, sizeof(err)), CP_UPSTREAM);
-	ck_assert_int_eq(stt_openai_parse("{\"text\":\"x\",\"segments\":[{"
+	ck_assert_int_eq(parse_text("{\"text\":\"x\",\"segments\":[{"
 	    "\"start\":0,\"end\":Infinity,\"text\":\"x\"}]}", STT_CALLER, 0,
 	    1, &l, lang, err, sizeof(err)), CP_UPSTREAM);
 	/* An end past the upload is kept inside it. */
-	ck_assert_int_eq(stt_openai_parse("{\"text\":\"x\",\"segments\":[{"
+	ck_assert_int_eq(parse_text("{\"text\":\"x\",\"segments\":[{"
 	    "\"start\":9.5,\"end\":12.0,\"text\":\"x\"}]}", STT_CALLER,
 	    100.0, 10.0, &l, lang, err, sizeof(err)), CP_OK);
 	ck_assert_uint_eq(l.n, 1);
 	ck_assert_double_eq_tol(l.v[0].end_s, 110.0, 1e-9);
 	stt_segments_free(&l);
 
-	ck_assert_str_eq(stt_openai_language_code("Hebrew"), "he");
-	ck_assert_str_eq(stt_openai_language_code("en"), "en");
-	ck_assert_ptr_null(stt_openai_language_code("klingon"));
+	ck_assert_str_eq(lang_code("Hebrew"), "he");
+	ck_assert_str_eq(lang_code("en"), "en");
+	ck_assert_ptr_null(lang_code("klingon"));
+	ck_assert_str_eq(lang_name("he"), "hebrew");
+	ck_assert_ptr_null(lang_name("xx"));
+	ck_assert_ptr_null(lang_name(NULL));
 }
 END_TEST
 

@@ -1057,10 +1057,14 @@ START_TEST(test_request_language_and_config)
 	struct json_object *body;
 	char err[CP_REASON_MAX + 1] = "", *s = NULL;
 
-	/* An unlisted code is passed as a code; none, or one that is not a
-	 * code, lets the model follow the caller. */
+	/* A code the table knows is named in words (lang.h); an unlisted
+	 * code is passed as a code; none, or one that is not a code, lets the
+	 * model follow the caller. */
 	body = request_json("Caller: hi", "sw");
-	ck_assert_ptr_nonnull(strstr(system_text(body), "code \"sw\""));
+	ck_assert_ptr_nonnull(strstr(system_text(body), "written in Swahili"));
+	json_object_put(body);
+	body = request_json("Caller: hi", "xh");
+	ck_assert_ptr_nonnull(strstr(system_text(body), "code \"xh\""));
 	json_object_put(body);
 	body = request_json("Caller: hi", "");
 	ck_assert_ptr_nonnull(strstr(system_text(body),
