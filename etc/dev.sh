@@ -74,11 +74,15 @@ BIN_WORKER=$BUILD/fcgi-app/callpipe-worker/callpipe-worker
 BIN_CTL=$BUILD/fcgi-app/callpipectl/callpipectl
 
 HTTPS_HOST=127.0.0.1
-HTTPS_PORT=8443
+# CALLPIPE_DEV_PORT_OFFSET (default 0) shifts the three ports, so a second
+# checkout can run its own stack beside this one (its MariaDB is a socket).
+PORT_OFFSET=${CALLPIPE_DEV_PORT_OFFSET:-0}
+case $PORT_OFFSET in ''|*[!0-9]*) echo "dev.sh: CALLPIPE_DEV_PORT_OFFSET must be a number" >&2; exit 2 ;; esac
+HTTPS_PORT=$((8443 + PORT_OFFSET))
 BASE_URL=https://$HTTPS_HOST:$HTTPS_PORT
-SIM_LISTEN=127.0.0.1:8089
+SIM_LISTEN=127.0.0.1:$((8089 + PORT_OFFSET))
 SIM_URL=http://$SIM_LISTEN
-OPENAI_SIM_LISTEN=127.0.0.1:8090
+OPENAI_SIM_LISTEN=127.0.0.1:$((8090 + PORT_OFFSET))
 OPENAI_SIM_URL=http://$OPENAI_SIM_LISTEN
 MANIFEST=$AUDIO_DIR/manifest.json
 # What make_audio.py writes (tests/sim/README.md): the 16 kHz English clips of
