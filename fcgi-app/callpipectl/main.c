@@ -1,8 +1,10 @@
 /*
  * callpipectl: operators' command line (migrations, businesses, tokens,
- * STT check). See ctl.h; `callpipectl -c FILE COMMAND ...`.
+ * signed URLs, STT check). See ctl.h; `callpipectl -c FILE COMMAND ...`,
+ * `callpipectl [COMMAND] --help` (no configuration needed).
  */
 #include <curl/curl.h>
+#include <getopt.h>
 #include <mysql.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -14,20 +16,31 @@
 int
 main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
 	struct cp_conf conf;
 	const char *path = NULL;
 	char err[1024];
 	int opt, rc;
 
-	while ((opt = getopt(argc, argv, "+c:")) != -1) {
+	/* "+": options end at the command, whose own options follow it. */
+	while ((opt = getopt_long(argc, argv, "+c:h", longopts, NULL)) != -1) {
+		if (opt == 'h') {
+			ctl_usage(stdout);
+			return 0;
+		}
 		if (opt != 'c') {
-			ctl_usage();
+			ctl_usage(stderr);
 			return 2;
 		}
 		path = optarg;
 	}
+	if ((rc = ctl_help(argc - optind, argv + optind)) >= 0)
+		return rc;
 	if (path == NULL || optind >= argc) {
-		ctl_usage();
+		ctl_usage(stderr);
 		return 2;
 	}
 	if (conf_load(path, &conf, err, sizeof(err)) != CP_OK) {

@@ -1,7 +1,6 @@
 /*
  * app.h: the request side of a FastCGI child: per-child state (one MySQL
- * connection) and the handler that routes one request (router.c holds the
- * route table).
+ * connection) and the reading of one request, which routes.c routes.
  */
 #ifndef CP_APP_H
 #define CP_APP_H

@@ -381,7 +381,7 @@ calls_get_transcript(struct db *db, const char *call_sid, char **transcript)
 }
 
 enum cp_err
-calls_retry_reset(struct db *db, const char *call_sid,
+calls_retry_reset(struct db *db, const char *call_sid, int want,
     enum calls_stage *stage, int *retry_count, char *recording_sid)
 {
 	/* Pipeline order: the SELECT's columns 0..2 are the stages. */
@@ -396,6 +396,13 @@ calls_retry_reset(struct db *db, const char *call_sid,
 	int n;
 
 	recording_sid[0] = '\0';
+	for (i = 0; want >= 0 && i < sizeof(order) / sizeof(order[0]); i++)
+		if ((int)order[i] == want)
+			break;
+	if (want < -1 || i == sizeof(order) / sizeof(order[0]))
+		return CP_INPUT;   /* no such stage */
+	if (want >= 0)
+		*stage = order[i];
 	if (db_exec(db, "SELECT recording_status, transcript_status, "
 	    "summary_status, recording_sid, recording_url, retry_count "
 	    "FROM call_log WHERE call_sid = ? FOR UPDATE", p, 1, &r,
@@ -410,10 +417,13 @@ calls_retry_reset(struct db *db, const char *call_sid,
 		return CP_DB;
 	}
 	n = (int)prev + 1;
-	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++)
-		if (strcmp(db_cell(r, 0, i), "failed") == 0)
-			break;
-	if (i == sizeof(order) / sizeof(order[0])) {
+	/* want: that stage must be failed; -1: the first failed one. */
+	if (want < 0)
+		for (i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+			if (strcmp(db_cell(r, 0, i), "failed") == 0)
+				break;
+	if (i == sizeof(order) / sizeof(order[0]) ||
+	    strcmp(db_cell(r, 0, i), "failed") != 0) {
 		db_result_free(r);
 		return CP_INPUT;
 	}

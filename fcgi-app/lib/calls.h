@@ -118,16 +118,19 @@ enum cp_err calls_summary_done(struct db *db, const char *call_sid,
 
 /*
  * The row side of a manual retry (DESIGN.md §4: failed -> pending,
- * retry_count + 1), in the caller's transaction: the first failed stage
- * and every stage after it go back to pending and last_error is cleared.
- * *stage gets the stage restarted, *retry_count the new count,
- * recording_sid (SID_LEN + 1 bytes) the call's RecordingSid ("" when no
- * recording URL is known: nothing to fetch). jobs_retry (jobs.h) then
- * enqueues the job that restarts the stage.
- * Returns CP_OK; CP_NOTFOUND (no such call); CP_INPUT (no stage failed:
- * nothing to retry); CP_DB.
+ * retry_count + 1), in the caller's transaction, the row locked FOR
+ * UPDATE: stage `want` (an enum calls_stage; -1: the first failed stage)
+ * and every stage after it in pipeline order go back to pending and
+ * last_error is cleared. *stage gets the stage restarted (also set to want
+ * when want is not failed, so the caller can name it), *retry_count the new
+ * count, recording_sid (SID_LEN + 1 bytes) the call's RecordingSid (""
+ * when no recording URL is known: nothing to fetch). jobs_retry_stage
+ * (jobs.h) then enqueues the job that restarts the stage.
+ * Returns CP_OK; CP_NOTFOUND (no such call); CP_INPUT (want is not a
+ * stage, or that stage is not failed; -1: no stage failed — nothing is
+ * changed); CP_DB.
  */
-enum cp_err calls_retry_reset(struct db *db, const char *call_sid,
+enum cp_err calls_retry_reset(struct db *db, const char *call_sid, int want,
     enum calls_stage *stage, int *retry_count, char *recording_sid);
 
 /* The fields a stage's job needs. Strings are "" when NULL in the row. */

@@ -72,6 +72,7 @@ enum conf_check {
 	CHK_LANGUAGE,    /* "" or an ISO-639-1 code: two lowercase letters */
 	CHK_HEADER_TOKEN, /* printable ASCII without spaces: it goes into an HTTP
 	                     header (a CR or LF would inject another one) */
+	CHK_SIGNING_KEY, /* not "": an empty HMAC key signs URLs anyone can make */
 	CHK_STT_BACKEND, /* a name in stt_backends[] */
 	CHK_SUM_BACKEND  /* a name in summary_backends[] */
 };
@@ -154,6 +155,9 @@ static const struct conf_key conf_recording_keys[] = {
 	K_INT("retention_days", recording.retention_days, 1, 3650, 7),
 	K_INT("fetch_timeout_ms", recording.fetch_timeout_ms, 100, 600000,
 	    10000),
+	/* Issue 6: a child waits at most this long on a cache miss, so no
+	 * download holds a FastCGI child for long. */
+	K_INT("miss_wait_ms", recording.miss_wait_ms, 0, 5000, 1500),
 	K_END
 };
 
@@ -243,9 +247,14 @@ static const struct conf_key conf_worker_keys[] = {
 	K_END
 };
 
+/* Signed download URLs (sign.h, DESIGN.md §6). The key has no default
+ * and the sample leaves it empty: start-up fails until one is set. */
 static const struct conf_key conf_api_keys[] = {
-	K_ENV("signing_key", api.signing_key, "", CHK_NONE,
+	K_ENV("signing_key", api.signing_key, "", CHK_SIGNING_KEY,
 	    "CALLPIPE_SIGNING_KEY"),
+	K_ENV("signing_key_previous", api.signing_key_previous, "", CHK_NONE,
+	    "CALLPIPE_SIGNING_KEY_PREVIOUS"),
+	K_INT("signed_url_ttl_s", api.signed_url_ttl_s, 1, 86400, 300),
 	K_END
 };
 
@@ -857,6 +866,20 @@ conf_check_str(struct conf_ctx *ctx, const struct conf_key *k,
 		for (const char *p = v; *p != '\0' && why == NULL; p++)
 			if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
 				why = "must be printable ASCII without spaces";
+		break;
+	case CHK_SIGNING_KEY:
+		/* Not "missing": the sample has the line, and the operator
+		 * needs to know what to put there. conf_fail_final adds
+		 * "(from ENV)" when the empty value came from the environment. */
+		if (v[0] != '\0')
+			break;
+		why = "must not be empty: signed download URLs need a secret "
+		    "key, e.g. the output of: openssl rand -hex 32";
+		if (k->env != NULL && !conf_is_from_env(ctx, k)) {
+			cp_fmt(reason, sizeof(reason), "%s (or set %s)", why,
+			    k->env);
+			why = reason;
+		}
 		break;
 	case CHK_LANGUAGE:
 		if (v[0] != '\0' && (strlen(v) != 2 || v[0] < 'a' || v[0] > 'z' ||

@@ -9,6 +9,7 @@
  *   CALLPIPE_DB_PASSWORD        -> database.password
  *   CALLPIPE_DB_USER            -> database.user
  *   CALLPIPE_SIGNING_KEY        -> api.signing_key
+ *   CALLPIPE_SIGNING_KEY_PREVIOUS -> api.signing_key_previous
  *   CALLPIPE_STT_BACKEND        -> stt.backend
  *   CALLPIPE_STT_BASE_URL       -> stt.openai.base_url
  *   CALLPIPE_STT_MODEL          -> stt.openai.model
@@ -71,6 +72,8 @@ struct cp_conf {
 		char *nginx_internal_prefix; /* X-Accel-Redirect prefix, e.g. "/_recordings/" */
 		int   retention_days;   /* default 7 */
 		int   fetch_timeout_ms; /* synchronous fetch on the download route */
+		int   miss_wait_ms;     /* 0 .. 5000: how long a download waits on a
+		                           cache miss for the refill job's file */
 	} recording;
 
 	struct {
@@ -126,7 +129,12 @@ struct cp_conf {
 	} worker;
 
 	struct {
-		char *signing_key;      /* HMAC key for signed download URLs (later) */
+		char *signing_key;      /* HMAC-SHA256 key of signed download URLs
+		                           (sign.h); never "" after a load */
+		char *signing_key_previous; /* the key before the last rotation,
+		                           still accepted; "" = none */
+		int   signed_url_ttl_s; /* 1 .. 86400: longest life of a signed URL,
+		                           and the default one */
 	} api;
 
 	enum log_level log_level;

@@ -23,6 +23,13 @@ cp_strerror(enum cp_err err)
 	case CP_NOAUDIO:  return "no audio";
 	case CP_EMPTY:    return "empty result";
 	case CP_REJECTED: return "rejected upstream";
+	case CP_FORBIDDEN: return "forbidden";
+	case CP_CONFLICT: return "conflict";
+	case CP_METHOD:   return "method not allowed";
+	case CP_MEDIATYPE: return "unsupported media type";
+	case CP_LENGTH:   return "length required";
+	case CP_TOOBIG:   return "too large";
+	case CP_BUSY:     return "busy";
 	case CP_ERR_COUNT: break;
 	}
 	return "unknown error";

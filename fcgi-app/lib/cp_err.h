@@ -2,7 +2,7 @@
  * cp_err.h: the one error enum every callpipe function returns.
  *
  * Functions return enum cp_err and pass results through out-parameters.
- * HTTP handlers map it to a status code in one place (router.c); the
+ * HTTP handlers map it to a status code in one place (req.c, req_fail); the
  * worker maps it to retry-or-fail in one place (worker.c).
  */
 #ifndef CP_ERR_H
@@ -25,6 +25,14 @@ enum cp_err {
 	CP_EMPTY,     /* a stage produced an empty result: a failure */
 	CP_REJECTED,  /* an upstream service refused the request for good
 	                 (a permanent 4xx, quota, a redirect): never retried */
+	CP_FORBIDDEN, /* credentials present but not accepted here (a bad or
+	                 expired signature, another account) */
+	CP_CONFLICT,  /* the request does not fit the thing's current state */
+	CP_METHOD,    /* the route exists, the method does not */
+	CP_MEDIATYPE, /* a body of a media type the route does not take */
+	CP_LENGTH,    /* a body without a Content-Length */
+	CP_TOOBIG,    /* a body or value larger than allowed */
+	CP_BUSY,      /* every slot for this kind of work is taken: try later */
 	CP_ERR_COUNT  /* not an error: the number of codes above, so a test
 	                 can walk them all. New codes go before it. */
 };

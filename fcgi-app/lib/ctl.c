@@ -4,10 +4,12 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <json.h>
@@ -21,22 +23,12 @@
 #include "migrate.h"
 #include "phone.h"
 #include "sid.h"
+#include "sign.h"
 #include "stt.h"
 #include "summary.h"
 
-void
-ctl_usage(void)
-{
-	fprintf(stderr,
-	    "usage: callpipectl -c FILE COMMAND ...\n"
-	    "  migrate [--dir DIR]                          apply missing schema migrations\n"
-	    "  business create --name NAME [--number E164]... [--language he]\n"
-	    "                                               print the new business id\n"
-	    "  token create --business ID --name NAME       print a new API token (once)\n"
-	    "  transcribe FILE.wav                          print the transcript the STT backend makes, with times\n"
-	    "  summarize FILE.txt                           print the summary backend's validated JSON\n"
-	    "  retry CALL_SID                               restart the call's failed stage (and those after it)\n");
-}
+/* Prints the command's usage to stderr; returns 2, the usage exit status. */
+static int ctl_bad(const char *cmd);
 
 /* The schema directory: --dir, $CALLPIPE_SCHEMA_DIR, the installed
  * <prefix>/share/callpipe/schema beside <prefix>/bin, or the source tree. */
@@ -91,10 +83,8 @@ ctl_migrate(const struct cp_conf *conf, int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
 			opt = argv[++i];
-		else {
-			ctl_usage();
-			return 2;
-		}
+		else
+			return ctl_bad(argv[0]);
 	}
 	dir = ctl_schema_dir(opt, buf, sizeof(buf));
 	if ((db = ctl_db(conf)) == NULL)
@@ -150,10 +140,8 @@ ctl_business(const struct cp_conf *conf, int argc, char **argv)
 	struct db *db;
 	enum cp_err rc;
 
-	if (argc < 2 || strcmp(argv[1], "create") != 0) {
-		ctl_usage();
-		return 2;
-	}
+	if (argc < 2 || strcmp(argv[1], "create") != 0)
+		return ctl_bad(argv[0]);
 	b.numbers = numbers;
 	for (int i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
@@ -177,10 +165,8 @@ ctl_business(const struct cp_conf *conf, int argc, char **argv)
 				return 2;
 			}
 			numbers[b.nnumbers++] = argv[++i];
-		} else {
-			ctl_usage();
-			return 2;
-		}
+		} else
+			return ctl_bad(argv[0]);
 	}
 	if (b.name == NULL || *b.name == '\0' || strlen(b.name) > 255) {
 		fprintf(stderr, "callpipectl: business create needs --name "
@@ -199,54 +185,230 @@ ctl_business(const struct cp_conf *conf, int argc, char **argv)
 	return 0;
 }
 
+/* token create --business ID --name NAME: prints the token, once. */
 static int
-ctl_token(const struct cp_conf *conf, int argc, char **argv)
+ctl_token_create(const struct cp_conf *conf, int argc, char **argv)
 {
 	const char *name = NULL, *bid = NULL;
-	char tok[AUTH_TOKEN_LEN + 1], hash[AUTH_SHA256_HEX + 1];
-	struct db_param p[3];
+	char tok[AUTH_TOKEN_LEN + 1];
 	struct db *db;
-	long long business;
+	long long business, id = 0;
+	enum cp_err rc;
 
-	if (argc < 2 || strcmp(argv[1], "create") != 0) {
-		ctl_usage();
-		return 2;
-	}
 	for (int i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
 			name = argv[++i];
 		else if (strcmp(argv[i], "--business") == 0 && i + 1 < argc)
 			bid = argv[++i];
-		else {
-			ctl_usage();
-			return 2;
-		}
+		else
+			return ctl_bad(argv[0]);
 	}
 	if (cp_parse_ll(bid, 1, LLONG_MAX, &business) != CP_OK ||
 	    name == NULL || *name == '\0' || strlen(name) > 255) {
 		fprintf(stderr, "callpipectl: token create needs --business ID "
-		    "and --name NAME\n");
+		    "and --name NAME (1 to 255 bytes)\n");
 		return 2;
-	}
-	if (auth_token_new(tok) != CP_OK ||
-	    auth_sha256_hex(tok, strlen(tok), hash) != CP_OK) {
-		fprintf(stderr, "callpipectl: no random source\n");
-		return 1;
 	}
 	if ((db = ctl_db(conf)) == NULL)
 		return 1;
-	p[0] = db_i64(business);
-	p[1] = db_str(name);
-	p[2] = db_str(hash);
-	if (db_exec(db, "INSERT INTO api_tokens (business_id, name, "
-	    "token_sha256) VALUES (?, ?, ?)", p, 3, NULL, NULL) != CP_OK) {
+	rc = auth_token_create(db, business, name, &id, tok);
+	if (rc == CP_NOTFOUND)
+		fprintf(stderr, "callpipectl: token create: no business %lld\n",
+		    business);
+	else if (rc == CP_INPUT)
+		fprintf(stderr, "callpipectl: token create: --name must be UTF-8 "
+		    "without control characters\n");
+	else if (rc == CP_SYSTEM)
+		fprintf(stderr, "callpipectl: token create: no random source\n");
+	else if (rc != CP_OK)
 		fprintf(stderr, "callpipectl: token create: %s\n", db_error(db));
+	db_close(db);
+	if (rc != CP_OK)
+		return rc == CP_INPUT ? 2 : 1;
+	/* Printed once; only its SHA-256 is kept. */
+	printf("%s\n", tok);
+	return 0;
+}
+
+/* s for a tab-separated line: control characters (a name stored by other
+ * means than token create) become '?', "" becomes "-". */
+static void
+ctl_print_field(const char *s)
+{
+	if (*s == '\0') {
+		fputs("-", stdout);
+		return;
+	}
+	for (; *s != '\0'; s++)
+		putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+}
+
+/* token list [--business ID]: a header line, then one tab-separated line
+ * per token: id, business, name, created, last used, revoked ("-" = not). */
+static int
+ctl_token_list(const struct cp_conf *conf, int argc, char **argv)
+{
+	struct auth_token_info *rows = NULL;
+	long long business = 0;
+	struct db *db;
+	size_t n = 0;
+	enum cp_err rc;
+
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--business") == 0 && i + 1 < argc) {
+			if (cp_parse_ll(argv[++i], 1, LLONG_MAX, &business) != CP_OK) {
+				fprintf(stderr, "callpipectl: --business %s is not a "
+				    "business id\n", argv[i]);
+				return 2;
+			}
+		} else
+			return ctl_bad(argv[0]);
+	}
+	if ((db = ctl_db(conf)) == NULL)
+		return 1;
+	rc = auth_token_list(db, business, &rows, &n);
+	if (rc != CP_OK) {
+		fprintf(stderr, "callpipectl: token list: %s\n",
+		    rc == CP_DB ? db_error(db) : cp_strerror(rc));
 		db_close(db);
 		return 1;
 	}
 	db_close(db);
-	/* Printed once; only its SHA-256 is kept. */
-	printf("%s\n", tok);
+	printf("id\tbusiness\tname\tcreated\tlast_used\trevoked\n");
+	for (size_t i = 0; i < n; i++) {
+		printf("%lld\t%lld\t", rows[i].id, rows[i].business_id);
+		ctl_print_field(rows[i].name);
+		putchar('\t');
+		ctl_print_field(rows[i].created_at);
+		putchar('\t');
+		ctl_print_field(rows[i].last_used_at);
+		putchar('\t');
+		ctl_print_field(rows[i].revoked_at);
+		putchar('\n');
+	}
+	free(rows);
+	return 0;
+}
+
+/* token revoke ID: exit 1 when there is no active token ID. */
+static int
+ctl_token_revoke(const struct cp_conf *conf, int argc, char **argv)
+{
+	struct db *db;
+	long long id;
+	enum cp_err rc;
+
+	if (argc != 3)
+		return ctl_bad(argv[0]);
+	if (cp_parse_ll(argv[2], 1, LLONG_MAX, &id) != CP_OK) {
+		fprintf(stderr, "callpipectl: token revoke: %s is not a token id "
+		    "(the first column of token list)\n", argv[2]);
+		return 2;
+	}
+	if ((db = ctl_db(conf)) == NULL)
+		return 1;
+	rc = auth_token_revoke(db, id);
+	if (rc == CP_NOTFOUND)
+		fprintf(stderr, "callpipectl: token revoke: no active token %lld "
+		    "(unknown, or revoked already)\n", id);
+	else if (rc != CP_OK)
+		fprintf(stderr, "callpipectl: token revoke: %s\n", db_error(db));
+	db_close(db);
+	if (rc != CP_OK)
+		return 1;
+	printf("token %lld revoked\n", id);
+	return 0;
+}
+
+static int
+ctl_token(const struct cp_conf *conf, int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "create") == 0)
+		return ctl_token_create(conf, argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "list") == 0)
+		return ctl_token_list(conf, argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "revoke") == 0)
+		return ctl_token_revoke(conf, argc, argv);
+	return ctl_bad(argv[0]);
+}
+
+/*
+ * url CALL_SID [--ttl S] [--format wav|mp3]: a signed download URL of the
+ * call (sign.h), as POST /api/calls/<sid>/download-url would mint it for
+ * the call's business. Prints the relative URL, then the absolute one
+ * under public_base_url.
+ */
+static int
+ctl_url(const struct cp_conf *conf, int argc, char **argv)
+{
+	const char *sid = NULL, *format = "wav";
+	char url[SIGN_URL_MAX];
+	struct calls_row row;
+	long long ttl = conf->api.signed_url_ttl_s;
+	struct db *db;
+	enum cp_err rc;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--ttl") == 0 && i + 1 < argc) {
+			if (cp_parse_ll(argv[++i], 1, conf->api.signed_url_ttl_s,
+			    &ttl) != CP_OK) {
+				fprintf(stderr, "callpipectl: --ttl must be 1 .. %d "
+				    "seconds (api.signed_url_ttl_s)\n",
+				    conf->api.signed_url_ttl_s);
+				return 2;
+			}
+		} else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc) {
+			format = argv[++i];
+			if (strcmp(format, "wav") != 0 && strcmp(format, "mp3") != 0) {
+				fprintf(stderr, "callpipectl: --format must be wav or "
+				    "mp3\n");
+				return 2;
+			}
+		} else if (sid == NULL && argv[i][0] != '-')
+			sid = argv[i];
+		else
+			return ctl_bad(argv[0]);
+	}
+	if (sid == NULL)
+		return ctl_bad(argv[0]);
+	if (!sid_valid(sid, "CA")) {
+		fprintf(stderr, "callpipectl: %s is not a CallSid (CA + 32 hex)\n",
+		    sid);
+		return 2;
+	}
+	if ((db = ctl_db(conf)) == NULL)
+		return 1;
+	rc = calls_get(db, sid, &row);
+	if (rc != CP_OK) {
+		fprintf(stderr, "callpipectl: url: %s\n", db_error(db));
+		db_close(db);
+		return 1;
+	}
+	db_close(db);
+	if (!row.found) {
+		fprintf(stderr, "callpipectl: url: no call %s\n", sid);
+		return 1;
+	}
+	/* The MAC covers the business: a call without one has no token
+	 * that could see it, and no URL either (DESIGN.md §6). */
+	if (row.business_id < 1) {
+		fprintf(stderr, "callpipectl: url: call %s has no business\n", sid);
+		return 1;
+	}
+	rc = sign_download_url(conf, sid, format, (long long)time(NULL) + ttl,
+	    row.business_id, url, sizeof(url));
+	if (rc != CP_OK) {
+		fprintf(stderr, "callpipectl: url: cannot sign: %s\n",
+		    cp_strerror(rc));
+		return 1;
+	}
+	if (strcmp(row.recording_status, "completed") != 0)
+		fprintf(stderr, "callpipectl: url: note: the recording is %s; "
+		    "the URL answers 404 until it is completed\n",
+		    row.recording_status);
+	printf("%s\n", url);
+	if (conf->public_base_url != NULL && conf->public_base_url[0] != '\0')
+		printf("%s%s\n", conf->public_base_url, url);
 	return 0;
 }
 
@@ -257,10 +419,8 @@ ctl_transcribe(const struct cp_conf *conf, int argc, char **argv)
 	char err[CP_REASON_MAX + 1] = "";
 	enum cp_err rc;
 
-	if (argc != 2) {
-		ctl_usage();
-		return 2;
-	}
+	if (argc != 2)
+		return ctl_bad(argv[0]);
 	memset(&res, 0, sizeof(res));
 	rc = stt_transcribe_file(conf, argv[1], NULL, &res, NULL, err,
 	    sizeof(err));
@@ -321,10 +481,8 @@ ctl_summarize(const struct cp_conf *conf, int argc, char **argv)
 	char err[CP_REASON_MAX + 1], *text;
 	enum cp_err rc;
 
-	if (argc != 2) {
-		ctl_usage();
-		return 2;
-	}
+	if (argc != 2)
+		return ctl_bad(argv[0]);
 	if ((text = ctl_slurp(argv[1], 1024 * 1024, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "callpipectl: summarize %s: %s\n", argv[1], err);
 		return 1;
@@ -388,10 +546,8 @@ ctl_retry(const struct cp_conf *conf, int argc, char **argv)
 	struct db *db;
 	enum cp_err rc;
 
-	if (argc != 2) {
-		ctl_usage();
-		return 2;
-	}
+	if (argc != 2)
+		return ctl_bad(argv[0]);
 	if (!sid_valid(argv[1], "CA")) {
 		fprintf(stderr, "callpipectl: %s is not a CallSid (CA + 32 hex)\n",
 		    argv[1]);
@@ -411,25 +567,113 @@ ctl_retry(const struct cp_conf *conf, int argc, char **argv)
 	return 0;
 }
 
+/* The commands, one row each: its name, its function, its usage lines
+ * (printed by --help and after a usage error). */
+static const struct ctl_cmd {
+	const char *name;
+	int (*run)(const struct cp_conf *, int, char **);
+	const char *usage;
+} ctl_cmds[] = {
+	{ "migrate", ctl_migrate,
+	  "  migrate [--dir DIR]                          apply missing schema migrations\n" },
+	{ "business", ctl_business,
+	  "  business create --name NAME [--number E164]... [--language he]\n"
+	  "                                               print the new business id\n" },
+	{ "token", ctl_token,
+	  "  token create --business ID --name NAME       print a new API token (once)\n"
+	  "  token list [--business ID]                   the tokens, tab-separated: id, business,\n"
+	  "                                               name, created, last_used, revoked (- = not)\n"
+	  "  token revoke ID                              revoke token ID (exit 1: no such active token)\n" },
+	{ "url", ctl_url,
+	  "  url CALL_SID [--ttl S] [--format wav|mp3]    print a signed download URL of the call:\n"
+	  "                                               the relative one, then under public_base_url;\n"
+	  "                                               S seconds, 1 .. api.signed_url_ttl_s (the default)\n" },
+	{ "transcribe", ctl_transcribe,
+	  "  transcribe FILE.wav                          print the transcript the STT backend makes, with times\n" },
+	{ "summarize", ctl_summarize,
+	  "  summarize FILE.txt                           print the summary backend's validated JSON\n" },
+	{ "retry", ctl_retry,
+	  "  retry CALL_SID                               restart the call's failed stage (and those after it)\n" },
+};
+#define CTL_NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
+
+static const struct ctl_cmd *
+ctl_find(const char *name)
+{
+	for (size_t i = 0; name != NULL && i < CTL_NCMDS; i++)
+		if (strcmp(name, ctl_cmds[i].name) == 0)
+			return &ctl_cmds[i];
+	return NULL;
+}
+
+void
+ctl_usage(FILE *out)
+{
+	fprintf(out, "usage: callpipectl -c FILE COMMAND ...\n");
+	for (size_t i = 0; i < CTL_NCMDS; i++)
+		fputs(ctl_cmds[i].usage, out);
+	fprintf(out, "  COMMAND --help                               this command's usage (no -c needed)\n");
+}
+
+static int
+ctl_bad(const char *cmd)
+{
+	const struct ctl_cmd *c = ctl_find(cmd);
+
+	if (c == NULL) {
+		ctl_usage(stderr);
+		return 2;
+	}
+	fprintf(stderr, "usage: callpipectl -c FILE COMMAND ...\n%s", c->usage);
+	return 2;
+}
+
+static bool
+ctl_is_help(const char *arg)
+{
+	return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
+int
+ctl_help(int argc, char **argv)
+{
+	const struct ctl_cmd *c;
+	bool asked = false;
+
+	if (argc < 1)
+		return -1;
+	/* "help [COMMAND]", "--help", or COMMAND ... --help. */
+	if (strcmp(argv[0], "help") == 0 || ctl_is_help(argv[0])) {
+		if (argc < 2 || (c = ctl_find(argv[1])) == NULL) {
+			ctl_usage(stdout);
+			return 0;
+		}
+		printf("usage: callpipectl -c FILE COMMAND ...\n%s", c->usage);
+		return 0;
+	}
+	for (int i = 1; i < argc && !asked; i++)
+		asked = ctl_is_help(argv[i]);
+	if (!asked)
+		return -1;
+	if ((c = ctl_find(argv[0])) == NULL) {
+		fprintf(stderr, "callpipectl: unknown command %s\n", argv[0]);
+		ctl_usage(stderr);
+		return 2;
+	}
+	printf("usage: callpipectl -c FILE COMMAND ...\n%s", c->usage);
+	return 0;
+}
+
 int
 ctl_main(const struct cp_conf *conf, int argc, char **argv)
 {
-	/* The commands, one row each (ctl_usage lists them for people). */
-	static const struct {
-		const char *name;
-		int (*run)(const struct cp_conf *, int, char **);
-	} cmds[] = {
-		{ "migrate",    ctl_migrate },
-		{ "business",   ctl_business },
-		{ "token",      ctl_token },
-		{ "transcribe", ctl_transcribe },
-		{ "summarize",  ctl_summarize },
-		{ "retry",      ctl_retry },
-	};
+	const struct ctl_cmd *c = argc >= 1 ? ctl_find(argv[0]) : NULL;
 
-	for (size_t i = 0; argc >= 1 && i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (strcmp(argv[0], cmds[i].name) == 0)
-			return cmds[i].run(conf, argc, argv);
-	ctl_usage();
-	return 2;
+	if (c == NULL) {
+		if (argc >= 1)
+			fprintf(stderr, "callpipectl: unknown command %s\n", argv[0]);
+		ctl_usage(stderr);
+		return 2;
+	}
+	return c->run(conf, argc, argv);
 }

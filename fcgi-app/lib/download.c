@@ -1,155 +1,314 @@
+/*
+ * download.c: GET /api/calls/<sid>/download (download.h).
+ */
 #include "download.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
 
-#include "auth.h"
+#include "callview.h"
+#include "cp_num.h"
 #include "form.h"
+#include "jobs.h"
 #include "log.h"
 #include "sid.h"
+#include "sign.h"
 #include "store.h"
 
-/* Seconds after which a fetch that failed is worth trying again. */
-#define DOWNLOAD_RETRY_AFTER_S 10
+#define DOWNLOAD_POLL_MS    100  /* how often a waiting child looks for the file */
+#define DOWNLOAD_BUSY_S     2    /* Retry-After when the file is being fetched */
 
-/* Maps a Bearer token to its business. CP_AUTH when unknown or revoked. */
-static enum cp_err
-download_auth(struct req *r, long long *business_id)
+/* The query of a download, parsed: format, and a signature's fields. */
+struct download_query {
+	enum store_format fmt;
+	const char       *format;   /* "wav" | "mp3" */
+	const char       *expires;  /* NULL unless signed */
+	const char       *sig;      /* NULL unless signed */
+};
+
+/* Parses the query into *q (strings point into f). NULL when acceptable,
+ * else the reason (a 400). */
+static const char *
+download_query(const struct form *f, struct download_query *q)
 {
-	const char *tok = auth_bearer_token(req_param(r, "HTTP_AUTHORIZATION"));
-	char hash[AUTH_SHA256_HEX + 1];
-	struct db_result *res = NULL;
-	struct db_param p[1];
-	enum cp_err rc;
+	static const char *const known[] = { "format", "expires", "sig", NULL };
 
-	if (tok == NULL)
-		return CP_AUTH;
-	if (auth_sha256_hex(tok, strlen(tok), hash) != CP_OK)
-		return CP_SYSTEM;
-	p[0] = db_str(hash);
-	if (db_exec(r->db, "SELECT business_id FROM api_tokens WHERE "
-	    "token_sha256 = ? AND revoked_at IS NULL", p, 1, &res, NULL) != CP_OK)
-		return CP_DB;
-	rc = db_cell_ll(res, 0, 0, 1, LLONG_MAX, business_id);
-	db_result_free(res);
-	if (rc != CP_OK)
-		return rc == CP_NOTFOUND ? CP_AUTH : CP_DB;
-	(void)db_exec(r->db, "UPDATE api_tokens SET last_used_at = NOW(3) "
-	    "WHERE token_sha256 = ?", p, 1, NULL, NULL);
-	return CP_OK;
+	memset(q, 0, sizeof(*q));
+	for (size_t i = 0; i < f->n; i++) {
+		const char *const *k;
+		for (k = known; *k != NULL; k++)
+			if (strcmp(*k, f->pairs[i].name) == 0)
+				break;
+		if (*k == NULL)
+			return "unknown parameter (known: format, expires, sig)";
+		if (form_get(f, *k) != f->pairs[i].value)
+			return "a parameter is given twice";
+	}
+	q->format = form_get(f, "format");
+	if (q->format == NULL)
+		q->format = "wav";
+	if (strcmp(q->format, "wav") == 0)
+		q->fmt = STORE_WAV;
+	else if (strcmp(q->format, "mp3") == 0)
+		q->fmt = STORE_MP3;
+	else
+		return "format must be wav or mp3";
+	q->expires = form_get(f, "expires");
+	q->sig = form_get(f, "sig");
+	return NULL;
 }
 
-void
-download_handle(struct req *r, const char *call_sid)
+bool
+download_is_signed(const struct req *r)
 {
-	const struct cp_conf *conf = r->conf;
-	enum store_format fmt = STORE_WAV;
-	struct form q = { NULL, 0 };
-	struct db_result *res = NULL;
-	struct db_param p[1];
-	long long business = 0, owner, bytes = 0;
-	long long age_s, retention_s;
-	char path[4096], hdr[1024], err[CP_REASON_MAX + 1] = "";
-	const char *v, *rsid, *rurl, *rstatus;
+	struct form f = { NULL, 0 };
+	bool yes;
+
+	if (form_parse(r->query, strlen(r->query), &f) != CP_OK)
+		return false;
+	yes = form_get(&f, "sig") != NULL || form_get(&f, "expires") != NULL;
+	form_free(&f);
+	return yes;
+}
+
+enum cp_err
+download_signed_auth(struct req *r, char *reason, size_t reasonlen)
+{
+	struct form f = { NULL, 0 };
+	struct download_query q;
+	long long expires, business;
+	const char *why;
 	enum cp_err rc;
 
-	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
-		req_json_error(r, 405, "method not allowed", "Allow: GET, HEAD\r\n");
-		return;
+	if (form_parse(r->query, strlen(r->query), &f) != CP_OK) {
+		cp_fmt(reason, reasonlen, "malformed query string");
+		return CP_INPUT;
 	}
-	rc = download_auth(r, &business);
-	if (rc == CP_AUTH) {
-		req_json_error(r, 401, "missing or unknown API token",
-		    "WWW-Authenticate: Bearer realm=\"callpipe\"\r\n");
-		return;
+	rc = CP_FORBIDDEN;
+	if ((why = download_query(&f, &q)) != NULL) {
+		cp_fmt(reason, reasonlen, "%s", why);
+		rc = CP_INPUT;
+		goto out;
 	}
-	if (rc != CP_OK) {
-		log_error("download: token lookup failed: %s", db_error(r->db));
-		req_json_error(r, 503, "database unavailable",
-		    "Retry-After: 10\r\n");
-		return;
+	/* Expired is refused before anything is looked up. */
+	if (q.expires == NULL || q.sig == NULL ||
+	    cp_parse_ll(q.expires, 0, LLONG_MAX, &expires) != CP_OK) {
+		cp_fmt(reason, reasonlen, "signed URL without a valid expires and "
+		    "sig");
+		goto out;
 	}
-	if (!sid_valid(call_sid, "CA")) {
-		req_json_error(r, 400, "malformed call sid", NULL);
-		return;
+	if (expires < (long long)time(NULL)) {
+		cp_fmt(reason, reasonlen, "signed URL expired");
+		goto out;
 	}
-	if (form_parse(r->query, strlen(r->query), &q) != CP_OK) {
-		req_json_error(r, 400, "malformed query string", NULL);
-		return;
+	/* An unknown sid, another business's sid or a wrong signature all
+	 * answer the same 403, so the answer tells nothing about which
+	 * calls exist. */
+	cp_fmt(reason, reasonlen, "signature does not match");
+	if (!sid_valid(r->sid, "CA"))
+		goto out;
+	rc = callview_business(r->db, r->sid, &business);
+	if (rc == CP_DB) {
+		log_error("download %s: %s", r->sid, db_error(r->db));
+		cp_fmt(reason, reasonlen, "database unavailable");
+		goto out;
 	}
-	v = form_get(&q, "format");
-	if (v != NULL && strcmp(v, "mp3") == 0)
-		fmt = STORE_MP3;
-	else if (v != NULL && strcmp(v, "wav") != 0) {
-		form_free(&q);
-		req_json_error(r, 400, "format must be wav or mp3", NULL);
-		return;
+	if (rc != CP_OK || sign_download_check(r->conf, r->sid, q.format,
+	    expires, business, q.sig) != CP_OK) {
+		rc = CP_FORBIDDEN;
+		goto out;
 	}
-	form_free(&q);
+	r->business_id = business;
+	r->signed_url = true;
+	rc = CP_OK;
+	reason[0] = '\0';
+out:
+	form_free(&f);
+	return rc;
+}
 
-	p[0] = db_str(call_sid);
-	if (db_exec(r->db, "SELECT business_id, recording_status, recording_sid, "
-	    "recording_url, TIMESTAMPDIFF(SECOND, COALESCE(ended_at, created_at), "
-	    "NOW(3)) FROM call_log WHERE call_sid = ?", p, 1, &res,
-	    NULL) != CP_OK) {
-		log_error("download %s: %s", call_sid, db_error(r->db));
-		req_json_error(r, 503, "database unavailable", "Retry-After: 10\r\n");
-		return;
+/*
+ * A waiting slot for a cache miss: one of fcgi.children - 1 lock files
+ * in the cache directory, held with flock(2) while the child waits. The
+ * kernel drops the lock when the child dies, so a killed child never
+ * keeps a slot. *fd gets the held file, or -1 when every slot is taken
+ * (or the children are 1: that one must stay free for webhooks).
+ */
+static void
+download_slot_take(const struct cp_conf *conf, int *fd)
+{
+	char path[4096];
+
+	*fd = -1;
+	for (int i = 0; i < conf->fcgi.children - 1; i++) {
+		int f;
+		cp_fmt(path, sizeof(path), "%s/.miss-slot-%d",
+		    conf->recording.cache_dir, i);
+		f = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (f < 0) {
+			log_warn("download: %s: %s", path, strerror(errno));
+			return;
+		}
+		if (flock(f, LOCK_EX | LOCK_NB) == 0) {
+			*fd = f;
+			return;
+		}
+		close(f);
 	}
-	/* Another business's call, or one with no business yet, is 404 as
-	 * if it did not exist (DESIGN.md §6). */
-	if (db_cell_ll(res, 0, 0, 1, LLONG_MAX, &owner) != CP_OK ||
-	    owner != business) {
-		db_result_free(res);
-		req_json_error(r, 404, "call not found", NULL);
-		return;
+}
+
+/* Sleeps ms milliseconds. */
+static void
+download_sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+struct download_refill {
+	const struct cp_conf *conf;
+	const char           *call_sid;
+	const char           *recording_sid;
+	enum store_format     fmt;
+};
+
+static enum cp_err
+download_refill_tx(struct db *db, void *arg, char *err, size_t errlen)
+{
+	struct download_refill *d = arg;
+
+	(void)err;
+	(void)errlen;
+	return jobs_enqueue_refill(db, d->conf, d->call_sid, d->recording_sid,
+	    d->fmt);
+}
+
+/*
+ * The file is not in the cache: a refill_recording job fetches it (the
+ * worker, never this child), and this child waits for it at most
+ * recording.miss_wait_ms when a waiting slot is free. CP_OK with path set
+ * when it appeared; CP_BUSY (no slot) or CP_AGAIN (not in time) for a 503.
+ */
+static enum cp_err
+download_miss(struct req *r, const struct callview_download *dl,
+    enum store_format fmt, char *path, size_t pathlen, long long *bytes,
+    char *reason, size_t reasonlen)
+{
+	const struct cp_conf *conf = r->conf;
+	struct download_refill d = { conf, r->sid, dl->recording_sid, fmt };
+	char err[CP_REASON_MAX + 1] = "";
+	long waited = 0;
+	int slot;
+	enum cp_err rc;
+
+	if ((rc = db_tx(r->db, download_refill_tx, &d, err, sizeof(err))) !=
+	    CP_OK) {
+		log_error("download %s: queueing refill_recording: %s", r->sid,
+		    err[0] ? err : cp_strerror(rc));
+		cp_fmt(reason, reasonlen, "database unavailable");
+		return CP_DB;
 	}
-	rstatus = db_cell(res, 0, 1);
-	rsid = db_cell(res, 0, 2);
-	rurl = db_cell(res, 0, 3);
-	/* COALESCE(ended_at, created_at) is never NULL: created_at is NOT
-	 * NULL. An unreadable age is past retention: fail closed. */
-	if (db_cell_ll(res, 0, 4, LLONG_MIN, LLONG_MAX, &age_s) != CP_OK)
-		age_s = LLONG_MAX;
-	retention_s = (long long)conf->recording.retention_days * 86400;
-	if (age_s > retention_s) {
-		db_result_free(res);
-		req_json_error(r, 410, "recording is past the retention period",
-		    NULL);
-		return;
+	r->retry_after_s = DOWNLOAD_BUSY_S;
+	download_slot_take(conf, &slot);
+	if (slot < 0) {
+		cp_fmt(reason, reasonlen, "recording is being fetched; try again "
+		    "in %d s", DOWNLOAD_BUSY_S);
+		return CP_BUSY;
 	}
-	if (rstatus == NULL || strcmp(rstatus, "completed") != 0 ||
-	    rsid == NULL) {
-		db_result_free(res);
-		req_json_error(r, 404, "recording not available", NULL);
-		return;
+	rc = CP_AGAIN;
+	while (waited < conf->recording.miss_wait_ms) {
+		long step = conf->recording.miss_wait_ms - waited;
+		if (step > DOWNLOAD_POLL_MS)
+			step = DOWNLOAD_POLL_MS;
+		download_sleep_ms(step);
+		waited += step;
+		if (store_cached(conf, dl->recording_sid, fmt, path, pathlen,
+		    bytes) == CP_OK) {
+			rc = CP_OK;
+			break;
+		}
 	}
-	rc = store_ensure(conf, rurl, rsid, fmt, conf->recording.fetch_timeout_ms,
-	    path, sizeof(path), &bytes, err, sizeof(err));
-	if (rc != CP_OK) {
-		log_error("download %s: %s", call_sid, err);
-		db_result_free(res);
-		if (rc == CP_AGAIN || rc == CP_UPSTREAM) {
-			cp_fmt(hdr, sizeof(hdr), "Retry-After: %d\r\n",
-			    DOWNLOAD_RETRY_AFTER_S);
-			req_json_error(r, 503, "recording temporarily unavailable "
-			    "from Twilio", hdr);
-		} else
-			req_json_error(r, 500, "recording could not be served",
-			    NULL);
-		return;
+	close(slot);
+	if (rc != CP_OK)
+		cp_fmt(reason, reasonlen, "recording is being fetched; try again "
+		    "in %d s", DOWNLOAD_BUSY_S);
+	return rc;
+}
+
+enum cp_err
+download_handle(struct req *r, int arg, char *reason, size_t reasonlen)
+{
+	const struct cp_conf *conf = r->conf;
+	struct form f = { NULL, 0 };
+	struct download_query q;
+	struct callview_download dl;
+	char path[4096], hdr[1024];
+	const char *why;
+	long long bytes = 0;
+	enum cp_err rc;
+
+	(void)arg;
+	if (!sid_valid(r->sid, "CA")) {
+		cp_fmt(reason, reasonlen, "malformed call sid");
+		return CP_INPUT;
 	}
+	if (form_parse(r->query, strlen(r->query), &f) != CP_OK) {
+		cp_fmt(reason, reasonlen, "malformed query string");
+		return CP_INPUT;
+	}
+	rc = CP_INPUT;
+	if ((why = download_query(&f, &q)) != NULL) {
+		cp_fmt(reason, reasonlen, "%s", why);
+		goto out;
+	}
+	if ((rc = callview_download_get(r->db, r->business_id, r->sid, &dl)) !=
+	    CP_OK) {
+		if (rc == CP_DB)
+			log_error("download %s: %s", r->sid, db_error(r->db));
+		cp_fmt(reason, reasonlen, "%s", rc == CP_NOTFOUND ?
+		    "call not found" : "database unavailable");
+		goto out;
+	}
+	if (dl.age_s > (long long)conf->recording.retention_days * 86400) {
+		cp_fmt(reason, reasonlen, "recording is past the retention period");
+		rc = CP_GONE;
+		goto out;
+	}
+	if (strcmp(dl.recording_status, "completed") != 0 ||
+	    dl.recording_sid[0] == '\0') {
+		cp_fmt(reason, reasonlen, "recording not available");
+		rc = CP_NOTFOUND;
+		goto out;
+	}
+	rc = store_cached(conf, dl.recording_sid, q.fmt, path, sizeof(path),
+	    &bytes);
+	if (rc == CP_NOTFOUND)
+		rc = download_miss(r, &dl, q.fmt, path, sizeof(path), &bytes,
+		    reason, reasonlen);
+	else if (rc != CP_OK)
+		cp_fmt(reason, reasonlen, "recording could not be served");
+	if (rc != CP_OK)
+		goto out;
 	/* nginx serves the bytes (Range, sendfile) from its internal
 	 * location; the headers here are kept on the final answer. */
 	cp_fmt(hdr, sizeof(hdr), "X-Accel-Redirect: %s%s.%s\r\n"
 	    "Cache-Control: private, max-age=0\r\n"
 	    "Content-Disposition: inline; filename=\"%s.%s\"\r\n",
-	    conf->recording.nginx_internal_prefix, rsid, store_ext(fmt),
-	    call_sid, store_ext(fmt));
-	db_result_free(res);
+	    conf->recording.nginx_internal_prefix, dl.recording_sid,
+	    store_ext(q.fmt), r->sid, store_ext(q.fmt));
 	r->status = 200;
 	FCGX_FPrintF(r->fr->out, "Status: 200 OK\r\nContent-Type: %s\r\n%s\r\n",
-	    store_content_type(fmt), hdr);
+	    store_content_type(q.fmt), hdr);
+out:
+	form_free(&f);
+	return rc;
 }

@@ -58,3 +58,19 @@ jobkey_summarize(char *out, size_t outlen, const char *call_sid,
 		return CP_INPUT;
 	return jobkey_make(out, outlen, "summarize", call_sid, n, false);
 }
+
+enum cp_err
+jobkey_refill(char *out, size_t outlen, const char *call_sid,
+    const char *recording_sid, int n)
+{
+	if (!sid_valid(recording_sid, "RE"))
+		return CP_INPUT;
+	return jobkey_make(out, outlen, "refill", recording_sid, n, false);
+}
+
+int
+jobkey_minute(long long t)
+{
+	/* INT_MAX minutes is the year 6053: no overflow to check for. */
+	return (int)(t / 60);
+}

@@ -10,9 +10,13 @@
  *   summarize        summarize:<CallSid>:<n>
  *   reconcile        reconcile:<CallSid>         when the call ended
  *                    reconcile:<CallSid>:<n>     after manual retry n
+ *   refill_recording refill:<RecordingSid>:<m>   m = unix minute (time / 60)
  *
  * A repeated webhook hits the same key (the insert is a no-op); a manual
- * retry bumps retry_count and so gets a new one.
+ * retry bumps retry_count and so gets a new one. A refill (a download
+ * found the cache empty) is keyed by the minute instead: the downloads of
+ * one minute share one job, and a later minute may try again after a
+ * refill that ended dead.
  */
 #ifndef CP_JOBKEY_H
 #define CP_JOBKEY_H
@@ -24,6 +28,7 @@
 #define JOB_TRANSCRIBE      "transcribe"
 #define JOB_SUMMARIZE       "summarize"
 #define JOB_RECONCILE       "reconcile"
+#define JOB_REFILL_RECORDING "refill_recording"
 
 /*
  * Each writes the key for call_sid / recording_sid at retry count n (>= 0)
@@ -39,5 +44,18 @@ enum cp_err jobkey_summarize(char *out, size_t outlen, const char *call_sid,
     const char *recording_sid, int n);
 enum cp_err jobkey_reconcile(char *out, size_t outlen, const char *call_sid,
     const char *recording_sid, int n);
+
+/*
+ * refill:<RecordingSid>:<n>, where n is the unix minute (seconds since the
+ * epoch / 60, see jobkey_minute) rather than a retry count; call_sid is
+ * not part of the key. CP_OK, or CP_INPUT (recording_sid not RE + 32 hex,
+ * n < 0, does not fit outlen bytes).
+ */
+enum cp_err jobkey_refill(char *out, size_t outlen, const char *call_sid,
+    const char *recording_sid, int n);
+
+/* The unix minute of t (seconds since the epoch): t / 60, the n of
+ * jobkey_refill. */
+int jobkey_minute(long long t);
 
 #endif

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "jobkey.h"
 #include "log.h"
@@ -90,15 +91,46 @@ jobs_extend_lease(const struct job_ctx *c, long want, const char *what,
 
 /* ------------------------------------------------------------ fetch_recording */
 
+/*
+ * The MP3 beside a stored WAV, unless it is cached already. *err gets the
+ * reason when the encode failed (errlen bytes). CP_OK or store_encode_mp3's
+ * error.
+ */
+static enum cp_err
+jobs_mp3(const struct job_ctx *c, const struct calls_row *row, char *err,
+    size_t errlen)
+{
+	char path[4096];
+	long long bytes;
+
+	if (store_cached(c->conf, row->recording_sid, STORE_MP3, path,
+	    sizeof(path), &bytes) == CP_OK)
+		return CP_OK;
+	return store_encode_mp3(c->conf, row->recording_sid, path, sizeof(path),
+	    &bytes, err, errlen);
+}
+
+/*
+ * The WAV is the recording (the transcript is made from it): an MP3 that
+ * does not encode is logged and the stage still completes, since failing
+ * or retrying the stage would hold back the transcript for a copy. It is
+ * not lost: a download of the MP3 finds it missing and queues a
+ * refill_recording job, which encodes again and, failing, keeps the
+ * reason in jobs.last_error.
+ */
 static void
 jobs_fetch_run(const struct job_ctx *c, const struct calls_row *row,
     struct job_outcome *o)
 {
-	char path[4096];
+	char path[4096], err[CP_REASON_MAX + 1];
 
 	o->rc = store_ensure(c->conf, row->recording_url, row->recording_sid,
 	    STORE_WAV, c->conf->twilio.request_timeout_ms, path, sizeof(path),
 	    &o->bytes, o->reason, sizeof(o->reason));
+	if (o->rc == CP_OK && jobs_mp3(c, row, err, sizeof(err)) != CP_OK)
+		log_warn("call %s: recording %s stored, but its MP3 was not "
+		    "encoded (a download of it queues a refill): %s",
+		    c->job->call_sid, row->recording_sid, err);
 }
 
 static enum cp_err
@@ -335,21 +367,64 @@ jobs_reconcile_done(struct db *db, const struct cp_conf *conf,
 	    conf->worker.max_attempts, NULL);
 }
 
+/* ------------------------------------------------------------ refill_recording */
+
+/*
+ * A download found the cache without the file (cleared, a new disk, an
+ * MP3 that did not encode): the WAV again from the row's recording_url,
+ * then the MP3 when it is missing. Stageless: the call's own fetch is long
+ * done, so nothing here or in its failure moves a call_log column.
+ */
+static void
+jobs_refill_run(const struct job_ctx *c, const struct calls_row *row,
+    struct job_outcome *o)
+{
+	char path[4096];
+
+	if (!jobs_needs(row->recording_status, "refill", "recording", o))
+		return;
+	o->rc = store_ensure(c->conf, row->recording_url, row->recording_sid,
+	    STORE_WAV, c->conf->twilio.request_timeout_ms, path, sizeof(path),
+	    &o->bytes, o->reason, sizeof(o->reason));
+	if (o->rc == CP_OK)
+		o->rc = jobs_mp3(c, row, o->reason, sizeof(o->reason));
+	if (o->rc != CP_OK)
+		jobs_reason_prefix(o, "refill", NULL);
+}
+
+static enum cp_err
+jobs_refill_done(struct db *db, const struct cp_conf *conf,
+    const struct queue_job *job, struct job_outcome *o, bool *moved)
+{
+	*moved = false;
+	return CP_OK;
+}
+
 /* ------------------------------------------------------------ the table */
 
 const struct job_kind jobs_kinds[] = {
 	/* kind                stage             run
-	 *   done                 next on success  dedupe key  redo   restarts */
+	 *   done                 next on success  dedupe key
+	 *                                                   redo  restarts stageless */
 	{ JOB_FETCH_RECORDING, CALLS_RECORDING,  jobs_fetch_run,
-	  jobs_fetch_done,      JOB_TRANSCRIBE, jobkey_fetch,      false, true },
+	  jobs_fetch_done,      JOB_TRANSCRIBE, jobkey_fetch,
+	                                                     false, true,  false },
 	{ JOB_TRANSCRIBE,      CALLS_TRANSCRIPT, jobs_transcribe_run,
-	  jobs_transcribe_done, JOB_SUMMARIZE,  jobkey_transcribe, false, true },
+	  jobs_transcribe_done, JOB_SUMMARIZE,  jobkey_transcribe,
+	                                                     false, true,  false },
 	{ JOB_SUMMARIZE,       CALLS_SUMMARY,    jobs_summarize_run,
-	  jobs_summarize_done,  NULL,           jobkey_summarize,  false, true },
+	  jobs_summarize_done,  NULL,           jobkey_summarize,
+	                                                     false, true,  false },
 	/* reconcile enqueues the fetch it finds itself (keyed by the RE). */
 	{ JOB_RECONCILE,       CALLS_RECORDING,  jobs_reconcile_run,
-	  jobs_reconcile_done,  NULL,           jobkey_reconcile,  true,  false },
-	{ NULL, CALLS_RECORDING, NULL, NULL, NULL, NULL, false, false }
+	  jobs_reconcile_done,  NULL,           jobkey_reconcile,
+	                                                     true,  false, false },
+	/* A download's cache miss; the stage is only read (it must be
+	 * completed), never written. */
+	{ JOB_REFILL_RECORDING, CALLS_RECORDING, jobs_refill_run,
+	  jobs_refill_done,     NULL,           jobkey_refill,
+	                                                     true,  false, true },
+	{ NULL, CALLS_RECORDING, NULL, NULL, NULL, NULL, false, false, false }
 };
 
 const struct job_kind *
@@ -377,15 +452,15 @@ jobs_enqueue(struct db *db, const char *kind, const char *call_sid,
 }
 
 enum cp_err
-jobs_retry(struct db *db, const struct cp_conf *conf, const char *call_sid,
-    enum calls_stage *stage, int *retry_count)
+jobs_retry_stage(struct db *db, const struct cp_conf *conf,
+    const char *call_sid, int want, enum calls_stage *stage, int *retry_count)
 {
 	char rec_sid[SID_LEN + 1];
 	const char *kind = NULL;
 	enum cp_err rc;
 
-	if ((rc = calls_retry_reset(db, call_sid, stage, retry_count, rec_sid)) !=
-	    CP_OK)
+	if ((rc = calls_retry_reset(db, call_sid, want, stage, retry_count,
+	    rec_sid)) != CP_OK)
 		return rc;
 	for (const struct job_kind *k = jobs_kinds; k->kind != NULL; k++)
 		if (k->restarts && k->stage == *stage) {
@@ -399,4 +474,30 @@ jobs_retry(struct db *db, const struct cp_conf *conf, const char *call_sid,
 		kind = JOB_RECONCILE;
 	return jobs_enqueue(db, kind, call_sid, rec_sid[0] ? rec_sid : NULL,
 	    *retry_count, conf->worker.max_attempts, 0, NULL);
+}
+
+enum cp_err
+jobs_retry(struct db *db, const struct cp_conf *conf, const char *call_sid,
+    enum calls_stage *stage, int *retry_count)
+{
+	return jobs_retry_stage(db, conf, call_sid, -1, stage, retry_count);
+}
+
+enum cp_err
+jobs_enqueue_refill(struct db *db, const struct cp_conf *conf,
+    const char *call_sid, const char *recording_sid, enum store_format fmt)
+{
+	bool inserted = false;
+	enum cp_err rc;
+
+	if (!sid_valid(call_sid, "CA") || !sid_valid(recording_sid, "RE") ||
+	    (fmt != STORE_WAV && fmt != STORE_MP3))
+		return CP_INPUT;
+	rc = jobs_enqueue(db, JOB_REFILL_RECORDING, call_sid, recording_sid,
+	    jobkey_minute((long long)time(NULL)), conf->worker.max_attempts, 0,
+	    &inserted);
+	if (rc == CP_OK && inserted)
+		log_info("call %s: %s of %s not cached, refill queued", call_sid,
+		    store_ext(fmt), recording_sid);
+	return rc;
 }

@@ -9,9 +9,13 @@
  *   summarize        summary     -> (end)        summarize:<CallSid>:<retry>
  *   reconcile        recording   -> (fetch, when it finds the recording)
  *                                                reconcile:<CallSid>[:<retry>]
+ *   refill_recording (none)      -> (end)        refill:<RecordingSid>:<minute>
  *
  * <retry> is call_log.retry_count: a manual retry bumps it, so the stage's
  * job gets a new key while a repeated webhook keeps hitting the old one.
+ * refill_recording is stageless: it puts a completed recording's files
+ * back into the cache for a download and moves no call_log column; its
+ * failures are retried and end dead in jobs.last_error only.
  * worker.c claims a job, looks its kind up here, runs it outside any
  * transaction, and writes the outcome with the kind's done() in one
  * transaction with the job's completion.
@@ -27,6 +31,7 @@
 #include "db.h"
 #include "queue.h"
 #include "sid.h"
+#include "store.h"
 #include "stt.h"
 #include "summary.h"
 
@@ -76,20 +81,50 @@ struct job_kind {
 	    const char *recording_sid, int n);
 	bool              redo_finished; /* runs even when the stage has ended */
 	bool              restarts;      /* a manual retry of its stage enqueues it */
+	/* Moves no call_log column: stage is not its own, a retry does not
+	 * note last_error, the dead job does not fail the stage. */
+	bool              stageless;
 };
 
 /*
- * A manual retry: calls_retry_reset on the row, then the kind that
- * restarts the stage (its row has restarts set; a recording whose URL
- * never came is asked of Twilio again, reconcile) enqueued under its key
- * at the new retry count — fetch:<RecordingSid>:<n>, reconcile:<CallSid>:<n>,
- * transcribe:/summarize:<CallSid>:<n> — in the caller's transaction.
- * *stage and *retry_count as calls_retry_reset gives them.
- * Returns CP_OK; CP_NOTFOUND (no such call); CP_INPUT (nothing failed);
- * CP_DB.
+ * A manual retry of one stage (POST /api/calls/<sid>/retry, callpipectl
+ * retry): calls_retry_reset(want) on the row — stage want (an enum
+ * calls_stage, or -1 for the first failed stage) and every later stage to
+ * pending, retry_count + 1, last_error NULL — then the kind that restarts
+ * the stage (its row has restarts set; a recording whose URL never came is
+ * asked of Twilio again, reconcile) enqueued under its key at the new
+ * retry count — fetch:<RecordingSid>:<n>, reconcile:<CallSid>:<n>,
+ * transcribe:/summarize:<CallSid>:<n> — with worker.max_attempts, in the
+ * caller's transaction (the row is locked FOR UPDATE until it ends).
+ * *stage gets the stage restarted (want itself when want is not failed),
+ * *retry_count the new count.
+ * Returns CP_OK; CP_NOTFOUND (no such call); CP_INPUT (want is not failed
+ * — the API's 409 — or, for -1, no stage failed; nothing changed); CP_DB.
  */
+enum cp_err jobs_retry_stage(struct db *db, const struct cp_conf *conf,
+    const char *call_sid, int want, enum calls_stage *stage,
+    int *retry_count);
+
+/* jobs_retry_stage(db, conf, call_sid, -1, stage, retry_count): retries
+ * the first failed stage (callpipectl retry). */
 enum cp_err jobs_retry(struct db *db, const struct cp_conf *conf,
     const char *call_sid, enum calls_stage *stage, int *retry_count);
+
+/*
+ * A download found recording_sid's fmt file (STORE_WAV or STORE_MP3) of
+ * call_sid missing from the cache: queues a refill_recording job, dedupe
+ * key refill:<RecordingSid>:<unix minute> (jobkey_refill), with
+ * worker.max_attempts and no delay — in the caller's transaction when
+ * there is one, else as one INSERT. A second call within the same minute
+ * finds the key taken and is CP_OK too. The job stores the WAV (fetched
+ * from the row's recording_url) and encodes the MP3 whenever it is
+ * missing, whichever fmt was asked, so one job a minute serves both
+ * formats; it changes no call_log column.
+ * Returns CP_OK; CP_INPUT (call_sid not CA + 32 hex, recording_sid not
+ * RE + 32 hex, fmt not a store_format); CP_DB.
+ */
+enum cp_err jobs_enqueue_refill(struct db *db, const struct cp_conf *conf,
+    const char *call_sid, const char *recording_sid, enum store_format fmt);
 
 /* The table, ended by a row whose kind is NULL. */
 extern const struct job_kind jobs_kinds[];

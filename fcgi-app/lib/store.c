@@ -1,3 +1,8 @@
+/*
+ * store.c: the recording cache (see store.h). Twilio's WAV is fetched
+ * into a temporary file and renamed into place; the MP3 is encoded from
+ * that WAV the same way.
+ */
 #include "store.h"
 
 #include <dirent.h>
@@ -69,11 +74,11 @@ store_path(const struct cp_conf *conf, const char *recording_sid,
 	return (n < 0 || (size_t)n >= outlen) ? CP_INPUT : CP_OK;
 }
 
-/* Does the file hold at least one audio frame? A WAV must; MP3 frames are
- * counted by libsndfile too when it was built with MPEG support. */
+/* Does the fetched WAV hold at least one audio frame? (Only the WAV is
+ * fetched: the MP3 is encoded here.) */
 static enum cp_err
-store_check_audio(const char *path, enum store_format fmt, long long size,
-    char *err, size_t errlen)
+store_check_audio(const char *path, long long size, char *err,
+    size_t errlen)
 {
 	SF_INFO info;
 	SNDFILE *sf;
@@ -84,8 +89,6 @@ store_check_audio(const char *path, enum store_format fmt, long long size,
 	}
 	memset(&info, 0, sizeof(info));
 	if ((sf = sf_open(path, SFM_READ, &info)) == NULL) {
-		if (fmt == STORE_MP3)
-			return CP_OK;   /* libsndfile without MPEG: size decides */
 		/* A 44-byte RIFF header with no data chunk content. */
 		if (size <= 44) {
 			cp_fmt(err, errlen, "no audio: Twilio sent a header-only "
@@ -98,9 +101,8 @@ store_check_audio(const char *path, enum store_format fmt, long long size,
 	}
 	sf_close(sf);
 	if (info.frames <= 0) {
-		cp_fmt(err, errlen, "no audio: Twilio sent a header-only %s "
-		    "(%lld bytes, 0 frames)", fmt == STORE_MP3 ? "MP3" : "WAV",
-		    size);
+		cp_fmt(err, errlen, "no audio: Twilio sent a header-only WAV "
+		    "(%lld bytes, 0 frames)", size);
 		return CP_NOAUDIO;
 	}
 	return CP_OK;
@@ -116,29 +118,57 @@ store_fsync_dir(const char *dir)
 	}
 }
 
+/* A new temporary file in the cache directory (tmp, tmplen bytes, gets
+ * its name), group-readable: nginx (the cache_dir's group, setgid) serves
+ * what it becomes. *fd gets it open for writing. */
 static enum cp_err
-store_fetch(const struct cp_conf *conf, const char *url, const char *path,
-    enum store_format fmt, long timeout_ms, long long *bytes, char *err,
-    size_t errlen)
+store_tmp_open(const struct cp_conf *conf, char *tmp, size_t tmplen,
+    int *fd, char *err, size_t errlen)
 {
-	char tmp[4096];
-	FILE *f;
-	int fd, n;
-	long status = 0;
-	enum cp_err rc;
-	struct stat st;
-
-	n = snprintf(tmp, sizeof(tmp), "%s/.tmp-%ld-XXXXXX",
+	int n = snprintf(tmp, tmplen, "%s/.tmp-%ld-XXXXXX",
 	    conf->recording.cache_dir, (long)getpid());
-	if (n < 0 || (size_t)n >= sizeof(tmp))
+
+	if (n < 0 || (size_t)n >= tmplen)
 		return CP_INPUT;
-	if ((fd = mkstemp(tmp)) < 0) {
+	if ((*fd = mkstemp(tmp)) < 0) {
 		cp_fmt(err, errlen, "cache %s: %s", conf->recording.cache_dir,
 		    strerror(errno));
 		return CP_SYSTEM;
 	}
-	/* Group-readable: nginx (the cache_dir's group, setgid) serves it. */
-	(void)fchmod(fd, 0640);
+	(void)fchmod(*fd, 0640);
+	return CP_OK;
+}
+
+/* The written, fsync'd temporary file becomes path; then the directory
+ * entry is made durable too. */
+static enum cp_err
+store_commit(const struct cp_conf *conf, const char *tmp, const char *path,
+    char *err, size_t errlen)
+{
+	if (rename(tmp, path) != 0) {
+		cp_fmt(err, errlen, "cache rename: %s", strerror(errno));
+		unlink(tmp);
+		return CP_SYSTEM;
+	}
+	store_fsync_dir(conf->recording.cache_dir);
+	return CP_OK;
+}
+
+/* Twilio's WAV at url into path (see store_ensure for the errors). */
+static enum cp_err
+store_fetch(const struct cp_conf *conf, const char *url, const char *path,
+    long timeout_ms, long long *bytes, char *err, size_t errlen)
+{
+	char tmp[4096];
+	FILE *f;
+	int fd;
+	long status = 0;
+	enum cp_err rc;
+	struct stat st;
+
+	if ((rc = store_tmp_open(conf, tmp, sizeof(tmp), &fd, err, errlen)) !=
+	    CP_OK)
+		return rc;
 	if ((f = fdopen(fd, "wb")) == NULL) {
 		close(fd);
 		unlink(tmp);
@@ -165,19 +195,30 @@ store_fetch(const struct cp_conf *conf, const char *url, const char *path,
 	if (rc == CP_OK && stat(tmp, &st) != 0)
 		rc = CP_SYSTEM;
 	if (rc == CP_OK)
-		rc = store_check_audio(tmp, fmt, (long long)st.st_size, err,
-		    errlen);
-	if (rc == CP_OK && rename(tmp, path) != 0) {
-		cp_fmt(err, errlen, "cache rename: %s", strerror(errno));
-		rc = CP_SYSTEM;
-	}
+		rc = store_check_audio(tmp, (long long)st.st_size, err, errlen);
 	if (rc != CP_OK) {
 		unlink(tmp);
 		return rc;
 	}
-	store_fsync_dir(conf->recording.cache_dir);
+	if ((rc = store_commit(conf, tmp, path, err, errlen)) != CP_OK)
+		return rc;
 	*bytes = (long long)st.st_size;
 	log_info("store: fetched %s (%lld bytes)", path, *bytes);
+	return CP_OK;
+}
+
+enum cp_err
+store_cached(const struct cp_conf *conf, const char *recording_sid,
+    enum store_format fmt, char *path, size_t pathlen, long long *bytes)
+{
+	struct stat st;
+
+	*bytes = 0;
+	if (store_path(conf, recording_sid, fmt, path, pathlen) != CP_OK)
+		return CP_INPUT;
+	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0)
+		return CP_NOTFOUND;
+	*bytes = (long long)st.st_size;
 	return CP_OK;
 }
 
@@ -187,16 +228,23 @@ store_ensure(const struct cp_conf *conf, const char *recording_url,
     char *path, size_t pathlen, long long *bytes, char *err, size_t errlen)
 {
 	char url[1200];
-	struct stat st;
+	enum cp_err rc;
 
-	*bytes = 0;
-	if (store_path(conf, recording_sid, fmt, path, pathlen) != CP_OK) {
+	rc = store_cached(conf, recording_sid, fmt, path, pathlen, bytes);
+	if (rc == CP_INPUT) {
 		cp_fmt(err, errlen, "bad recording sid");
 		return CP_INPUT;
 	}
-	if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
-		*bytes = (long long)st.st_size;
+	if (rc == CP_OK)
 		return CP_OK;
+	if (fmt == STORE_MP3) {
+		/* Never Twilio's MP3: ours, encoded from the WAV. */
+		rc = store_ensure(conf, recording_url, recording_sid, STORE_WAV,
+		    timeout_ms, path, pathlen, bytes, err, errlen);
+		if (rc != CP_OK)
+			return rc;
+		return store_encode_mp3(conf, recording_sid, path, pathlen,
+		    bytes, err, errlen);
 	}
 	if (store_media_url(conf, recording_url, recording_sid, fmt, url,
 	    sizeof(url)) != CP_OK) {
@@ -209,7 +257,125 @@ store_ensure(const struct cp_conf *conf, const char *recording_url,
 		    strerror(errno));
 		return CP_SYSTEM;
 	}
-	return store_fetch(conf, url, path, fmt, timeout_ms, bytes, err, errlen);
+	return store_fetch(conf, url, path, timeout_ms, bytes, err, errlen);
+}
+
+/* Frames per read/write of the encoder: 0.5 s of 8 kHz audio. */
+#define STORE_ENC_FRAMES 4096
+
+/* Copies every frame of src into dst (both open); CP_OK or CP_SYSTEM. */
+static enum cp_err
+store_copy_frames(SNDFILE *src, SNDFILE *dst, char *err, size_t errlen)
+{
+	short buf[STORE_ENC_FRAMES * 2];
+	sf_count_t n;
+
+	while ((n = sf_readf_short(src, buf, STORE_ENC_FRAMES)) > 0)
+		if (sf_writef_short(dst, buf, n) != n) {
+			cp_fmt(err, errlen, "mp3 encode: %s", sf_strerror(dst));
+			return CP_SYSTEM;
+		}
+	if (sf_error(src) != SF_ERR_NO_ERROR) {
+		cp_fmt(err, errlen, "mp3 encode: reading the WAV: %s",
+		    sf_strerror(src));
+		return CP_SYSTEM;
+	}
+	return CP_OK;
+}
+
+/* Encodes the open WAV src (its info in in) into fd as MPEG Layer III. */
+static enum cp_err
+store_encode_fd(SNDFILE *src, const SF_INFO *in, int fd, char *err,
+    size_t errlen)
+{
+	SF_INFO out;
+	SNDFILE *dst;
+	enum cp_err rc;
+
+	memset(&out, 0, sizeof(out));
+	out.samplerate = in->samplerate;
+	out.channels = in->channels;
+	out.format = SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III;
+	if (in->channels < 1 || in->channels > 2) {
+		cp_fmt(err, errlen, "mp3 encode: the WAV has %d channels, MPEG "
+		    "holds 1 or 2", in->channels);
+		return CP_SYSTEM;
+	}
+	if (!sf_format_check(&out)) {
+		cp_fmt(err, errlen, "mp3 encode: this libsndfile cannot write "
+		    "MPEG Layer III at %d Hz, %d channels (built without LAME?)",
+		    in->samplerate, in->channels);
+		return CP_SYSTEM;
+	}
+	/* close_desc false: the caller fsyncs fd after libsndfile's last
+	 * write (the Xing/LAME header is rewritten at sf_close). */
+	if ((dst = sf_open_fd(fd, SFM_WRITE, &out, SF_FALSE)) == NULL) {
+		cp_fmt(err, errlen, "mp3 encode: %s", sf_strerror(NULL));
+		return CP_SYSTEM;
+	}
+	rc = store_copy_frames(src, dst, err, errlen);
+	if (sf_close(dst) != 0 && rc == CP_OK) {
+		cp_fmt(err, errlen, "mp3 encode: closing: %s", sf_strerror(NULL));
+		rc = CP_SYSTEM;
+	}
+	return rc;
+}
+
+enum cp_err
+store_encode_mp3(const struct cp_conf *conf, const char *recording_sid,
+    char *path, size_t pathlen, long long *bytes, char *err, size_t errlen)
+{
+	char wav[4096], tmp[4096];
+	long long wav_bytes;
+	SF_INFO in;
+	SNDFILE *src;
+	struct stat st;
+	enum cp_err rc;
+	int fd;
+
+	*bytes = 0;
+	if (store_path(conf, recording_sid, STORE_MP3, path, pathlen) != CP_OK) {
+		cp_fmt(err, errlen, "bad recording sid");
+		return CP_INPUT;
+	}
+	if ((rc = store_cached(conf, recording_sid, STORE_WAV, wav, sizeof(wav),
+	    &wav_bytes)) != CP_OK) {
+		cp_fmt(err, errlen, "mp3 encode: no cached WAV of %s",
+		    recording_sid);
+		return rc;
+	}
+	memset(&in, 0, sizeof(in));
+	if ((src = sf_open(wav, SFM_READ, &in)) == NULL) {
+		cp_fmt(err, errlen, "mp3 encode: %s: %s", wav, sf_strerror(NULL));
+		return CP_SYSTEM;
+	}
+	if ((rc = store_tmp_open(conf, tmp, sizeof(tmp), &fd, err, errlen)) !=
+	    CP_OK) {
+		sf_close(src);
+		return rc;
+	}
+	rc = store_encode_fd(src, &in, fd, err, errlen);
+	sf_close(src);
+	if (rc == CP_OK && (fsync(fd) != 0 || fstat(fd, &st) != 0)) {
+		cp_fmt(err, errlen, "mp3 encode: cache write: %s",
+		    strerror(errno));
+		rc = CP_SYSTEM;
+	}
+	if (rc == CP_OK && st.st_size <= 0) {
+		cp_fmt(err, errlen, "mp3 encode: the encoder wrote nothing");
+		rc = CP_SYSTEM;
+	}
+	close(fd);
+	if (rc != CP_OK) {
+		unlink(tmp);
+		return rc;
+	}
+	if ((rc = store_commit(conf, tmp, path, err, errlen)) != CP_OK)
+		return rc;
+	*bytes = (long long)st.st_size;
+	log_info("store: encoded %s (%lld bytes) from %s (%lld bytes)", path,
+	    *bytes, wav, wav_bytes);
+	return CP_OK;
 }
 
 enum cp_err

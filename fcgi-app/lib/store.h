@@ -4,7 +4,10 @@
  * through store_ensure, so both serve exactly the same file.
  *
  * Files: recording.cache_dir/<RecordingSid>.wav (2 channels, as Twilio
- * sends with ?RequestedChannels=2) and <RecordingSid>.mp3. A file appears
+ * sends with ?RequestedChannels=2) and <RecordingSid>.mp3. Only the WAV
+ * comes from Twilio; the MP3 is encoded here from the cached WAV
+ * (store_encode_mp3, libsndfile's MPEG Layer III writer), so both files
+ * hold the same audio and a recording is fetched once. A file appears
  * only complete: it is written to a temporary file in the same directory,
  * fsync'd, then renamed (rename(2) is atomic within a file system).
  */
@@ -49,20 +52,52 @@ enum cp_err store_path(const struct cp_conf *conf, const char *recording_sid,
     enum store_format fmt, char *out, size_t outlen);
 
 /*
- * Makes sure the recording is in the cache, fetching it from Twilio with
- * the account's HTTP Basic auth when it is not (timeout_ms bounds the
- * fetch). path (pathlen bytes) gets the file's path, *bytes its size.
+ * Is the recording's fmt file in the cache (a regular file of at least one
+ * byte)? Looks at the file system only: never fetches, never encodes.
+ * path (pathlen bytes) gets the file's path, *bytes its size in bytes (0
+ * when absent). Returns CP_OK (present); CP_NOTFOUND (absent, or not
+ * readable by this process); CP_INPUT (recording_sid is not RE + 32 hex,
+ * or the path does not fit pathlen).
+ */
+enum cp_err store_cached(const struct cp_conf *conf,
+    const char *recording_sid, enum store_format fmt, char *path,
+    size_t pathlen, long long *bytes);
+
+/*
+ * Makes sure the recording is in the cache. STORE_WAV: fetched from Twilio
+ * with the account's HTTP Basic auth when it is not (timeout_ms bounds the
+ * fetch). STORE_MP3: never fetched from Twilio; the WAV is ensured as
+ * above, then the MP3 is encoded from it (store_encode_mp3) when it is not
+ * cached yet. path (pathlen bytes) gets the fmt file's path, *bytes its
+ * size in bytes.
  * Returns CP_OK; CP_INPUT (URL or SID not acceptable: never retried);
  * CP_AGAIN (Twilio answered 404: not processed yet, retry later);
  * CP_UPSTREAM (no answer, timeout, another status, not audio);
  * CP_NOAUDIO (empty or header-only file: a permanent failure, nothing is
- * stored); CP_SYSTEM (cache directory not writable); CP_NOMEM.
- * err (errlen bytes) gets a one-line reason on error.
+ * stored); CP_SYSTEM (cache directory not writable, MP3 encode failed);
+ * CP_NOMEM. err (errlen bytes) gets a one-line reason on error.
  */
 enum cp_err store_ensure(const struct cp_conf *conf,
     const char *recording_url, const char *recording_sid,
     enum store_format fmt, long timeout_ms, char *path, size_t pathlen,
     long long *bytes, char *err, size_t errlen);
+
+/*
+ * Encodes recording.cache_dir/<recording_sid>.mp3 from the cached
+ * <recording_sid>.wav with libsndfile (>= 1.1: SF_FORMAT_MPEG |
+ * SF_FORMAT_MPEG_LAYER_III, LAME underneath), keeping the WAV's sample
+ * rate (8000 Hz from Twilio: MPEG-2.5) and its channels (1 or 2: Twilio's
+ * dual-channel recording stays caller left, agent right). Written to a
+ * temporary file in the cache directory, fsync'd, then renamed over any
+ * older MP3. path (pathlen bytes) gets the MP3's path, *bytes its size in
+ * bytes. Returns CP_OK; CP_INPUT (bad SID, path too long); CP_NOTFOUND (no
+ * cached WAV); CP_SYSTEM (WAV unreadable or more than 2 channels, this
+ * libsndfile cannot write MPEG, a write, fsync or rename failed; nothing
+ * is left behind). err (errlen bytes) gets a one-line reason on error.
+ */
+enum cp_err store_encode_mp3(const struct cp_conf *conf,
+    const char *recording_sid, char *path, size_t pathlen, long long *bytes,
+    char *err, size_t errlen);
 
 /* Length of the audio file at path in seconds (frames / sample rate, as
  * libsndfile reads its header). CP_OK or CP_INPUT (not readable audio). */

@@ -15,12 +15,33 @@
 #include "twilio_sig.h"
 #include "twiml.h"
 
+/*
+ * A webhook's form, decoded and checked before its transaction. Strings
+ * point into r->form (NULL when Twilio sent none); numbers are -1 when
+ * absent or malformed (Twilio sends "-1" for an unknown recording
+ * duration). Parameters: TWILIO.md "Voice webhook parameters",
+ * "Recording status callback", "Call status callback".
+ */
+struct webhook_form {
+	const char *call_sid;          /* CA + 32 hex, always set */
+	const char *from, *to;         /* voice: at most 64 bytes each */
+	const char *direction;         /* a Twilio enum token, or NULL */
+	const char *call_status;       /* voice: token or NULL; status callback:
+	                                  one of webhook_call_statuses */
+	long        call_duration;     /* seconds */
+	const char *recording_sid;     /* handle_recording: RE + 32 hex */
+	const char *recording_status;  /* in-progress|completed|absent|failed */
+	const char *recording_url;     /* completed: 1..500 bytes */
+	long        recording_duration;/* seconds */
+	int         recording_channels;/* 1 or 2; 0 unknown */
+	const char *error_code;        /* digits, or NULL */
+};
+
 /* What a webhook's transaction needs. */
 struct webhook_ctx {
-	enum webhook_kind     kind;
-	const struct cp_conf *conf;
-	const struct form    *form;
-	const char           *call_sid;
+	enum webhook_kind          kind;
+	const struct cp_conf      *conf;
+	const struct webhook_form *w;
 };
 
 static bool
@@ -46,50 +67,40 @@ webhook_number(const char *s)
 static enum cp_err
 webhook_voice_tx(struct db *db, struct webhook_ctx *c)
 {
-	const char *from = form_get(c->form, "From");
-	const char *to = form_get(c->form, "To");
-	const char *dir = sid_token(form_get(c->form, "Direction"));
+	const struct webhook_form *w = c->w;
+	const char *dir = w->direction;
 	long long business;
 
 	if (dir == NULL)
 		dir = c->kind == WEBHOOK_INCOMING_CALL ? "inbound" : "outbound-api";
-	if (calls_business_for(db, dir, from, to, c->conf->default_business_id,
-	    &business) != CP_OK)
+	if (calls_business_for(db, dir, w->from, w->to,
+	    c->conf->default_business_id, &business) != CP_OK)
 		return CP_DB;
-	return calls_voice(db, c->call_sid, dir, from, to,
-	    sid_token(form_get(c->form, "CallStatus")), business);
+	return calls_voice(db, w->call_sid, dir, w->from, w->to,
+	    w->call_status, business);
 }
 
 static enum cp_err
 webhook_recording_tx(struct db *db, struct webhook_ctx *c)
 {
-	const char *status = form_get(c->form, "RecordingStatus");
-	const char *re = form_get(c->form, "RecordingSid");
+	const struct webhook_form *w = c->w;
+	char reason[CP_REASON_MAX + 1];
 
-	if (strcmp(status, "in-progress") == 0)
-		return calls_recording_started(db, c->call_sid, re);
-	if (strcmp(status, "completed") == 0) {
-		long channels = webhook_number(form_get(c->form,
-		    "RecordingChannels"));
-		return calls_recording_completed(db, c->call_sid, re,
-		    form_get(c->form, "RecordingUrl"),
-		    webhook_number(form_get(c->form, "RecordingDuration")),
-		    (int)(channels > 0 && channels <= 2 ? channels : 0),
-		    c->conf->worker.max_attempts, NULL);
-	}
+	if (strcmp(w->recording_status, "in-progress") == 0)
+		return calls_recording_started(db, w->call_sid, w->recording_sid);
+	if (strcmp(w->recording_status, "completed") == 0)
+		return calls_recording_completed(db, w->call_sid,
+		    w->recording_sid, w->recording_url, w->recording_duration,
+		    w->recording_channels, c->conf->worker.max_attempts, NULL);
 	/* absent or failed: TWILIO.md, 16101 too short, 16102 silent. */
-	{
-		const char *code = form_get(c->form, "ErrorCode");
-		char reason[CP_REASON_MAX + 1];
-		long long ignored;
-		if (cp_parse_ll(code, 0, 999999999, &ignored) == CP_OK)
-			cp_fmt(reason, sizeof(reason), "recording %s: Twilio "
-			    "RecordingStatus %s, ErrorCode %s", re, status, code);
-		else
-			cp_fmt(reason, sizeof(reason), "recording %s: Twilio "
-			    "RecordingStatus %s", re, status);
-		return calls_recording_absent(db, c->call_sid, re, reason);
-	}
+	if (w->error_code != NULL)
+		cp_fmt(reason, sizeof(reason), "recording %s: Twilio "
+		    "RecordingStatus %s, ErrorCode %s", w->recording_sid,
+		    w->recording_status, w->error_code);
+	else
+		cp_fmt(reason, sizeof(reason), "recording %s: Twilio "
+		    "RecordingStatus %s", w->recording_sid, w->recording_status);
+	return calls_recording_absent(db, w->call_sid, w->recording_sid, reason);
 }
 
 /* The call ended: in reconcile_delay_s, a reconcile job asks Twilio for a
@@ -100,9 +111,9 @@ webhook_reconcile(struct db *db, struct webhook_ctx *c)
 {
 	char key[QUEUE_KEY_MAX + 1];
 
-	if (jobkey_reconcile(key, sizeof(key), c->call_sid, NULL, 0) != CP_OK)
+	if (jobkey_reconcile(key, sizeof(key), c->w->call_sid, NULL, 0) != CP_OK)
 		return CP_INPUT;
-	return queue_enqueue(db, JOB_RECONCILE, c->call_sid, key,
+	return queue_enqueue(db, JOB_RECONCILE, c->w->call_sid, key,
 	    c->conf->worker.max_attempts,
 	    (long)c->conf->worker.reconcile_delay_s * 1000, NULL);
 }
@@ -112,143 +123,174 @@ webhook_tx(struct db *db, void *arg, char *err, size_t errlen)
 {
 	struct webhook_ctx *c = arg;
 
+	(void)err;
+	(void)errlen;
 	switch (c->kind) {
 	case WEBHOOK_INCOMING_CALL:
 	case WEBHOOK_OUTBOUND_CALL:
 		return webhook_voice_tx(db, c);
 	case WEBHOOK_STREAM_ENDED:
-		if (calls_stream_ended(db, c->call_sid) != CP_OK)
+		if (calls_stream_ended(db, c->w->call_sid) != CP_OK)
 			return CP_DB;
 		return webhook_reconcile(db, c);
 	case WEBHOOK_HANDLE_RECORDING:
 		return webhook_recording_tx(db, c);
 	case WEBHOOK_CALL_STATUS:
-		if (calls_status(db, c->call_sid,
-		    sid_token(form_get(c->form, "CallStatus")),
-		    webhook_number(form_get(c->form, "CallDuration"))) != CP_OK)
+		if (calls_status(db, c->w->call_sid, c->w->call_status,
+		    c->w->call_duration) != CP_OK)
 			return CP_DB;
 		/* Only an answered call has a recording to look for; busy,
 		 * no-answer, canceled and failed calls never recorded. */
-		return strcmp(form_get(c->form, "CallStatus"), "completed") == 0 ?
+		return strcmp(c->w->call_status, "completed") == 0 ?
 		    webhook_reconcile(db, c) : CP_OK;
 	}
 	return CP_INPUT;
 }
 
-/* The checks after the signature: SIDs and the parameters each kind
- * needs. Returns NULL when the request is acceptable, else the reason. */
-static const char *
-webhook_validate(enum webhook_kind kind, const struct form *f)
+/* A value is one of a NULL-terminated list. */
+static bool
+webhook_one_of(const char *v, const char *const *list)
 {
-	const char *v;
+	for (; v != NULL && *list != NULL; list++)
+		if (strcmp(v, *list) == 0)
+			return true;
+	return false;
+}
 
-	if (!sid_valid(form_get(f, "CallSid"), "CA"))
+/* TWILIO.md "CallStatus values" and "Recording status callback". */
+static const char *const webhook_call_statuses[] = { "queued", "initiated",
+    "ringing", "in-progress", "completed", "busy", "failed", "no-answer",
+    "canceled", NULL };
+static const char *const webhook_recording_statuses[] = { "in-progress",
+    "completed", "absent", "failed", NULL };
+
+/* Decodes the parameters of kind from f into *w. Returns NULL when the
+ * request is acceptable, else the reason (a 400). */
+static const char *
+webhook_decode(enum webhook_kind kind, const struct form *f,
+    struct webhook_form *w)
+{
+	long long v;
+
+	memset(w, 0, sizeof(*w));
+	w->call_sid = form_get(f, "CallSid");
+	if (!sid_valid(w->call_sid, "CA"))
 		return "CallSid missing or malformed";
-	if (kind == WEBHOOK_HANDLE_RECORDING) {
-		if (!sid_valid(form_get(f, "RecordingSid"), "RE"))
+	w->from = form_get(f, "From");
+	w->to = form_get(f, "To");
+	w->direction = sid_token(form_get(f, "Direction"));
+	w->call_status = form_get(f, "CallStatus");
+	w->call_duration = webhook_number(form_get(f, "CallDuration"));
+	w->recording_sid = form_get(f, "RecordingSid");
+	w->recording_status = form_get(f, "RecordingStatus");
+	w->recording_url = form_get(f, "RecordingUrl");
+	w->recording_duration = webhook_number(form_get(f, "RecordingDuration"));
+	v = webhook_number(form_get(f, "RecordingChannels"));
+	w->recording_channels = v > 0 && v <= 2 ? (int)v : 0;
+	w->error_code = form_get(f, "ErrorCode");
+	if (cp_parse_ll(w->error_code, 0, 999999999, &v) != CP_OK)
+		w->error_code = NULL;
+
+	switch (kind) {
+	case WEBHOOK_HANDLE_RECORDING:
+		if (!sid_valid(w->recording_sid, "RE"))
 			return "RecordingSid missing or malformed";
-		v = form_get(f, "RecordingStatus");
-		if (v == NULL || (strcmp(v, "in-progress") != 0 &&
-		    strcmp(v, "completed") != 0 && strcmp(v, "absent") != 0 &&
-		    strcmp(v, "failed") != 0))
+		if (!webhook_one_of(w->recording_status, webhook_recording_statuses))
 			return "RecordingStatus missing or unknown";
-		if (strcmp(v, "completed") == 0) {
-			v = form_get(f, "RecordingUrl");
-			if (v == NULL || *v == '\0' || strlen(v) > 500)
-				return "RecordingUrl missing or too long";
-		}
-	}
-	if (kind == WEBHOOK_CALL_STATUS) {
-		static const char *const ok[] = { "queued", "initiated",
-		    "ringing", "in-progress", "completed", "busy", "failed",
-		    "no-answer", "canceled" };
-		bool good = false;
-		v = form_get(f, "CallStatus");
-		for (size_t i = 0; v && i < sizeof(ok) / sizeof(ok[0]); i++)
-			good = good || strcmp(v, ok[i]) == 0;
-		if (!good)
+		if (strcmp(w->recording_status, "completed") == 0 &&
+		    (w->recording_url == NULL || *w->recording_url == '\0' ||
+		    strlen(w->recording_url) > 500))
+			return "RecordingUrl missing or too long";
+		break;
+	case WEBHOOK_CALL_STATUS:
+		if (!webhook_one_of(w->call_status, webhook_call_statuses))
 			return "CallStatus missing or unknown";
-	}
-	if (kind == WEBHOOK_INCOMING_CALL || kind == WEBHOOK_OUTBOUND_CALL) {
-		static const char *const fields[] = { "From", "To", "CallStatus",
-		    "Direction" };
-		for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-			if ((v = form_get(f, fields[i])) != NULL && strlen(v) > 64)
-				return "a voice parameter is longer than 64 bytes";
+		break;
+	case WEBHOOK_INCOMING_CALL:
+	case WEBHOOK_OUTBOUND_CALL:
+		if ((w->from && strlen(w->from) > 64) ||
+		    (w->to && strlen(w->to) > 64) ||
+		    (w->call_status && strlen(w->call_status) > 64) ||
+		    (form_get(f, "Direction") &&
+		    strlen(form_get(f, "Direction")) > 64))
+			return "a voice parameter is longer than 64 bytes";
+		w->call_status = sid_token(w->call_status);
+		break;
+	case WEBHOOK_STREAM_ENDED:
+		break;
 	}
 	return NULL;
 }
 
-void
-webhook_handle(struct req *r, enum webhook_kind kind)
+enum cp_err
+webhook_authenticate(struct req *r, char *reason, size_t reasonlen)
 {
 	const struct cp_conf *conf = r->conf;
-	struct form f = { NULL, 0 };
-	struct webhook_ctx ctx;
-	char *body = NULL, *url = NULL, *twiml = NULL;
-	char err[CP_REASON_MAX + 1] = "";
-	const char *why, *acct;
+	char *body = NULL, *url = NULL;
+	const char *acct;
 	size_t len = 0, ul;
 	enum cp_err rc;
 
-	if (strcmp(r->method, "POST") != 0) {
-		req_text_error(r, 405, "webhooks take POST only", "Allow: POST\r\n");
-		return;
-	}
 	if (!webhook_is_form(r->content_type)) {
-		req_text_error(r, 415, "body must be application/"
-		    "x-www-form-urlencoded", NULL);
-		return;
+		cp_fmt(reason, reasonlen, "body must be application/"
+		    "x-www-form-urlencoded");
+		return CP_MEDIATYPE;
 	}
-	if (r->content_length < 0) {
-		req_text_error(r, 411, "Content-Length required", NULL);
-		return;
+	rc = req_read_body(r, (size_t)conf->fcgi.max_body_bytes, &body, &len);
+	if (rc != CP_OK) {
+		cp_fmt(reason, reasonlen, "%s", rc == CP_LENGTH ?
+		    "Content-Length required" : rc == CP_TOOBIG ? "body too large" :
+		    rc == CP_INPUT ? "body shorter than Content-Length" :
+		    cp_strerror(rc));
+		return rc;
 	}
-	if ((rc = req_read_body(r, (size_t)conf->fcgi.max_body_bytes, &body,
-	    &len)) != CP_OK) {
-		if (rc == CP_NOMEM)
-			req_text_error(r, 500, "out of memory", NULL);
-		else if (r->content_length > conf->fcgi.max_body_bytes)
-			req_text_error(r, 413, "body too large", NULL);
-		else
-			req_text_error(r, 400, "body shorter than Content-Length",
-			    NULL);
-		return;
-	}
-	if ((rc = form_parse(body, len, &f)) != CP_OK) {
-		req_text_error(r, rc == CP_NOMEM ? 500 : 400,
-		    "malformed form body", NULL);
-		goto out;
+	rc = form_parse(body, len, &r->form);
+	free(body);
+	if (rc != CP_OK) {
+		cp_fmt(reason, reasonlen, "malformed form body");
+		return rc;
 	}
 	/* The URL Twilio signed: our public base URL, never request headers
 	 * (DESIGN.md §7), plus the path and query as requested. */
 	ul = strlen(conf->public_base_url) + strlen(r->request_uri) + 1;
-	if ((url = malloc(ul)) == NULL) {
-		req_text_error(r, 500, "out of memory", NULL);
-		goto out;
-	}
+	if ((url = malloc(ul)) == NULL)
+		return CP_NOMEM;
 	cp_fmt(url, ul, "%s%s", conf->public_base_url, r->request_uri);
-	if (!twilio_sig_valid(url, &f, conf->twilio.auth_token,
-	    req_param(r, "HTTP_X_TWILIO_SIGNATURE"))) {
+	rc = twilio_sig_valid(url, &r->form, conf->twilio.auth_token,
+	    req_param(r, "HTTP_X_TWILIO_SIGNATURE")) ? CP_OK : CP_FORBIDDEN;
+	free(url);
+	if (rc != CP_OK) {
 		log_warn("webhook %s: X-Twilio-Signature missing or wrong",
 		    r->path);
-		req_text_error(r, 403, "X-Twilio-Signature missing or wrong", NULL);
-		goto out;
+		cp_fmt(reason, reasonlen, "X-Twilio-Signature missing or wrong");
+		return rc;
 	}
-	acct = form_get(&f, "AccountSid");
+	acct = form_get(&r->form, "AccountSid");
 	if (acct == NULL || strcmp(acct, conf->twilio.account_sid) != 0) {
-		req_text_error(r, 403, "AccountSid is not this account", NULL);
-		goto out;
+		cp_fmt(reason, reasonlen, "AccountSid is not this account");
+		return CP_FORBIDDEN;
 	}
-	if ((why = webhook_validate(kind, &f)) != NULL) {
-		req_text_error(r, 400, why, NULL);
-		goto out;
-	}
+	return CP_OK;
+}
 
+enum cp_err
+webhook_handle(struct req *r, int kind_arg, char *reason, size_t reasonlen)
+{
+	enum webhook_kind kind = (enum webhook_kind)kind_arg;
+	const struct cp_conf *conf = r->conf;
+	struct webhook_form w;
+	struct webhook_ctx ctx;
+	char *twiml = NULL, err[CP_REASON_MAX + 1] = "";
+	const char *why;
+	enum cp_err rc;
+
+	if ((why = webhook_decode(kind, &r->form, &w)) != NULL) {
+		cp_fmt(reason, reasonlen, "%s", why);
+		return CP_INPUT;
+	}
 	ctx.kind = kind;
 	ctx.conf = conf;
-	ctx.form = &f;
-	ctx.call_sid = form_get(&f, "CallSid");
+	ctx.w = &w;
 	/* The TwiML answers of voice webhooks go out whatever the database
 	 * does, so they wait for a reconnect 1 s at most; status callbacks
 	 * may take db_tx's 8 s. */
@@ -256,7 +298,7 @@ webhook_handle(struct req *r, enum webhook_kind kind)
 	    kind == WEBHOOK_OUTBOUND_CALL || kind == WEBHOOK_STREAM_ENDED) ?
 	    1000 : 8000, webhook_tx, &ctx, err, sizeof(err));
 	if (rc != CP_OK)
-		log_error("webhook %s call %s: %s", r->path, ctx.call_sid,
+		log_error("webhook %s call %s: %s", r->path, w.call_sid,
 		    err[0] ? err : cp_strerror(rc));
 
 	switch (kind) {
@@ -265,30 +307,27 @@ webhook_handle(struct req *r, enum webhook_kind kind)
 		/* The TwiML is answered even when the database failed: the
 		 * recording starts anyway and its callbacks create the row,
 		 * while an error here would drop the caller. */
-		if (twiml_voice_answer(conf, ctx.call_sid, &twiml) != CP_OK) {
-			req_text_error(r, 500, "out of memory", NULL);
-			break;
-		}
+		if (twiml_voice_answer(conf, w.call_sid, &twiml) != CP_OK)
+			return CP_NOMEM;
 		req_answer(r, 200, "text/xml", twiml, strlen(twiml), NULL);
-		break;
+		free(twiml);
+		return CP_OK;
 	case WEBHOOK_STREAM_ENDED:
 		/* Same reasoning: the <Connect action> answer drives the call. */
 		req_answer(r, 200, "text/xml", twiml_empty(),
 		    strlen(twiml_empty()), NULL);
-		break;
+		return CP_OK;
 	case WEBHOOK_HANDLE_RECORDING:
 	case WEBHOOK_CALL_STATUS:
-		/* A status callback that could not be stored answers 500, so
-		 * Twilio's debugger shows it; reconcile recovers the call. */
-		if (rc != CP_OK)
-			req_text_error(r, 500, "could not store the callback", NULL);
-		else
-			req_answer(r, 204, NULL, "", 0, NULL);
-		break;
+		/* A status callback that could not be stored is an error
+		 * answer, so Twilio's debugger shows it; reconcile recovers
+		 * the call. */
+		if (rc != CP_OK) {
+			cp_fmt(reason, reasonlen, "could not store the callback");
+			return CP_DB;
+		}
+		req_answer(r, 204, NULL, "", 0, NULL);
+		return CP_OK;
 	}
-out:
-	free(twiml);
-	free(url);
-	free(body);
-	form_free(&f);
+	return CP_INPUT;
 }

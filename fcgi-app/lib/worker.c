@@ -167,12 +167,14 @@ worker_finish_tx(struct db *db, void *arg, char *err, size_t errlen)
 		    "%ld ms)", o->reason, job->attempts, job->max_attempts, delay);
 		if ((rc = queue_finish_retry(db, job, delay, note)) != CP_OK)
 			return rc;
-		return job->call_sid[0] ? calls_note_error(db, job->call_sid,
-		    note) : CP_OK;
+		/* A stageless kind's failure is its job's alone: the row's
+		 * last_error belongs to the stages. */
+		return job->call_sid[0] && (k == NULL || !k->stageless) ?
+		    calls_note_error(db, job->call_sid, note) : CP_OK;
 	}
 	if ((rc = queue_finish_dead(db, job, o->reason)) != CP_OK)
 		return rc;
-	if (k != NULL && job->call_sid[0])
+	if (k != NULL && !k->stageless && job->call_sid[0])
 		return calls_stage_failed(db, job->call_sid, k->stage, o->reason);
 	return CP_OK;
 }

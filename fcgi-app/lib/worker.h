@@ -11,7 +11,13 @@
  * stage staying in its working state with last_error set; a permanent
  * failure (no audio, empty transcript, bad input, an upstream's permanent
  * refusal) or the last attempt ->
- * job dead, stage failed, last_error set.
+ * job dead, stage failed, last_error set. A stageless kind
+ * (refill_recording) retries and dies the same way, but its reason stays
+ * in jobs.last_error: no call_log column moves.
+ *
+ * The MP3 copy of a recording is made here too: fetch_recording encodes
+ * it from the stored WAV (jobs.c, store_encode_mp3), so the download route
+ * never encodes or fetches while a client waits.
  */
 #ifndef CP_WORKER_H
 #define CP_WORKER_H

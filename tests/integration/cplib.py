@@ -12,13 +12,20 @@ the way Twilio computes it) and python3-pymysql.
 """
 
 import base64
+import contextlib
+import datetime
+import hashlib
+import hmac
 import http.client
 import json
 import os
 import re
 import secrets
 import shlex
+import signal
+import socket
 import ssl
+import struct
 import subprocess
 import sys
 import tempfile
@@ -506,6 +513,234 @@ def has_hebrew(s):
     return bool(HEBREW_RE.search(s or ""))
 
 
+# ---------------------------------------------------------------- JSON API
+
+# Timestamps of the JSON API: ISO-8601 UTC with milliseconds and "Z".
+ISO_MS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+# The fields of a CALL object (GET /api/calls and the detail's "call").
+CALL_KEYS = ("call_sid", "direction", "from_number", "to_number", "call_status",
+             "call_duration", "created_at", "ended_at", "recording_status",
+             "transcript_status", "summary_status", "last_error", "retry_count",
+             "extracted_service", "extracted_city", "extraction_confidence",
+             "has_recording")
+# What GET /api/calls/<sid> adds to it.
+DETAIL_KEYS = ("transcription", "final_transcript", "transcript_segments",
+               "transcript_language", "summary", "jobs")
+JOB_KEYS = ("kind", "state", "attempts", "max_attempts", "last_error", "created_at",
+            "updated_at")
+STAGE_STATES = ("pending", "recording", "processing", "completed", "failed")
+STAGES = ("recording", "transcript", "summary")
+
+
+def parse_iso(s, what):
+    """A JSON API timestamp ("2026-12-01T11:00:00.123Z") as an aware UTC
+    datetime; fails the test when s has another shape."""
+    check(isinstance(s, str) and ISO_MS_RE.match(s) is not None,
+          "%s: %r is not ISO-8601 UTC with milliseconds and Z", what, s)
+    return datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=datetime.timezone.utc)
+
+
+def iso_ms(dt):
+    """A naive UTC datetime (as pymysql returns DATETIME(3)) or None in the
+    API's form: "YYYY-MM-DDTHH:MM:SS.mmmZ" or None."""
+    if dt is None:
+        return None
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (dt.microsecond // 1000)
+
+
+def check_call(c, what="call"):
+    """Fails unless c is a CALL object of the contract: every key, the
+    right types, ISO timestamps, stage values. Returns c."""
+    check(isinstance(c, dict), "%s is not an object: %r", what, c)
+    missing = [k for k in CALL_KEYS if k not in c]
+    check(not missing, "%s lacks %s: %r", what, missing, c)
+    check(isinstance(c["call_sid"], str) and SID_RE.match(c["call_sid"]), "%s: call_sid %r",
+          what, c["call_sid"])
+    for k in ("direction", "from_number", "to_number", "call_status", "last_error",
+              "extracted_service", "extracted_city"):
+        check(c[k] is None or isinstance(c[k], str), "%s: %s is %r, not a string or null",
+              what, k, c[k])
+    check(c["call_duration"] is None or (isinstance(c["call_duration"], int) and
+                                         not isinstance(c["call_duration"], bool)),
+          "%s: call_duration %r is not an integer or null", what, c["call_duration"])
+    check(isinstance(c["retry_count"], int) and not isinstance(c["retry_count"], bool),
+          "%s: retry_count %r is not an integer", what, c["retry_count"])
+    conf = c["extraction_confidence"]
+    check(conf is None or (isinstance(conf, (int, float)) and not isinstance(conf, bool)),
+          "%s: extraction_confidence %r is not a number or null", what, conf)
+    check(isinstance(c["has_recording"], bool), "%s: has_recording %r is not a boolean",
+          what, c["has_recording"])
+    eq(c["has_recording"], c["recording_status"] == "completed",
+       "%s: has_recording vs recording_status %r" % (what, c["recording_status"]))
+    for st in STAGES:
+        check(c[st + "_status"] in STAGE_STATES, "%s: %s_status %r", what, st,
+              c[st + "_status"])
+    parse_iso(c["created_at"], what + " created_at")
+    if c["ended_at"] is not None:
+        parse_iso(c["ended_at"], what + " ended_at")
+    return c
+
+
+def download_sig(key, call_sid, fmt, expires, business_id):
+    """The signature of a download URL (issue 6): lower-hex HMAC-SHA256
+    under key over "GET\\n<path>\\n<sid>\\n<format>\\n<expires>\\n<business_id>"."""
+    msg = "GET\n/api/calls/%s/download\n%s\n%s\n%d\n%d" % (call_sid, call_sid, fmt,
+                                                          int(expires), int(business_id))
+    k = key.encode("utf-8") if isinstance(key, str) else key
+    return hmac.new(k, msg.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def signed_path(call_sid, fmt, expires, sig):
+    """The relative signed download URL of these fields."""
+    return "/api/calls/%s/download?format=%s&expires=%d&sig=%s" % (
+        call_sid, fmt, int(expires), sig)
+
+
+def split_url(url):
+    """(path, {name: value}) of a relative URL; fails on a repeated name."""
+    u = urllib.parse.urlsplit(url)
+    pairs = urllib.parse.parse_qsl(u.query, keep_blank_values=True)
+    q = dict(pairs)
+    check(len(q) == len(pairs), "URL %r repeats a parameter", url)
+    return u.path, q
+
+
+def content_type(r):
+    return (r.header("content-type") or "").split(";")[0].strip().lower()
+
+
+def json_error(r, status, what, names=()):
+    """Checks an /api/ error answer: the status, Content-Type
+    application/json, {"success": false, "error": "<one line>"}, and that
+    the error names each of names (e.g. the bad parameter). Returns the
+    error text."""
+    eq(r.status, status, "%s: status (%r)" % (what, r))
+    eq(content_type(r), "application/json", "%s: Content-Type (%r)" % (what, r))
+    try:
+        j = r.json()
+    except ValueError:
+        raise TestFailure("%s: the body is not JSON: %r" % (what, r.body[:300]))
+    check(isinstance(j, dict), "%s: the body is not an object: %r", what, j)
+    eq(j.get("success"), False, "%s: success" % what)
+    err = j.get("error")
+    check(isinstance(err, str) and err.strip() and "\n" not in err,
+          "%s: error is not one line of text: %r", what, err)
+    for n in names:
+        check(n in err, "%s: the error %r does not name %r", what, err, n)
+    return err
+
+
+# ---------------------------------------------------------------- FastCGI
+
+# Record types (FastCGI specification 1.0, section 8).
+_FCGI_BEGIN_REQUEST, _FCGI_END_REQUEST, _FCGI_PARAMS = 1, 3, 4
+_FCGI_STDIN, _FCGI_STDOUT, _FCGI_STDERR = 5, 6, 7
+
+
+def _fcgi_records(rtype, content, req_id=1):
+    """content as records of rtype (at most 65535 bytes each, padded to 8),
+    then the empty record that ends the stream."""
+    out = []
+    for i in range(0, len(content), 65535):
+        c = content[i:i + 65535]
+        pad = (-len(c)) % 8
+        out.append(struct.pack("!BBHHBB", 1, rtype, req_id, len(c), pad, 0) + c + b"\0" * pad)
+    out.append(struct.pack("!BBHHBB", 1, rtype, req_id, 0, 0, 0))
+    return b"".join(out)
+
+
+def _fcgi_nv(name, value):
+    def ln(n):
+        return bytes([n]) if n < 128 else struct.pack("!I", n | 0x80000000)
+    n, v = name.encode("latin-1"), value.encode("latin-1")
+    return ln(len(n)) + ln(len(v)) + n + v
+
+
+def _recv_exact(sock, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise TestFailure("FastCGI: connection closed after %d of %d bytes" % (len(buf), n))
+        buf += chunk
+    return buf
+
+
+def fcgi_request(sock_path, method, uri, headers=None, body=b"", timeout=30):
+    """One request straight to a FastCGI responder on a unix socket, with
+    the parameters nginx's fastcgi_params gives (REQUEST_URI, DOCUMENT_URI,
+    QUERY_STRING, HTTP_* of headers, ...). Returns a Response: the status
+    of its Status header (200 without one), its headers and body; an
+    X-Accel-Redirect is not followed."""
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    path, _, query = uri.partition("?")
+    params = {"REQUEST_METHOD": method, "REQUEST_URI": uri, "DOCUMENT_URI": path,
+              "SCRIPT_NAME": path, "QUERY_STRING": query, "SERVER_PROTOCOL": "HTTP/1.1",
+              "REQUEST_SCHEME": "https", "HTTPS": "on", "GATEWAY_INTERFACE": "CGI/1.1",
+              "SERVER_SOFTWARE": "cplib", "REMOTE_ADDR": "127.0.0.1", "REMOTE_PORT": "40000",
+              "SERVER_ADDR": "127.0.0.1", "SERVER_PORT": "443", "SERVER_NAME": "localhost",
+              "CONTENT_TYPE": "", "CONTENT_LENGTH": str(len(body)) if body else ""}
+    for k, v in (headers or {}).items():
+        if k.lower() == "content-type":
+            params["CONTENT_TYPE"] = v
+        else:
+            params["HTTP_" + k.upper().replace("-", "_")] = v
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(sock_path)
+        begin = struct.pack("!HB5x", 1, 0)   # role RESPONDER, no keep-alive
+        msg = (struct.pack("!BBHHBB", 1, _FCGI_BEGIN_REQUEST, 1, len(begin), 0, 0) + begin +
+               _fcgi_records(_FCGI_PARAMS, b"".join(_fcgi_nv(k, v) for k, v in params.items())) +
+               _fcgi_records(_FCGI_STDIN, body or b""))
+        s.sendall(msg)
+        out = b""
+        while True:
+            _, rtype, _, clen, plen, _ = struct.unpack("!BBHHBB", _recv_exact(s, 8))
+            content = _recv_exact(s, clen + plen)[:clen]
+            if rtype == _FCGI_STDOUT:
+                out += content
+            elif rtype == _FCGI_END_REQUEST:
+                break
+    finally:
+        s.close()
+    sep = out.find(b"\r\n\r\n")
+    head, rest = (out[:sep], out[sep + 4:]) if sep >= 0 else (out, b"")
+    status, hdrs = 200, []
+    for line in head.decode("latin-1").split("\r\n"):
+        k, _, v = line.partition(":")
+        if not k:
+            continue
+        if k.strip().lower() == "status":
+            status = int(v.strip().split()[0])
+        hdrs.append((k.strip(), v.strip()))
+    return Response(status, hdrs, rest)
+
+
+class FcgiInstance:
+    """A callpipe-fcgi master of our own (Stack.fcgi_instance), on its own
+    socket, beside the stack's: request() talks FastCGI to it directly."""
+
+    def __init__(self, proc, socket_path, conf, log_path):
+        self.proc = proc
+        self.socket = socket_path
+        self.conf = conf
+        self.log_path = log_path
+
+    def request(self, method, uri, headers=None, body=b"", timeout=30):
+        return fcgi_request(self.socket, method, uri, headers, body, timeout)
+
+    def log(self):
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+
 class Stack:
     """The running stack, as run/stack.env describes it."""
 
@@ -591,12 +826,13 @@ class Stack:
 
     # ------------------------------------------------------------ database
 
-    def db(self):
-        """A new pymysql connection over MYSQL_SOCKET (autocommit, dict rows)."""
+    def db(self, database=None):
+        """A new pymysql connection over MYSQL_SOCKET (autocommit, dict
+        rows), to the stack's database unless another is named."""
         return pymysql.connect(unix_socket=self.env["MYSQL_SOCKET"],
                                user=self.env["MYSQL_USER"],
                                password=self.env["MYSQL_PASSWORD"],
-                               database=self.env["MYSQL_DATABASE"],
+                               database=database or self.env["MYSQL_DATABASE"],
                                charset="utf8mb4", autocommit=True,
                                connect_timeout=10, read_timeout=30,
                                init_command="SET time_zone = '+00:00'",
@@ -917,6 +1153,307 @@ class Stack:
             check(len(tok) >= 16 and " " not in tok, "token create printed %r", out.stdout)
             return int(bid), tok
         return self.memo("other_business", make)
+
+    # ------------------------------------------------------------ JSON API
+
+    def api(self, method, path, token="default", body=None, query=None, headers=None,
+            timeout=60):
+        """One request to the JSON API through nginx. token: "default" =
+        CALLPIPE_API_TOKEN, None = no Authorization header, else that token.
+        body: a dict/list is sent as JSON (Content-Type application/json),
+        str/bytes as they are. query: a dict or [(name, value)], encoded
+        with "+" as %2B. Returns a Response."""
+        h = dict(headers or {})
+        if token == "default":
+            token = self.token
+        if token is not None:
+            h["Authorization"] = "Bearer " + token
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+            h.setdefault("Content-Type", "application/json")
+        if query:
+            path += "?" + urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
+        return self.https(method, path, h, body, timeout=timeout)
+
+    def api_ok(self, method, path, want=200, what=None, **kw):
+        """api(), then checks the status, Content-Type application/json and
+        "success": true; returns the JSON object."""
+        r = self.api(method, path, **kw)
+        what = what or "%s %s" % (method, path)
+        eq(r.status, want, "%s: status (%r)" % (what, r))
+        eq(content_type(r), "application/json", "%s: Content-Type" % what)
+        j = r.json()
+        eq(j.get("success"), True, "%s: success" % what)
+        return j
+
+    def list_calls(self, token="default", **params):
+        """GET /api/calls with params (None values left out); the JSON
+        answer, every call checked against the contract."""
+        q = [(k, str(v)) for k, v in params.items() if v is not None]
+        j = self.api_ok("GET", "/api/calls", token=token, query=q,
+                        what="GET /api/calls?%s" % urllib.parse.urlencode(q))
+        check(isinstance(j.get("calls"), list), "calls is not a list: %r", j)
+        check("next_cursor" in j and (j["next_cursor"] is None or
+                                      (isinstance(j["next_cursor"], str) and j["next_cursor"])),
+              "next_cursor is not a non-empty string or null: %r", j.get("next_cursor"))
+        for i, c in enumerate(j["calls"]):
+            check_call(c, "calls[%d]" % i)
+        return j
+
+    def list_all(self, token="default", limit=200, max_pages=100, **params):
+        """Every page of GET /api/calls; returns the calls in order."""
+        out, cursor = [], None
+        for _ in range(max_pages):
+            j = self.list_calls(token, limit=limit, cursor=cursor, **params)
+            out += j["calls"]
+            cursor = j["next_cursor"]
+            if cursor is None:
+                return out
+        raise TestFailure("GET /api/calls: more than %d pages" % max_pages)
+
+    def call_detail(self, call_sid, token="default"):
+        """GET /api/calls/<sid> (200); the "call" object, checked."""
+        j = self.api_ok("GET", "/api/calls/" + call_sid, token=token)
+        c = check_call(j.get("call"), "detail of %s" % call_sid)
+        missing = [k for k in DETAIL_KEYS if k not in c]
+        check(not missing, "detail of %s lacks %s", call_sid, missing)
+        check(isinstance(c["jobs"], list), "jobs is not a list: %r", c["jobs"])
+        for jb in c["jobs"]:
+            miss = [k for k in JOB_KEYS if k not in jb]
+            check(not miss, "a job of %s lacks %s: %r", call_sid, miss, jb)
+            check(jb["state"] in ("queued", "running", "done", "dead"), "job state %r", jb)
+            parse_iso(jb["created_at"], "job created_at")
+            parse_iso(jb["updated_at"], "job updated_at")
+        return c
+
+    def new_business(self, name=None, numbers=1, language=None):
+        """A new business (callpipectl business create) with `numbers` new
+        numbers and an API token of it (callpipectl token create):
+        {"id", "numbers", "token"}."""
+        bid, nums = self.create_business(name, language, numbers)
+        out = self.ctl("token", "create", "--business", str(bid), "--name", "itest-api")
+        check(out.returncode == 0, "token create: exit %d: %s", out.returncode, out.stderr)
+        lines = out.stdout.strip().splitlines()
+        tok = lines[-1].strip() if lines else ""
+        check(len(tok) >= 16 and " " not in tok, "token create printed %r", out.stdout)
+        return {"id": bid, "numbers": nums, "token": tok}
+
+    def insert_calls(self, business_id, rows):
+        """Inserts call_log rows straight into the database (for list and
+        pagination tests): each a dict of columns over these defaults (a
+        completed inbound call created now). Returns their call_sids in
+        order."""
+        sids = []
+        conn = self.db()
+        try:
+            with conn.cursor() as cur:
+                for r in rows:
+                    row = {"call_sid": new_sid("CA"), "business_id": business_id,
+                           "direction": "inbound", "from_number": "+15551230001",
+                           "to_number": "+15005550006", "call_status": "completed",
+                           "call_duration": 4, "recording_status": "completed",
+                           "transcript_status": "completed", "summary_status": "completed"}
+                    row.update(r)
+                    cols = sorted(row)
+                    cur.execute("INSERT INTO call_log (%s) VALUES (%s)" % (
+                        ", ".join(cols), ", ".join(["%s"] * len(cols))),
+                        [row[c] for c in cols])
+                    sids.append(row["call_sid"])
+        finally:
+            conn.close()
+        return sids
+
+    def db_now(self):
+        """NOW(3) of the database (UTC, naive)."""
+        return self.query("SELECT NOW(3) AS t")[0]["t"]
+
+    def download_url(self, call_sid, body=None, token="default"):
+        """POST /api/calls/<sid>/download-url (body None: none sent)."""
+        return self.api("POST", "/api/calls/%s/download-url" % call_sid, token=token, body=body)
+
+    def mint(self, call_sid, fmt=None, ttl_s=None, token="default"):
+        """A signed URL from POST .../download-url; checks the answer's
+        shape and returns (url, expires_at datetime, {query})."""
+        body = {}
+        if fmt is not None:
+            body["format"] = fmt
+        if ttl_s is not None:
+            body["ttl_s"] = ttl_s
+        r = self.download_url(call_sid, body or None, token)
+        eq(r.status, 200, "POST download-url of %s %r (%r)" % (call_sid, body, r))
+        j = r.json()
+        eq(j.get("success"), True, "download-url success")
+        url = j.get("url")
+        check(isinstance(url, str) and url.startswith("/api/calls/%s/download?" % call_sid),
+              "download-url gave url %r", url)
+        path, q = split_url(url)
+        eq(sorted(q), ["expires", "format", "sig"], "parameters of the signed URL %r" % url)
+        eq(q["format"], fmt or "wav", "format of the signed URL")
+        check(re.match(r"^[0-9a-f]{64}$", q["sig"]) is not None, "sig %r is not 64 lower hex",
+              q["sig"])
+        check(q["expires"].isdigit(), "expires %r is not unix seconds", q["expires"])
+        exp = parse_iso(j.get("expires_at"), "expires_at")
+        eq(int(exp.timestamp()), int(q["expires"]), "expires_at vs the URL's expires")
+        return url, exp, q
+
+    def get_url(self, url, headers=None, method="GET"):
+        """GET (or HEAD) a relative URL through nginx with no Authorization."""
+        return self.https(method, url, dict(headers or {}))
+
+    @property
+    def signing_key(self):
+        key = self.env.get("CALLPIPE_SIGNING_KEY") or self.conf_get("api.signing_key")
+        check(key, "no signing key in stack.env or %s", self.conf)
+        return key
+
+    def cached_file(self, recording_sid, ext="wav"):
+        """The path of a recording's cached file (cache_dir/<RE>.<ext>,
+        else the first such name below cache_dir), or None."""
+        name = "%s.%s" % (recording_sid, ext)
+        p = os.path.join(self.cache_dir, name)
+        if os.path.isfile(p):
+            return p
+        for d, _, files in os.walk(self.cache_dir):
+            if name in files:
+                return os.path.join(d, name)
+        return None
+
+    def api_call(self):
+        """A completed call of the demo business, made once per run and
+        shared by the API tests that only read it: (info, row)."""
+        def make():
+            info, _, row = self.completed_call("short")
+            return info, row
+        return self.memo("api_completed_call", make)
+
+    # ------------------------------------------------------------ root SQL
+
+    def root_db(self):
+        """A pymysql connection as MariaDB's root (unix_socket
+        authentication: the local stack runs as root)."""
+        return pymysql.connect(unix_socket=self.env["MYSQL_SOCKET"], user="root",
+                               charset="utf8mb4", autocommit=True, connect_timeout=10,
+                               read_timeout=60, init_command="SET time_zone = '+00:00'",
+                               cursorclass=pymysql.cursors.DictCursor)
+
+    def capture_sql(self, fn, match=r"\bcall_log\b"):
+        """Runs fn() with MariaDB's general log on (log_output TABLE) and
+        returns the SELECT statements callpipe's own user sent meanwhile
+        whose text matches the regex match, as executed (a prepared
+        statement's Execute has its values in place), oldest first. The
+        settings are put back and the log table emptied."""
+        conn = self.root_db()
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT @@global.general_log AS g, @@global.log_output AS o")
+                old = cur.fetchone()
+                cur.execute("SET GLOBAL general_log = 0")
+                cur.execute("TRUNCATE TABLE mysql.general_log")
+                cur.execute("SET GLOBAL log_output = 'TABLE'")
+                cur.execute("SET GLOBAL general_log = 1")
+                try:
+                    fn()
+                finally:
+                    cur.execute("SET GLOBAL general_log = 0")
+                cur.execute("SELECT command_type, CONVERT(argument USING utf8mb4) AS q "
+                            "FROM mysql.general_log WHERE user_host LIKE %s "
+                            "AND command_type IN ('Query', 'Execute') ORDER BY event_time",
+                            (self.env["MYSQL_USER"] + "[%",))
+                rows = cur.fetchall()
+                cur.execute("TRUNCATE TABLE mysql.general_log")
+                cur.execute("SET GLOBAL log_output = %s", (old["o"],))
+                cur.execute("SET GLOBAL general_log = %s", (int(old["g"]),))
+        finally:
+            conn.close()
+        rx = re.compile(match, re.I)
+        return [r["q"] for r in rows
+                if r["q"].lstrip().upper().startswith("SELECT") and rx.search(r["q"])]
+
+    @contextlib.contextmanager
+    def scratch_database(self):
+        """A database callpipe_scratch_<pid> with callpipe's schema
+        (callpipectl -c <copy pointing at it> migrate); yields (name,
+        connect) where connect() is a pymysql connection to it; dropped at
+        the end. Scratch databases of processes that are gone are dropped
+        first."""
+        name = "callpipe_scratch_%d" % os.getpid()
+        admin = self.db()
+        try:
+            with admin.cursor() as cur:
+                cur.execute("SHOW DATABASES LIKE 'callpipe\\_scratch\\_%%'")
+                for r in cur.fetchall():
+                    db = list(r.values())[0]
+                    pid = db.rsplit("_", 1)[-1]
+                    if pid.isdigit() and (int(pid) == os.getpid() or not _alive(int(pid))):
+                        cur.execute("DROP DATABASE `%s`" % db)
+                cur.execute("CREATE DATABASE `%s` CHARACTER SET utf8mb4 "
+                            "COLLATE utf8mb4_unicode_ci" % name)
+            tmp = tempfile.mkdtemp(prefix="itest-scratch-")
+            try:
+                conf = self.conf_copy({"database.name": name}, tmp)
+                out = self.ctl("migrate", conf=conf, timeout=120)
+                check(out.returncode == 0, "callpipectl migrate of %s: exit %d: %s", name,
+                      out.returncode, out.stderr.strip())
+                yield name, lambda: self.db(database=name)
+            finally:
+                for f in os.listdir(tmp):
+                    os.unlink(os.path.join(tmp, f))
+                os.rmdir(tmp)
+        finally:
+            try:
+                with admin.cursor() as cur:
+                    cur.execute("DROP DATABASE IF EXISTS `%s`" % name)
+            finally:
+                admin.close()
+
+    # ------------------------------------------------------------ a second fcgi
+
+    @contextlib.contextmanager
+    def fcgi_instance(self, overrides, children=2):
+        """Runs a callpipe-fcgi master of our own with a copy of the config
+        (overrides applied; its own socket in a temporary directory, no
+        workers) beside the stack's, and yields a FcgiInstance; stops it
+        (SIGTERM to its pid, then SIGKILL to its process group) at the end.
+        For settings the stack's master must not change, e.g. a
+        signing_key_previous."""
+        fcgi_bin = os.path.join(self.env["CALLPIPE_BUILD"], "fcgi-app", "callpipe-fcgi",
+                                "callpipe-fcgi")
+        tmp = tempfile.mkdtemp(prefix="itest-fcgi-")
+        sock = os.path.join(tmp, "fcgi.sock")
+        ov = {"fcgi.socket": sock, "fcgi.children": children, "worker.processes": 0}
+        ov.update(overrides)
+        conf = conf_with(self.conf, ov, os.path.join(tmp, "callpipe.conf"))
+        log_path = os.path.join(tmp, "callpipe-fcgi.log")
+        logf = open(log_path, "ab")
+        proc = subprocess.Popen([fcgi_bin, "-c", conf], stdin=subprocess.DEVNULL,
+                                stdout=logf, stderr=logf, start_new_session=True,
+                                env=self.ctl_env())
+        inst = FcgiInstance(proc, sock, conf, log_path)
+        try:
+            deadline = time.monotonic() + 20
+            while not os.path.exists(sock):
+                check(proc.poll() is None, "our callpipe-fcgi exited %r at start: %s",
+                      proc.returncode, inst.log()[-1500:])
+                check(time.monotonic() < deadline, "our callpipe-fcgi made no socket in 20 s")
+                time.sleep(0.05)
+            yield inst
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    pass
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)   # its children, if any are left
+            except OSError:
+                pass
+            if proc.poll() is None:
+                proc.wait(5)
+            logf.close()
+            for f in os.listdir(tmp):
+                os.unlink(os.path.join(tmp, f))
+            os.rmdir(tmp)
 
     # ------------------------------------------------------------ programs
 

@@ -24,6 +24,7 @@ static int nfiles;
 static const char *const env_vars[] = {
 	"CALLPIPE_TWILIO_AUTH_TOKEN", "CALLPIPE_TWILIO_ACCOUNT_SID",
 	"CALLPIPE_DB_USER", "CALLPIPE_DB_PASSWORD", "CALLPIPE_SIGNING_KEY",
+	"CALLPIPE_SIGNING_KEY_PREVIOUS",
 	"CALLPIPE_STT_BACKEND", "CALLPIPE_STT_BASE_URL", "CALLPIPE_STT_MODEL",
 	"CALLPIPE_STT_LANGUAGE", "CALLPIPE_STT_API_KEY",
 	"CALLPIPE_SUMMARY_BACKEND", "CALLPIPE_SUMMARY_BASE_URL",
@@ -32,9 +33,20 @@ static const char *const env_vars[] = {
 
 #define GOOD_SID "AC0123456789abcdef0123456789abcdef"
 
-/* The smallest file that loads: every required key and nothing else. */
+/*
+ * The smallest file that loads: every required key and nothing else. The
+ * api group shares line 1 so that the line numbers of the tests below
+ * (":11:" is the first line after BASE) stay what they were before
+ * api.signing_key became required; BASE_NO_API is BASE without it.
+ */
+#define BASE_API "api = { signing_key = \"basekey\"; };"
 #define BASE \
+	"public_base_url = \"https://calls.example.com\"; " BASE_API "\n" /* 1 */ \
+	BASE_TAIL
+#define BASE_NO_API \
 	"public_base_url = \"https://calls.example.com\";\n" /* 1 */ \
+	BASE_TAIL
+#define BASE_TAIL \
 	"database = {\n"                                    /* 2 */ \
 	"  socket = \"/tmp/db.sock\";\n"                    /* 3 */ \
 	"  user = \"u\";\n"                                 /* 4 */ \
@@ -123,7 +135,8 @@ load_text(const char *text, struct cp_conf *c, char *err, size_t errlen)
 #define BASE_URL_OK(u) \
 	"public_base_url = \"" u "\";\n" \
 	"database = {\n  socket = \"/s\";\n  user = \"u\";\n  name = \"n\";\n};\n" \
-	"twilio = {\n  account_sid = \"" GOOD_SID "\";\n  auth_token = \"t\";\n};\n"
+	"twilio = {\n  account_sid = \"" GOOD_SID "\";\n  auth_token = \"t\";\n};\n" \
+	BASE_API "\n"
 
 static void
 load_ok(const char *text, struct cp_conf *c)
@@ -155,8 +168,10 @@ START_TEST(test_sample_loads_with_every_value)
 	struct cp_conf c;
 	const char *sample = TOP_SRCDIR "/etc/callpipe.conf";
 
-	/* The sample leaves the auth token to the environment. */
+	/* The sample leaves the auth token and the signing key to the
+	 * environment (or the operator's edit: it does not load as it is). */
 	setenv("CALLPIPE_TWILIO_AUTH_TOKEN", "sample-token", 1);
+	setenv("CALLPIPE_SIGNING_KEY", "sample-signing-key", 1);
 	ck_assert_msg(conf_load(sample, &c, err, sizeof(err)) == CP_OK,
 	    "%s", err);
 	ck_assert_str_eq(c.path, sample);
@@ -181,6 +196,7 @@ START_TEST(test_sample_loads_with_every_value)
 	ck_assert_str_eq(c.recording.nginx_internal_prefix, "/_recordings/");
 	ck_assert_int_eq(c.recording.retention_days, 7);
 	ck_assert_int_eq(c.recording.fetch_timeout_ms, 10000);
+	ck_assert_int_eq(c.recording.miss_wait_ms, 1500);
 	ck_assert_str_eq(c.stt.backend, "pocketsphinx");
 	ck_assert_str_eq(c.stt.ps_hmm, "/usr/share/pocketsphinx/model/en-us/en-us");
 	ck_assert_str_eq(c.stt.ps_lm,
@@ -218,7 +234,9 @@ START_TEST(test_sample_loads_with_every_value)
 	ck_assert_int_eq(c.worker.backoff_base_ms, 5000);
 	ck_assert_int_eq(c.worker.backoff_max_ms, 600000);
 	ck_assert_int_eq(c.worker.reconcile_delay_s, 300);
-	ck_assert_str_eq(c.api.signing_key, "");
+	ck_assert_str_eq(c.api.signing_key, "sample-signing-key");
+	ck_assert_str_eq(c.api.signing_key_previous, "");
+	ck_assert_int_eq(c.api.signed_url_ttl_s, 300);
 	ck_assert_int_eq(c.log_level, LOG_LVL_INFO);
 	conf_free(&c);
 	ck_assert(is_zeroed(&c));
@@ -233,6 +251,7 @@ START_TEST(test_defaults_match_sample)
 	struct cp_conf s, d;
 
 	setenv("CALLPIPE_TWILIO_AUTH_TOKEN", "t", 1);
+	setenv("CALLPIPE_SIGNING_KEY", "k", 1);
 	ck_assert_msg(conf_load(TOP_SRCDIR "/etc/callpipe.conf", &s, err,
 	    sizeof(err)) == CP_OK, "%s", err);
 	clear_env();
@@ -252,6 +271,7 @@ START_TEST(test_defaults_match_sample)
 	ck_assert_int_eq(d.recording.retention_days, s.recording.retention_days);
 	ck_assert_int_eq(d.recording.fetch_timeout_ms,
 	    s.recording.fetch_timeout_ms);
+	ck_assert_int_eq(d.recording.miss_wait_ms, s.recording.miss_wait_ms);
 	ck_assert_str_eq(d.stt.backend, s.stt.backend);
 	ck_assert_str_eq(d.stt.ps_hmm, s.stt.ps_hmm);
 	ck_assert_str_eq(d.stt.ps_lm, s.stt.ps_lm);
@@ -270,7 +290,9 @@ START_TEST(test_defaults_match_sample)
 	ck_assert_int_eq(d.worker.backoff_base_ms, s.worker.backoff_base_ms);
 	ck_assert_int_eq(d.worker.backoff_max_ms, s.worker.backoff_max_ms);
 	ck_assert_int_eq(d.worker.reconcile_delay_s, s.worker.reconcile_delay_s);
-	ck_assert_str_eq(d.api.signing_key, s.api.signing_key);
+	ck_assert_str_eq(d.api.signing_key_previous,
+	    s.api.signing_key_previous);
+	ck_assert_int_eq(d.api.signed_url_ttl_s, s.api.signed_url_ttl_s);
 	ck_assert_int_eq(d.log_level, s.log_level);
 	/* Optional gazetteers default to no entries, not to the sample's. */
 	ck_assert_int_eq(d.summary.services.nentries, 0);
@@ -279,6 +301,7 @@ START_TEST(test_defaults_match_sample)
 	/* Values BASE gave. */
 	ck_assert_str_eq(d.db.socket, "/tmp/db.sock");
 	ck_assert_str_eq(d.twilio.auth_token, "filetoken");
+	ck_assert_str_eq(d.api.signing_key, "basekey");
 	conf_free(&s);
 	conf_free(&d);
 }
@@ -395,7 +418,7 @@ START_TEST(test_missing_required)
 	    "public_base_url = \"https://calls.example.com\";\n"
 	    "database = {\n  host = \"\";\n  user = \"u\";\n  name = \"n\";\n};\n"
 	    "twilio = {\n  account_sid = \"" GOOD_SID "\";\n"
-	    "  auth_token = \"t\";\n};\n",
+	    "  auth_token = \"t\";\n};\n" BASE_API "\n",
 	    ":2: database.socket: missing (or set database.host)");
 	/* host alone is enough. */
 	{
@@ -405,7 +428,7 @@ START_TEST(test_missing_required)
 		    "database = {\n  host = \"db.internal\";\n  user = \"u\";\n"
 		    "  name = \"n\";\n};\n"
 		    "twilio = {\n  account_sid = \"" GOOD_SID "\";\n"
-		    "  auth_token = \"t\";\n};\n", &c);
+		    "  auth_token = \"t\";\n};\n" BASE_API "\n", &c);
 		ck_assert_str_eq(c.db.host, "db.internal");
 		ck_assert_str_eq(c.db.socket, "");
 		ck_assert_str_eq(c.public_base_url, "https://10.0.0.1:8080");
@@ -449,7 +472,7 @@ START_TEST(test_env_overrides_file)
 	setenv("CALLPIPE_DB_USER", "envuser", 1);
 	setenv("CALLPIPE_DB_PASSWORD", "envpass", 1);
 	setenv("CALLPIPE_SIGNING_KEY", "envkey", 1);
-	load_ok(BASE "api = {\n  signing_key = \"filekey\";\n};\n", &c);
+	load_ok(BASE_NO_API "api = {\n  signing_key = \"filekey\";\n};\n", &c);
 	ck_assert_str_eq(c.twilio.auth_token, "envtoken");
 	ck_assert_str_eq(c.twilio.account_sid,
 	    "ACffffffffffffffffffffffffffffffff");
@@ -460,7 +483,7 @@ START_TEST(test_env_overrides_file)
 
 	/* Without the environment the file's values stand. */
 	clear_env();
-	load_ok(BASE "api = {\n  signing_key = \"filekey\";\n};\n", &c);
+	load_ok(BASE_NO_API "api = {\n  signing_key = \"filekey\";\n};\n", &c);
 	ck_assert_str_eq(c.twilio.auth_token, "filetoken");
 	ck_assert_str_eq(c.twilio.account_sid, GOOD_SID);
 	ck_assert_str_eq(c.db.user, "u");
@@ -481,9 +504,11 @@ START_TEST(test_env_supplies_and_is_checked)
 	/* The environment fills keys the file leaves out. */
 	setenv("CALLPIPE_TWILIO_AUTH_TOKEN", "envtoken", 1);
 	setenv("CALLPIPE_DB_USER", "envuser", 1);
+	setenv("CALLPIPE_SIGNING_KEY", "envkey", 1);
 	load_ok(partial, &c);
 	ck_assert_str_eq(c.twilio.auth_token, "envtoken");
 	ck_assert_str_eq(c.db.user, "envuser");
+	ck_assert_str_eq(c.api.signing_key, "envkey");
 	conf_free(&c);
 
 	/* A value from the environment is checked like one from the file,
@@ -496,6 +521,69 @@ START_TEST(test_env_supplies_and_is_checked)
 	setenv("CALLPIPE_TWILIO_AUTH_TOKEN", "", 1);
 	expect_error(BASE, ": twilio.auth_token: missing "
 	    "(CALLPIPE_TWILIO_AUTH_TOKEN is empty)");
+}
+END_TEST
+
+/* Signed download URLs (issue 6): the key is required and never empty,
+ * the environment still wins, the previous key and the two ranges. */
+#define SIGNING_EMPTY "api.signing_key: must not be empty: signed download " \
+	"URLs need a secret key, e.g. the output of: openssl rand -hex 32"
+START_TEST(test_signing_keys)
+{
+	struct cp_conf c;
+
+	/* No api group at all: no line to name. */
+	expect_error(BASE_NO_API, ": " SIGNING_EMPTY
+	    " (or set CALLPIPE_SIGNING_KEY)");
+	/* The group without the key: the group's line. */
+	expect_error(BASE_NO_API "api = {\n  signed_url_ttl_s = 60;\n};\n",
+	    ":11: " SIGNING_EMPTY " (or set CALLPIPE_SIGNING_KEY)");
+	/* The sample's empty value: its own line. */
+	expect_error(BASE_NO_API "api = {\n  signing_key = \"\";\n};\n",
+	    ":12: " SIGNING_EMPTY " (or set CALLPIPE_SIGNING_KEY)");
+	/* Set but empty in the environment: it wins, and is named. */
+	setenv("CALLPIPE_SIGNING_KEY", "", 1);
+	expect_error(BASE, ": " SIGNING_EMPTY " (from CALLPIPE_SIGNING_KEY)");
+	/* The environment supplies a key the file leaves empty. */
+	setenv("CALLPIPE_SIGNING_KEY", "envkey", 1);
+	load_ok(BASE_NO_API "api = {\n  signing_key = \"\";\n};\n", &c);
+	ck_assert_str_eq(c.api.signing_key, "envkey");
+	ck_assert_str_eq(c.api.signing_key_previous, "");
+	ck_assert_int_eq(c.api.signed_url_ttl_s, 300);
+	ck_assert_int_eq(c.recording.miss_wait_ms, 1500);
+	conf_free(&c);
+	unsetenv("CALLPIPE_SIGNING_KEY");
+
+	/* Rotation: the previous key from the file, or the environment. */
+	load_ok(BASE_NO_API "api = {\n  signing_key = \"new\";\n"
+	    "  signing_key_previous = \"old\";\n  signed_url_ttl_s = 86400;\n"
+	    "};\nrecording = {\n  miss_wait_ms = 0;\n};\n", &c);
+	ck_assert_str_eq(c.api.signing_key, "new");
+	ck_assert_str_eq(c.api.signing_key_previous, "old");
+	ck_assert_int_eq(c.api.signed_url_ttl_s, 86400);
+	ck_assert_int_eq(c.recording.miss_wait_ms, 0);
+	conf_free(&c);
+	setenv("CALLPIPE_SIGNING_KEY_PREVIOUS", "envold", 1);
+	load_ok(BASE "recording = {\n  miss_wait_ms = 5000;\n};\n", &c);
+	ck_assert_str_eq(c.api.signing_key, "basekey");
+	ck_assert_str_eq(c.api.signing_key_previous, "envold");
+	ck_assert_int_eq(c.recording.miss_wait_ms, 5000);
+	conf_free(&c);
+	unsetenv("CALLPIPE_SIGNING_KEY_PREVIOUS");
+
+	/* Ranges. */
+	expect_error(BASE_NO_API "api = {\n  signing_key = \"k\";\n"
+	    "  signed_url_ttl_s = 0;\n};\n",
+	    ":13: api.signed_url_ttl_s: must be between 1 and 86400");
+	expect_error(BASE_NO_API "api = {\n  signing_key = \"k\";\n"
+	    "  signed_url_ttl_s = 86401;\n};\n",
+	    ":13: api.signed_url_ttl_s: must be between 1 and 86400");
+	expect_error(BASE "recording = {\n  miss_wait_ms = 5001;\n};\n",
+	    ":12: recording.miss_wait_ms: must be between 0 and 5000");
+	expect_error(BASE "recording = {\n  miss_wait_ms = -1;\n};\n",
+	    ":12: recording.miss_wait_ms: must be between 0 and 5000");
+	expect_error(BASE_NO_API "api = {\n  signing_key = 42;\n};\n",
+	    ":12: api.signing_key: must be a string");
 }
 END_TEST
 
@@ -827,6 +915,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_bad_account_sid);
 	tcase_add_test(tc, test_env_overrides_file);
 	tcase_add_test(tc, test_env_supplies_and_is_checked);
+	tcase_add_test(tc, test_signing_keys);
 	tcase_add_test(tc, test_unknown_key_in_gazetteer_entry);
 	tcase_add_test(tc, test_parse_error_names_line);
 	tcase_add_test(tc, test_socket_mode_octal);

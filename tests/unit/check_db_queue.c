@@ -7,17 +7,26 @@
  * CALLPIPE_CONF it exits 77 (automake's "skipped").
  */
 #include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
 #include <mysql.h>
+#include <sndfile.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "calls.h"
 #include "conf.h"
 #include "db.h"
+#include "jobkey.h"
+#include "jobs.h"
 #include "migrate.h"
 #include "queue.h"
+#include "store.h"
 #include "worker.h"
 
 static struct cp_conf conf;
@@ -358,6 +367,344 @@ START_TEST(test_dba_view_lists_stuck_calls)
 }
 END_TEST
 
+/* ------------------------------------------------ refill_recording */
+
+/* A call whose three stages completed long ago, with its recording. */
+static void
+completed_call(char *ca, char *re)
+{
+	char url[600], sql[1200];
+
+	random_sid(ca, "CA");
+	random_sid(re, "RE");
+	ck_assert_int_eq(calls_ensure(db, ca), CP_OK);
+	ck_assert_int_eq(store_recording_url(&conf, re, url, sizeof(url)),
+	    CP_OK);
+	cp_fmt(sql, sizeof(sql), "UPDATE call_log SET recording_sid = '%s', "
+	    "recording_url = '%s', recording_status = 'completed', "
+	    "transcript_status = 'completed', summary_status = 'completed', "
+	    "last_error = NULL WHERE call_sid = '%s'", re, url, ca);
+	exec_ok(sql);
+}
+
+/* The three statuses, last_error and retry_count of ca, one string. */
+static char *
+row_state(const char *ca)
+{
+	char sql[300];
+
+	cp_fmt(sql, sizeof(sql), "SELECT CONCAT_WS(' ', recording_status, "
+	    "transcript_status, summary_status, COALESCE(last_error, 'NULL'), "
+	    "retry_count) FROM call_log WHERE call_sid = '%s'", ca);
+	return cell(sql);
+}
+
+/* Two refills of one recording within a minute are one job, keyed
+ * refill:<RE>:<minute>; the next minute may queue another. */
+START_TEST(test_refill_enqueue_dedupe_per_minute)
+{
+	char ca[35], re[35], sql[400], key[QUEUE_KEY_MAX + 1], *v;
+	int m0, m1;
+
+	exec_ok("UPDATE jobs SET state = 'done' WHERE state IN ('queued','running')");
+	do {   /* both calls in one minute: start again across a boundary */
+		completed_call(ca, re);
+		m0 = jobkey_minute((long long)time(NULL));
+		ck_assert_int_eq(jobs_enqueue_refill(db, &conf, ca, re, STORE_WAV),
+		    CP_OK);
+		ck_assert_int_eq(jobs_enqueue_refill(db, &conf, ca, re, STORE_MP3),
+		    CP_OK);
+		m1 = jobkey_minute((long long)time(NULL));
+	} while (m0 != m1);
+	cp_fmt(sql, sizeof(sql), "SELECT COUNT(*) FROM jobs WHERE call_sid = "
+	    "'%s'", ca);
+	ck_assert_int_eq(count(sql), 1);
+	cp_fmt(sql, sizeof(sql), "SELECT CONCAT_WS(' ', kind, state, "
+	    "dedupe_key, max_attempts) FROM jobs WHERE call_sid = '%s'", ca);
+	v = cell(sql);
+	cp_fmt(key, sizeof(key), "refill_recording queued refill:%s:%d %d", re,
+	    m0, conf.worker.max_attempts);
+	ck_assert_str_eq(v, key);
+	free(v);
+	/* The next minute's key is another job. */
+	ck_assert_int_eq(jobs_enqueue(db, JOB_REFILL_RECORDING, ca, re, m0 + 1,
+	    conf.worker.max_attempts, 0, NULL), CP_OK);
+	cp_fmt(sql, sizeof(sql), "SELECT COUNT(*) FROM jobs WHERE call_sid = "
+	    "'%s'", ca);
+	ck_assert_int_eq(count(sql), 2);
+	/* The row is not touched by queueing. */
+	v = row_state(ca);
+	ck_assert_str_eq(v, "completed completed completed NULL 0");
+	free(v);
+	ck_assert_int_eq(jobs_enqueue_refill(db, &conf, "CA1", re, STORE_WAV),
+	    CP_INPUT);
+	ck_assert_int_eq(jobs_enqueue_refill(db, &conf, ca, ca, STORE_WAV),
+	    CP_INPUT);
+	ck_assert_int_eq(jobs_enqueue_refill(db, &conf, ca, re,
+	    (enum store_format)7), CP_INPUT);
+	ck_assert_int_eq(count(sql), 2);
+}
+END_TEST
+
+/* A refill that fails every time is retried with the job backoff and ends
+ * dead with jobs.last_error; the call's stages and last_error never move. */
+START_TEST(test_refill_failing_ends_dead_row_untouched)
+{
+	struct queue_job j;
+	struct job_outcome o;
+	bool got;
+	char ca[35], re[35], sql[300], *v;
+
+	exec_ok("UPDATE jobs SET state = 'done' WHERE state IN ('queued','running')");
+	completed_call(ca, re);
+	ck_assert_int_eq(jobs_enqueue(db, JOB_REFILL_RECORDING, ca, re,
+	    jobkey_minute((long long)time(NULL)), 3, 0, NULL), CP_OK);
+	for (int attempt = 1; attempt <= 3; attempt++) {
+		ck_assert_int_eq(queue_claim(db, "worker-r", 60, &j, &got), CP_OK);
+		ck_assert_msg(got, "attempt %d not claimable", attempt);
+		ck_assert_str_eq(j.kind, JOB_REFILL_RECORDING);
+		memset(&o, 0, sizeof(o));
+		o.retry_after_ms = -1;
+		o.rc = CP_UPSTREAM;
+		cp_fmt(o.reason, sizeof(o.reason), "refill: recording media: "
+		    "Twilio answered HTTP 503");
+		ck_assert_int_eq(worker_finish(db, &conf, &j, &o), CP_OK);
+		cp_fmt(sql, sizeof(sql), "SELECT CONCAT(state, ' ', "
+		    "run_after > NOW(3)) FROM jobs WHERE id = %llu", j.id);
+		v = cell(sql);
+		ck_assert_str_eq(v, attempt < 3 ? "queued 1" : "dead 0");
+		free(v);
+		v = row_state(ca);
+		ck_assert_str_eq(v, "completed completed completed NULL 0");
+		free(v);
+		cp_fmt(sql, sizeof(sql), "UPDATE jobs SET run_after = NOW(3) "
+		    "WHERE id = %llu", j.id);
+		exec_ok(sql);
+	}
+	cp_fmt(sql, sizeof(sql), "SELECT last_error FROM jobs WHERE id = %llu",
+	    j.id);
+	v = cell(sql);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_ptr_nonnull(strstr(v, "HTTP 503"));
+	free(v);
+}
+END_TEST
+
+/* A 2-channel 8 kHz WAV of secs seconds at path. */
+static void
+write_wav(const char *path, double secs)
+{
+	SF_INFO info;
+	SNDFILE *sf;
+	float fr[2];
+
+	memset(&info, 0, sizeof(info));
+	info.channels = 2;
+	info.samplerate = 8000;
+	info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
+	sf = sf_open(path, SFM_WRITE, &info);
+	ck_assert_msg(sf != NULL, "%s: %s", path, sf_strerror(NULL));
+	for (int i = 0; i < (int)(secs * 8000); i++) {
+		fr[0] = 0.4f * (float)sin(i * 0.3);
+		fr[1] = 0.2f * (float)sin(i * 0.1);
+		ck_assert(sf_writef_float(sf, fr, 1) == 1);
+	}
+	ck_assert_int_eq(sf_close(sf), 0);
+}
+
+static void
+rm_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char p[600];
+
+	while (d != NULL && (de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.' || strncmp(de->d_name, ".tmp-", 5) == 0) {
+			cp_fmt(p, sizeof(p), "%s/%s", dir, de->d_name);
+			(void)unlink(p);
+		}
+	if (d != NULL)
+		closedir(d);
+	(void)rmdir(dir);
+}
+
+/* The refill job's run (from the job-kind table), with the WAV still
+ * cached and the MP3 gone: it encodes the MP3 without Twilio, finishes
+ * done, and moves nothing in the row. A refill of a recording that never
+ * completed is refused for good. */
+START_TEST(test_refill_run_encodes_missing_mp3)
+{
+	const struct job_kind *k = jobs_find(JOB_REFILL_RECORDING);
+	char dir[64] = "/tmp/check-db-refill.XXXXXX", wav[600], mp3[600];
+	char ca[35], re[35], sql[300], *v;
+	struct queue_job j;
+	struct job_outcome o;
+	struct calls_row row;
+	struct job_ctx ctx = { &conf, NULL, &j };
+	long long bytes;
+	bool got;
+	SF_INFO info;
+	SNDFILE *sf;
+
+	ck_assert_ptr_nonnull(k);
+	ck_assert(k->stageless);
+	ck_assert(k->redo_finished);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	free(conf.recording.cache_dir);
+	conf.recording.cache_dir = strdup(dir);
+	ctx.db = db;
+	exec_ok("UPDATE jobs SET state = 'done' WHERE state IN ('queued','running')");
+	completed_call(ca, re);
+	ck_assert_int_eq(store_path(&conf, re, STORE_WAV, wav, sizeof(wav)),
+	    CP_OK);
+	write_wav(wav, 2.0);
+	ck_assert_int_eq(store_cached(&conf, re, STORE_MP3, mp3, sizeof(mp3),
+	    &bytes), CP_NOTFOUND);
+	ck_assert_int_eq(jobs_enqueue_refill(db, &conf, ca, re, STORE_MP3),
+	    CP_OK);
+	ck_assert_int_eq(queue_claim(db, "worker-r", 60, &j, &got), CP_OK);
+	ck_assert(got);
+	ck_assert_int_eq(calls_get(db, ca, &row), CP_OK);
+	memset(&o, 0, sizeof(o));
+	o.retry_after_ms = -1;
+	k->run(&ctx, &row, &o);
+	ck_assert_msg(o.rc == CP_OK, "%s: %s", cp_strerror(o.rc), o.reason);
+	ck_assert_int_eq(store_cached(&conf, re, STORE_MP3, mp3, sizeof(mp3),
+	    &bytes), CP_OK);
+	memset(&info, 0, sizeof(info));
+	sf = sf_open(mp3, SFM_READ, &info);
+	ck_assert_ptr_nonnull(sf);
+	sf_close(sf);
+	ck_assert_int_eq(info.channels, 2);
+	ck_assert(fabs((double)info.frames / info.samplerate - 2.0) <= 0.1);
+	ck_assert_int_eq(worker_finish(db, &conf, &j, &o), CP_OK);
+	cp_fmt(sql, sizeof(sql), "SELECT state FROM jobs WHERE id = %llu", j.id);
+	v = cell(sql);
+	ck_assert_str_eq(v, "done");
+	free(v);
+	v = row_state(ca);
+	ck_assert_str_eq(v, "completed completed completed NULL 0");
+	free(v);
+	/* Nothing else queued (no next kind). */
+	ck_assert_int_eq(count("SELECT COUNT(*) FROM jobs WHERE state = "
+	    "'queued'"), 0);
+
+	/* A recording that failed has nothing to refill: permanent. */
+	cp_fmt(sql, sizeof(sql), "UPDATE call_log SET recording_status = "
+	    "'failed' WHERE call_sid = '%s'", ca);
+	exec_ok(sql);
+	ck_assert_int_eq(calls_get(db, ca, &row), CP_OK);
+	memset(&o, 0, sizeof(o));
+	k->run(&ctx, &row, &o);
+	ck_assert_int_eq(o.rc, CP_INPUT);
+	ck_assert_ptr_nonnull(strstr(o.reason, "refill"));
+	rm_dir(dir);
+}
+END_TEST
+
+/* ------------------------------------------------ jobs_retry_stage */
+
+static void
+set_stages(const char *ca, const char *rec, const char *tr, const char *su)
+{
+	char sql[400];
+
+	cp_fmt(sql, sizeof(sql), "UPDATE call_log SET recording_status = '%s', "
+	    "transcript_status = '%s', summary_status = '%s', last_error = "
+	    "'boom' WHERE call_sid = '%s'", rec, tr, su, ca);
+	exec_ok(sql);
+}
+
+static long long
+jobs_with_key(const char *prefix, const char *id, int n)
+{
+	char key[QUEUE_KEY_MAX + 1], sql[400];
+
+	cp_fmt(key, sizeof(key), "%s:%s:%d", prefix, id, n);
+	cp_fmt(sql, sizeof(sql), "SELECT COUNT(*) FROM jobs WHERE dedupe_key = "
+	    "'%s' AND state = 'queued'", key);
+	return count(sql);
+}
+
+START_TEST(test_retry_stage)
+{
+	char ca[35], re[35], *v;
+	enum calls_stage stage = CALLS_RECORDING;
+	int n = -1;
+
+	completed_call(ca, re);
+	set_stages(ca, "completed", "failed", "pending");
+
+	/* A stage that is not failed: CP_INPUT (the API's 409), *stage names
+	 * it, nothing changes. */
+	ck_assert_int_eq(jobs_retry_stage(db, &conf, ca, CALLS_RECORDING,
+	    &stage, &n), CP_INPUT);
+	ck_assert_int_eq(stage, CALLS_RECORDING);
+	ck_assert_int_eq(jobs_retry_stage(db, &conf, ca, CALLS_SUMMARY, &stage,
+	    &n), CP_INPUT);
+	ck_assert_int_eq(stage, CALLS_SUMMARY);
+	v = row_state(ca);
+	ck_assert_str_eq(v, "completed failed pending boom 0");
+	free(v);
+	ck_assert_int_eq(jobs_retry_stage(db, &conf, ca, 3, &stage, &n),
+	    CP_INPUT);
+	ck_assert_int_eq(jobs_retry_stage(db, &conf, ca, -2, &stage, &n),
+	    CP_INPUT);
+	ck_assert_int_eq(count("SELECT COUNT(*) FROM jobs"), 0);
+
+	/* The failed transcript: it and the summary after it reset, the
+	 * recording before it kept; transcribe:<CA>:1 queued. */
+	ck_assert_int_eq(jobs_retry_stage(db, &conf, ca, CALLS_TRANSCRIPT,
+	    &stage, &n), CP_OK);
+	ck_assert_int_eq(stage, CALLS_TRANSCRIPT);
+	ck_assert_int_eq(n, 1);
+	v = row_state(ca);
+	ck_assert_str_eq(v, "completed pending pending NULL 1");
+	free(v);
+	ck_assert_int_eq(jobs_with_key("transcribe", ca, 1), 1);
+	/* Retrying it again: no longer failed. */
+	ck_assert_int_eq(jobs_retry_stage(db, &conf, ca, CALLS_TRANSCRIPT,
+	    &stage, &n), CP_INPUT);
+
+	/* Only the summary failed: summarize:<CA>:2, the transcript kept. */
+	set_stages(ca, "completed", "completed", "failed");
+	ck_assert_int_eq(jobs_retry_stage(db, &conf, ca, CALLS_SUMMARY, &stage,
+	    &n), CP_OK);
+	ck_assert_int_eq(n, 2);
+	v = row_state(ca);
+	ck_assert_str_eq(v, "completed completed pending NULL 2");
+	free(v);
+	ck_assert_int_eq(jobs_with_key("summarize", ca, 2), 1);
+
+	/* The recording: every later stage resets, even completed ones, and
+	 * the fetch is keyed by the RecordingSid. */
+	set_stages(ca, "failed", "completed", "completed");
+	ck_assert_int_eq(jobs_retry_stage(db, &conf, ca, CALLS_RECORDING,
+	    &stage, &n), CP_OK);
+	ck_assert_int_eq(stage, CALLS_RECORDING);
+	ck_assert_int_eq(n, 3);
+	v = row_state(ca);
+	ck_assert_str_eq(v, "pending pending pending NULL 3");
+	free(v);
+	ck_assert_int_eq(jobs_with_key("fetch", re, 3), 1);
+
+	/* -1 (jobs_retry, callpipectl): the first failed stage. */
+	set_stages(ca, "completed", "failed", "failed");
+	ck_assert_int_eq(jobs_retry(db, &conf, ca, &stage, &n), CP_OK);
+	ck_assert_int_eq(stage, CALLS_TRANSCRIPT);
+	ck_assert_int_eq(n, 4);
+	ck_assert_int_eq(jobs_with_key("transcribe", ca, 4), 1);
+	set_stages(ca, "completed", "completed", "completed");
+	ck_assert_int_eq(jobs_retry(db, &conf, ca, &stage, &n), CP_INPUT);
+
+	/* No such call. */
+	random_sid(ca, "CA");
+	ck_assert_int_eq(jobs_retry_stage(db, &conf, ca, CALLS_TRANSCRIPT,
+	    &stage, &n), CP_NOTFOUND);
+}
+END_TEST
+
 START_TEST(test_backoff_grows_with_jitter_and_cap)
 {
 	for (int i = 0; i < 200; i++) {
@@ -397,6 +744,10 @@ main(void)
 	tcase_add_test(tc, test_extend_lease_keeps_job);
 	tcase_add_test(tc, test_dba_view_lists_stuck_calls);
 	tcase_add_test(tc, test_backoff_grows_with_jitter_and_cap);
+	tcase_add_test(tc, test_refill_enqueue_dedupe_per_minute);
+	tcase_add_test(tc, test_refill_failing_ends_dead_row_untouched);
+	tcase_add_test(tc, test_refill_run_encodes_missing_mp3);
+	tcase_add_test(tc, test_retry_stage);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
