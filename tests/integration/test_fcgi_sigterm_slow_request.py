@@ -1,8 +1,9 @@
 """SIGTERM to the children lets a request in progress finish.
 
-A download whose recording is not cached makes callpipe fetch it from
-Twilio first; with media_delay_s 3 that takes > 3 s. One second into it
-every child gets SIGTERM (we do not know which one serves). The child that
+A download whose recording is not cached makes the serving child wait for
+the worker's refill_recording job (at most recording.miss_wait_ms, 1500 ms
+here); with media_delay_s 0.8 that takes > 0.8 s. 0.4 s into it every
+child gets SIGTERM (we do not know which one serves). The child that
 serves must finish the request (200, every byte), the idle ones leave, and
 the master starts new children.
 """
@@ -24,7 +25,9 @@ def test_fcgi_sigterm_slow_request(stack):
     check(os.path.isfile(cached), "%s is not cached after completion", cached)
     os.unlink(cached)
     media_before = len(stack.sim.call(sid).get("media_requests", []))
-    stack.sim.set_media(re_sid, media_delay_s=3)
+    wait_ms = stack.conf_get("recording.miss_wait_ms") or 1500
+    check(int(wait_ms) >= 1500, "recording.miss_wait_ms %s: this test needs >= 1500", wait_ms)
+    stack.sim.set_media(re_sid, media_delay_s=0.8)
 
     master = stack.fcgi_master_pid()
     kids = stack.wait_children(lambda k: len(k) == n, 10, "%d children" % n)
@@ -40,8 +43,8 @@ def test_fcgi_sigterm_slow_request(stack):
 
     t = threading.Thread(target=fetch, daemon=True)
     t.start()
-    time.sleep(1.0)
-    check(t.is_alive(), "the download ended within 1 s: the media delay did not apply (%r)",
+    time.sleep(0.4)
+    check(t.is_alive(), "the download ended within 0.4 s: the media delay did not apply (%r)",
           box)
     for pid in kids:
         os.kill(pid, signal.SIGTERM)
@@ -52,12 +55,12 @@ def test_fcgi_sigterm_slow_request(stack):
         raise box["e"]
     r = box["r"]
     eq(r.status, 200, "download during SIGTERM (%r)" % r)
-    check(box["dt"] >= 2.5, "the download took %.1f s: it was not slowed by the media delay",
+    check(box["dt"] >= 0.75, "the download took %.1f s: it was not slowed by the media delay",
           box["dt"])
     eq(len(r.body), len(want), "bytes of the download")
     check(r.body == want, "downloaded bytes differ from the simulator's recording")
     media_after = len(stack.sim.call(sid).get("media_requests", []))
-    check(media_after > media_before, "the download did not fetch from Twilio (cache miss)")
+    check(media_after > media_before, "the refill did not fetch from Twilio (cache miss)")
 
     after = stack.wait_children(lambda k: len(k) == n and not set(k) & set(kids), 15,
                                 "all %d children replaced" % n)
