@@ -134,7 +134,7 @@ enum cp_err
 api_calls_list(struct req *r, int arg, char *reason, size_t reasonlen)
 {
 	struct api_list_query q;
-	struct form qs = { NULL, 0 };
+	const struct form *qs;
 	struct json_object *calls = NULL, *o;
 	char next[CALLVIEW_CURSOR_MAX + 1];
 	bool seen[API_NPARAMS] = { false };
@@ -144,39 +144,35 @@ api_calls_list(struct req *r, int arg, char *reason, size_t reasonlen)
 	memset(&q, 0, sizeof(q));
 	q.f.stage = -1;
 	q.f.limit = 50;
-	if (form_parse(r->query, strlen(r->query), &qs) != CP_OK) {
+	if (req_query(r, &qs) != CP_OK) {
 		cp_fmt(reason, reasonlen, "malformed query string");
 		return CP_INPUT;
 	}
-	for (size_t i = 0; i < qs.n; i++) {
+	for (size_t i = 0; i < qs->n; i++) {
 		size_t k;
 		for (k = 0; k < API_NPARAMS; k++)
-			if (strcmp(qs.pairs[i].name, api_list_params[k].name) == 0)
+			if (strcmp(qs->pairs[i].name, api_list_params[k].name) == 0)
 				break;
 		if (k == API_NPARAMS) {
 			cp_fmt(reason, reasonlen, "unknown parameter %.64s (known: "
 			    "phone, state, stage, since, limit, cursor)",
-			    qs.pairs[i].name);
-			rc = CP_INPUT;
-			goto out;
+			    qs->pairs[i].name);
+			return CP_INPUT;
 		}
 		if (seen[k]) {
 			cp_fmt(reason, reasonlen, "%s given twice",
 			    api_list_params[k].name);
-			rc = CP_INPUT;
-			goto out;
+			return CP_INPUT;
 		}
 		seen[k] = true;
-		if (!api_list_params[k].parse(qs.pairs[i].value, &q)) {
+		if (!api_list_params[k].parse(qs->pairs[i].value, &q)) {
 			cp_fmt(reason, reasonlen, "%s", api_list_params[k].problem);
-			rc = CP_INPUT;
-			goto out;
+			return CP_INPUT;
 		}
 	}
 	if (q.f.stage >= 0 && q.f.state == CALLVIEW_ANY) {
 		cp_fmt(reason, reasonlen, "stage narrows state: give state too");
-		rc = CP_INPUT;
-		goto out;
+		return CP_INPUT;
 	}
 	if ((rc = callview_list(r->db, r->business_id, &q.f, &calls, next)) !=
 	    CP_OK) {
@@ -184,7 +180,7 @@ api_calls_list(struct req *r, int arg, char *reason, size_t reasonlen)
 			log_error("GET /api/calls: %s", db_error(r->db));
 		cp_fmt(reason, reasonlen, "%s", rc == CP_DB ?
 		    "database unavailable" : cp_strerror(rc));
-		goto out;
+		return rc;
 	}
 	o = json_object_new_object();
 	json_object_object_add(o, "success", json_object_new_boolean(1));
@@ -193,9 +189,7 @@ api_calls_list(struct req *r, int arg, char *reason, size_t reasonlen)
 	    next[0] ? json_object_new_string(next) : NULL);
 	req_json(r, 200, o);
 	json_object_put(o);
-out:
-	form_free(&qs);
-	return rc;
+	return CP_OK;
 }
 
 /* Answers status with {"success": true, "call": <the call>}. */

@@ -102,4 +102,5 @@ app_handle(struct app *a, FCGX_Request *fr)
 		routes_dispatch(&r);
 	app_log(&r);
 	form_free(&r.form);
+	form_free(&r.query_form);
 }

@@ -66,72 +66,60 @@ download_query(const struct form *f, struct download_query *q)
 }
 
 bool
-download_is_signed(const struct req *r)
+download_is_signed(struct req *r)
 {
-	struct form f = { NULL, 0 };
-	bool yes;
+	const struct form *f;
 
-	if (form_parse(r->query, strlen(r->query), &f) != CP_OK)
+	if (req_query(r, &f) != CP_OK)
 		return false;
-	yes = form_get(&f, "sig") != NULL || form_get(&f, "expires") != NULL;
-	form_free(&f);
-	return yes;
+	return form_get(f, "sig") != NULL || form_get(f, "expires") != NULL;
 }
 
 enum cp_err
 download_signed_auth(struct req *r, char *reason, size_t reasonlen)
 {
-	struct form f = { NULL, 0 };
+	const struct form *f;
 	struct download_query q;
 	long long expires, business;
 	const char *why;
 	enum cp_err rc;
 
-	if (form_parse(r->query, strlen(r->query), &f) != CP_OK) {
+	if (req_query(r, &f) != CP_OK) {
 		cp_fmt(reason, reasonlen, "malformed query string");
 		return CP_INPUT;
 	}
-	rc = CP_FORBIDDEN;
-	if ((why = download_query(&f, &q)) != NULL) {
+	if ((why = download_query(f, &q)) != NULL) {
 		cp_fmt(reason, reasonlen, "%s", why);
-		rc = CP_INPUT;
-		goto out;
+		return CP_INPUT;
 	}
 	/* Expired is refused before anything is looked up. */
 	if (q.expires == NULL || q.sig == NULL ||
 	    cp_parse_ll(q.expires, 0, LLONG_MAX, &expires) != CP_OK) {
 		cp_fmt(reason, reasonlen, "signed URL without a valid expires and "
 		    "sig");
-		goto out;
+		return CP_FORBIDDEN;
 	}
 	if (expires < (long long)time(NULL)) {
 		cp_fmt(reason, reasonlen, "signed URL expired");
-		goto out;
+		return CP_FORBIDDEN;
 	}
 	/* An unknown sid, another business's sid or a wrong signature all
 	 * answer the same 403, so the answer tells nothing about which
 	 * calls exist. */
-	cp_fmt(reason, reasonlen, "signature does not match");
-	if (!sid_valid(r->sid, "CA"))
-		goto out;
-	rc = callview_business(r->db, r->sid, &business);
+	rc = sid_valid(r->sid, "CA") ?
+	    callview_business(r->db, r->sid, &business) : CP_NOTFOUND;
 	if (rc == CP_DB) {
 		log_error("download %s: %s", r->sid, db_error(r->db));
 		cp_fmt(reason, reasonlen, "database unavailable");
-		goto out;
+		return CP_DB;
 	}
 	if (rc != CP_OK || sign_download_check(r->conf, r->sid, q.format,
 	    expires, business, q.sig) != CP_OK) {
-		rc = CP_FORBIDDEN;
-		goto out;
+		cp_fmt(reason, reasonlen, "signature does not match");
+		return CP_FORBIDDEN;
 	}
 	r->business_id = business;
-	r->signed_url = true;
-	rc = CP_OK;
-	reason[0] = '\0';
-out:
-	form_free(&f);
-	return rc;
+	return CP_OK;
 }
 
 /*
@@ -248,7 +236,7 @@ enum cp_err
 download_handle(struct req *r, int arg, char *reason, size_t reasonlen)
 {
 	const struct cp_conf *conf = r->conf;
-	struct form f = { NULL, 0 };
+	const struct form *f;
 	struct download_query q;
 	struct callview_download dl;
 	char path[4096], hdr[1024];
@@ -261,14 +249,13 @@ download_handle(struct req *r, int arg, char *reason, size_t reasonlen)
 		cp_fmt(reason, reasonlen, "malformed call sid");
 		return CP_INPUT;
 	}
-	if (form_parse(r->query, strlen(r->query), &f) != CP_OK) {
+	if (req_query(r, &f) != CP_OK) {
 		cp_fmt(reason, reasonlen, "malformed query string");
 		return CP_INPUT;
 	}
-	rc = CP_INPUT;
-	if ((why = download_query(&f, &q)) != NULL) {
+	if ((why = download_query(f, &q)) != NULL) {
 		cp_fmt(reason, reasonlen, "%s", why);
-		goto out;
+		return CP_INPUT;
 	}
 	if ((rc = callview_download_get(r->db, r->business_id, r->sid, &dl)) !=
 	    CP_OK) {
@@ -276,28 +263,30 @@ download_handle(struct req *r, int arg, char *reason, size_t reasonlen)
 			log_error("download %s: %s", r->sid, db_error(r->db));
 		cp_fmt(reason, reasonlen, "%s", rc == CP_NOTFOUND ?
 		    "call not found" : "database unavailable");
-		goto out;
+		return rc;
 	}
 	if (dl.age_s > (long long)conf->recording.retention_days * 86400) {
 		cp_fmt(reason, reasonlen, "recording is past the retention period");
-		rc = CP_GONE;
-		goto out;
+		return CP_GONE;
 	}
 	if (strcmp(dl.recording_status, "completed") != 0 ||
 	    dl.recording_sid[0] == '\0') {
 		cp_fmt(reason, reasonlen, "recording not available");
-		rc = CP_NOTFOUND;
-		goto out;
+		return CP_NOTFOUND;
 	}
 	rc = store_cached(conf, dl.recording_sid, q.fmt, path, sizeof(path),
 	    &bytes);
 	if (rc == CP_NOTFOUND)
 		rc = download_miss(r, &dl, q.fmt, path, sizeof(path), &bytes,
 		    reason, reasonlen);
-	else if (rc != CP_OK)
+	else if (rc != CP_OK) {
+		log_error("download %s: no cache path for %s", r->sid,
+		    dl.recording_sid);
 		cp_fmt(reason, reasonlen, "recording could not be served");
+		rc = CP_SYSTEM;
+	}
 	if (rc != CP_OK)
-		goto out;
+		return rc;
 	/* nginx serves the bytes (Range, sendfile) from its internal
 	 * location; the headers here are kept on the final answer. */
 	cp_fmt(hdr, sizeof(hdr), "X-Accel-Redirect: %s%s.%s\r\n"
@@ -308,7 +297,5 @@ download_handle(struct req *r, int arg, char *reason, size_t reasonlen)
 	r->status = 200;
 	FCGX_FPrintF(r->fr->out, "Status: 200 OK\r\nContent-Type: %s\r\n%s\r\n",
 	    store_content_type(q.fmt), hdr);
-out:
-	form_free(&f);
-	return rc;
+	return CP_OK;
 }

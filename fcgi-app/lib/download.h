@@ -22,7 +22,7 @@
 
 /* True when the query carries a signature (sig= or expires=): the route
  * table's signed-url authentication applies instead of a Bearer token. */
-bool download_is_signed(const struct req *r);
+bool download_is_signed(struct req *r);
 
 /*
  * The signed-url authentication: the query's expires (unix seconds) must

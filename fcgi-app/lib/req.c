@@ -53,6 +53,17 @@ req_param(const struct req *r, const char *name)
 	return FCGX_GetParam(name, r->fr->envp);
 }
 
+enum cp_err
+req_query(struct req *r, const struct form **out)
+{
+	if (!r->query_parsed) {
+		r->query_rc = form_parse(r->query, strlen(r->query), &r->query_form);
+		r->query_parsed = true;
+	}
+	*out = &r->query_form;
+	return r->query_rc;
+}
+
 const char *
 req_status_text(int status)
 {

@@ -46,14 +46,24 @@ struct req {
 	                                      absent or longer than REQ_SID_MAX */
 	long long   business_id;           /* bearer / signed-url: the caller's
 	                                      business; 0 otherwise */
-	bool        signed_url;            /* authenticated by ?expires=&sig= */
 	struct form form;                  /* twilio-signature: the decoded body */
+	struct form query_form;            /* the decoded query (req_query) */
+	enum cp_err query_rc;              /* req_query's result once parsed */
+	bool        query_parsed;
 
 	/* Set by a handler for its error answer. */
 	int         retry_after_s;         /* Retry-After (seconds); 0: the
 	                                      error table's default */
 	const char *extra_headers;         /* more header lines ("\r\n" each) */
 };
+
+/*
+ * The query string decoded (form.h rules: '+' is a space, percent-decoding
+ * by libcurl), parsed on the first call and kept in r until the request
+ * ends. *out gets it. CP_OK; CP_INPUT (malformed: a NUL, an empty name,
+ * more than FORM_MAX_PAIRS pairs); CP_NOMEM.
+ */
+enum cp_err req_query(struct req *r, const struct form **out);
 
 /* A request parameter (e.g. "HTTP_AUTHORIZATION") or NULL. */
 const char *req_param(const struct req *r, const char *name);
