@@ -122,6 +122,52 @@ START_TEST(test_bearer_rejects)
 }
 END_TEST
 
+/* Whatever auth_bearer_token refuses is CP_AUTH before any query: the
+ * database handle is not even looked at (NULL here). The lookups
+ * themselves run against the stack in tests/integration/test_ctl_tokens.py. */
+START_TEST(test_bearer_business_refuses_without_db)
+{
+	static const char *const bad[] = {
+		NULL, "", "Bearer", "Basic dXNlcjpwYXNz", "Bearer " TOK " ",
+		"Bearer cp_0123", "bearer\t" TOK,
+	};
+	long long business = 99;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		business = 99;
+		ck_assert_int_eq(auth_bearer_business(NULL, bad[i], &business),
+		    CP_AUTH);
+		ck_assert_int_eq(business, 0);
+	}
+}
+END_TEST
+
+/* auth_token_create checks its arguments before the random source or
+ * the database (NULL here). */
+START_TEST(test_token_create_refuses_bad_input)
+{
+	static const char *const bad_names[] = {
+		NULL, "", "tab\there", "new\nline", "del\x7f", "\xff\xfe",
+	};
+	char tok[AUTH_TOKEN_LEN + 1], name[300];
+	long long id = 5;
+
+	for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+		memset(tok, 'x', sizeof(tok));
+		ck_assert_int_eq(auth_token_create(NULL, 1, bad_names[i], &id, tok),
+		    CP_INPUT);
+		ck_assert_str_eq(tok, "");
+		ck_assert_int_eq(id, 0);
+	}
+	memset(name, 'a', 256);
+	name[256] = '\0';
+	ck_assert_int_eq(auth_token_create(NULL, 1, name, NULL, tok), CP_INPUT);
+	ck_assert_int_eq(auth_token_create(NULL, 0, "ok", NULL, tok), CP_INPUT);
+	ck_assert_int_eq(auth_token_create(NULL, -1, "ok", NULL, tok), CP_INPUT);
+	ck_assert_int_eq(auth_token_revoke(NULL, 0), CP_NOTFOUND);
+}
+END_TEST
+
 static Suite *
 auth_suite(void)
 {
@@ -132,6 +178,8 @@ auth_suite(void)
 	tcase_add_test(tc, test_sha256_vectors);
 	tcase_add_test(tc, test_bearer_accepts);
 	tcase_add_test(tc, test_bearer_rejects);
+	tcase_add_test(tc, test_bearer_business_refuses_without_db);
+	tcase_add_test(tc, test_token_create_refuses_bad_input);
 	suite_add_tcase(s, tc);
 	return s;
 }
