@@ -1353,16 +1353,17 @@ class Stack:
                 cur.execute("SET GLOBAL general_log = 1")
                 try:
                     fn()
+                    cur.execute("SET GLOBAL general_log = 0")
+                    cur.execute("SELECT command_type, CONVERT(argument USING utf8mb4) AS q "
+                                "FROM mysql.general_log WHERE user_host LIKE %s "
+                                "AND command_type IN ('Query', 'Execute') ORDER BY event_time",
+                                (self.env["MYSQL_USER"] + "[%",))
+                    rows = cur.fetchall()
                 finally:
                     cur.execute("SET GLOBAL general_log = 0")
-                cur.execute("SELECT command_type, CONVERT(argument USING utf8mb4) AS q "
-                            "FROM mysql.general_log WHERE user_host LIKE %s "
-                            "AND command_type IN ('Query', 'Execute') ORDER BY event_time",
-                            (self.env["MYSQL_USER"] + "[%",))
-                rows = cur.fetchall()
-                cur.execute("TRUNCATE TABLE mysql.general_log")
-                cur.execute("SET GLOBAL log_output = %s", (old["o"],))
-                cur.execute("SET GLOBAL general_log = %s", (int(old["g"]),))
+                    cur.execute("TRUNCATE TABLE mysql.general_log")
+                    cur.execute("SET GLOBAL log_output = %s", (old["o"],))
+                    cur.execute("SET GLOBAL general_log = %s", (int(old["g"]),))
         finally:
             conn.close()
         rx = re.compile(match, re.I)

@@ -83,15 +83,17 @@ def test_api_list_explain(stack):
                     " ELT(1 + seq MOD 3, 'completed','failed','completed'), "
                     " TIMESTAMP'2026-01-01 00:00:00' + INTERVAL (seq DIV 3) SECOND, "
                     " TIMESTAMP'2026-01-01 00:00:30' + INTERVAL (seq DIV 3) SECOND "
-                    "FROM seq_1_to_%d" % ROWS, (bid, BUSINESSES))
+                    "FROM seq_1_to_" + str(ROWS), (bid, BUSINESSES))
                 eq(cur.rowcount, ROWS, "rows inserted into %s.call_log" % name)
                 cur.execute("ANALYZE TABLE call_log")
                 cur.fetchall()
                 cur.execute("SELECT COUNT(*) AS n FROM call_log WHERE business_id = %s", (bid,))
                 eq(cur.fetchone()["n"], ROWS // BUSINESSES, "rows of the list's business")
-            problems = []
+            problems, shown = [], []
             for q in lists:
                 plan = explain(conn, q)
+                shown.append("%s/%s/%s" % (plan[0].get("key"), plan[0].get("rows"),
+                                           plan[0].get("Extra")))
                 # The rows of call_log itself (under any alias), not derived tables.
                 ours = [p for p in plan if not str(p.get("table") or "").startswith("<") and
                         INDEX in str(p.get("possible_keys") or "") + str(p.get("key") or "") +
@@ -102,6 +104,8 @@ def test_api_list_explain(stack):
                        "temporary" in extra.lower():
                         problems.append("%s\n    -> %r" % (q, plan))
                         break
+            print("# explain on %d rows: %d list SELECTs, key/rows/Extra: %s" % (
+                ROWS, len(lists), "; ".join(shown)))
             check(not problems, "list SELECTs not served by %s in order:\n%s", INDEX,
                   "\n".join(problems))
         finally:
