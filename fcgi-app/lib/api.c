@@ -118,6 +118,25 @@ static const struct {
 
 #define API_NPARAMS (sizeof(api_list_params) / sizeof(api_list_params[0]))
 
+/* A route without query parameters refuses any (as the list refuses an
+ * unknown one). */
+static enum cp_err
+api_no_params(struct req *r, char *reason, size_t reasonlen)
+{
+	const struct form *q;
+
+	if (req_query(r, &q) != CP_OK) {
+		cp_fmt(reason, reasonlen, "malformed query string");
+		return CP_INPUT;
+	}
+	if (q->n > 0) {
+		cp_fmt(reason, reasonlen, "unknown parameter %.64s (this route "
+		    "takes none)", q->pairs[0].name);
+		return CP_INPUT;
+	}
+	return CP_OK;
+}
+
 /* The sid of the path: CP_INPUT when malformed (after authentication,
  * DESIGN.md §7). */
 static enum cp_err
@@ -223,9 +242,35 @@ api_call_get(struct req *r, int arg, char *reason, size_t reasonlen)
 	enum cp_err rc;
 
 	(void)arg;
-	if ((rc = api_sid(r, reason, reasonlen)) != CP_OK)
+	if ((rc = api_sid(r, reason, reasonlen)) != CP_OK ||
+	    (rc = api_no_params(r, reason, reasonlen)) != CP_OK)
 		return rc;
 	return api_answer_call(r, 200, true, reason, reasonlen);
+}
+
+/* The JSON text of len bytes at s, or NULL when it is not one JSON value
+ * (RFC 8259 §2: ws value ws): json_tokener_parse alone would take a valid
+ * prefix and ignore what follows. */
+static struct json_object *
+api_json_parse(const char *s, size_t len)
+{
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *o;
+	size_t end;
+
+	if (tok == NULL || len > INT_MAX) {
+		json_tokener_free(tok);
+		return NULL;
+	}
+	o = json_tokener_parse_ex(tok, s, (int)len);
+	end = json_tokener_get_parse_end(tok);
+	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
+	    strspn(s + end, " \t\r\n") != len - end) {
+		json_object_put(o);
+		o = NULL;
+	}
+	json_tokener_free(tok);
+	return o;
 }
 
 /*
@@ -260,7 +305,7 @@ api_body(struct req *r, bool optional, struct json_object **out,
 		    "body shorter than Content-Length");
 		return rc;
 	}
-	*out = json_tokener_parse(body);
+	*out = api_json_parse(body, len);
 	free(body);
 	if (*out == NULL || !json_object_is_type(*out, json_type_object)) {
 		json_object_put(*out);
@@ -321,6 +366,7 @@ api_call_retry(struct req *r, int arg, char *reason, size_t reasonlen)
 
 	(void)arg;
 	if ((rc = api_sid(r, reason, reasonlen)) != CP_OK ||
+	    (rc = api_no_params(r, reason, reasonlen)) != CP_OK ||
 	    (rc = api_body(r, false, &body, reason, reasonlen)) != CP_OK ||
 	    (rc = api_known_keys(body, keys, reason, reasonlen)) != CP_OK)
 		goto out;
@@ -373,8 +419,9 @@ api_download_url(struct req *r, int arg, char *reason, size_t reasonlen)
 {
 	static const char *const keys[] = { "format", "ttl_s", NULL };
 	struct json_object *body = NULL, *v, *o;
+	struct callview_download dl;
 	const char *format = "wav";
-	long long owner, ttl = r->conf->api.signed_url_ttl_s, expires;
+	long long ttl = r->conf->api.signed_url_ttl_s, expires;
 	char url[512], iso[32], t[32];
 	struct tm tm;
 	time_t when;
@@ -382,6 +429,7 @@ api_download_url(struct req *r, int arg, char *reason, size_t reasonlen)
 
 	(void)arg;
 	if ((rc = api_sid(r, reason, reasonlen)) != CP_OK ||
+	    (rc = api_no_params(r, reason, reasonlen)) != CP_OK ||
 	    (rc = api_body(r, true, &body, reason, reasonlen)) != CP_OK ||
 	    (rc = api_known_keys(body, keys, reason, reasonlen)) != CP_OK)
 		goto out;
@@ -404,17 +452,23 @@ api_download_url(struct req *r, int arg, char *reason, size_t reasonlen)
 			goto out;
 		}
 	}
-	rc = callview_business(r->db, r->sid, &owner);
-	if (rc == CP_OK && owner != r->business_id)
-		rc = CP_NOTFOUND;
+	/* A URL that could only answer 404 is not minted: the call must be
+	 * this business's and its recording stored. */
+	rc = callview_download_get(r->db, r->business_id, r->sid, &dl);
 	if (rc != CP_OK) {
 		cp_fmt(reason, reasonlen, "%s", rc == CP_NOTFOUND ?
 		    "call not found" : "database unavailable");
 		goto out;
 	}
+	if (strcmp(dl.recording_status, "completed") != 0) {
+		cp_fmt(reason, reasonlen, "recording not available (recording is "
+		    "%s)", dl.recording_status);
+		rc = CP_NOTFOUND;
+		goto out;
+	}
 	when = time(NULL) + (time_t)ttl;
 	expires = (long long)when;
-	if ((rc = sign_download_url(r->conf, r->sid, format, expires, owner, url,
+	if ((rc = sign_download_url(r->conf, r->sid, format, expires, r->business_id, url,
 	    sizeof(url))) != CP_OK) {
 		cp_fmt(reason, reasonlen, "could not sign the URL");
 		goto out;

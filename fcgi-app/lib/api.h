@@ -5,6 +5,9 @@
  * "error": "..."}. A call of another business is 404 on every route.
  * Timestamps are ISO-8601 UTC with "Z" (callview.h).
  *
+ * The routes with no query parameters refuse any (400), as the list
+ * refuses an unknown one; a JSON body must be exactly one JSON object.
+ *
  * Each handler: r authenticated (r->business_id set), arg unused; returns
  * CP_OK once it answered, or the error for req_fail with a one-line reason
  * in reason (reasonlen bytes).
@@ -47,7 +50,8 @@ enum cp_err api_call_retry(struct req *r, int arg, char *reason,
  * POST /api/calls/<sid>/download-url, optional body {"format": "wav"|"mp3",
  * "ttl_s": 1..api.signed_url_ttl_s} -> 200 {"success": true, "url":
  * "/api/calls/<sid>/download?format=&expires=&sig=", "expires_at": ISO}
- * (sign.h). CP_INPUT, CP_MEDIATYPE, CP_NOTFOUND, CP_DB.
+ * (sign.h). CP_NOTFOUND also when the recording is not stored (a URL that
+ * could only answer 404 is not minted); CP_INPUT, CP_MEDIATYPE, CP_DB.
  */
 enum cp_err api_download_url(struct req *r, int arg, char *reason,
     size_t reasonlen);

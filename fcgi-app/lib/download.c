@@ -34,9 +34,10 @@ struct download_query {
 };
 
 /* Parses the query into *q (strings point into f). NULL when acceptable,
- * else the reason (a 400). */
+ * else the reason (a 400), which may be written into why (whylen bytes). */
 static const char *
-download_query(const struct form *f, struct download_query *q)
+download_query(const struct form *f, struct download_query *q, char *why,
+    size_t whylen)
 {
 	static const char *const known[] = { "format", "expires", "sig", NULL };
 
@@ -46,10 +47,15 @@ download_query(const struct form *f, struct download_query *q)
 		for (k = known; *k != NULL; k++)
 			if (strcmp(*k, f->pairs[i].name) == 0)
 				break;
-		if (*k == NULL)
-			return "unknown parameter (known: format, expires, sig)";
-		if (form_get(f, *k) != f->pairs[i].value)
-			return "a parameter is given twice";
+		if (*k == NULL) {
+			cp_fmt(why, whylen, "unknown parameter %.64s (known: "
+			    "format, expires, sig)", f->pairs[i].name);
+			return why;
+		}
+		if (form_get(f, *k) != f->pairs[i].value) {
+			cp_fmt(why, whylen, "%s given twice", *k);
+			return why;
+		}
 	}
 	q->format = form_get(f, "format");
 	if (q->format == NULL)
@@ -88,8 +94,9 @@ download_signed_auth(struct req *r, char *reason, size_t reasonlen)
 		cp_fmt(reason, reasonlen, "malformed query string");
 		return CP_INPUT;
 	}
-	if ((why = download_query(f, &q)) != NULL) {
-		cp_fmt(reason, reasonlen, "%s", why);
+	if ((why = download_query(f, &q, reason, reasonlen)) != NULL) {
+		if (why != reason)
+			cp_fmt(reason, reasonlen, "%s", why);
 		return CP_INPUT;
 	}
 	/* Expired is refused before anything is looked up. */
@@ -253,8 +260,9 @@ download_handle(struct req *r, int arg, char *reason, size_t reasonlen)
 		cp_fmt(reason, reasonlen, "malformed query string");
 		return CP_INPUT;
 	}
-	if ((why = download_query(f, &q)) != NULL) {
-		cp_fmt(reason, reasonlen, "%s", why);
+	if ((why = download_query(f, &q, reason, reasonlen)) != NULL) {
+		if (why != reason)
+			cp_fmt(reason, reasonlen, "%s", why);
 		return CP_INPUT;
 	}
 	if ((rc = callview_download_get(r->db, r->business_id, r->sid, &dl)) !=

@@ -487,17 +487,24 @@ enum cp_err
 jobs_enqueue_refill(struct db *db, const struct cp_conf *conf,
     const char *call_sid, const char *recording_sid, enum store_format fmt)
 {
+	char key[QUEUE_KEY_MAX + 1];
 	bool inserted = false;
 	enum cp_err rc;
 
 	if (!sid_valid(call_sid, "CA") || !sid_valid(recording_sid, "RE") ||
-	    (fmt != STORE_WAV && fmt != STORE_MP3))
+	    (fmt != STORE_WAV && fmt != STORE_MP3) ||
+	    jobkey_refill(key, sizeof(key), call_sid, recording_sid,
+	    jobkey_minute((long long)time(NULL))) != CP_OK)
 		return CP_INPUT;
-	rc = jobs_enqueue(db, JOB_REFILL_RECORDING, call_sid, recording_sid,
-	    jobkey_minute((long long)time(NULL)), conf->worker.max_attempts, 0,
-	    &inserted);
+	rc = queue_enqueue(db, JOB_REFILL_RECORDING, call_sid, key,
+	    conf->worker.max_attempts, 0, &inserted);
 	if (rc == CP_OK && inserted)
 		log_info("call %s: %s of %s not cached, refill queued", call_sid,
 		    store_ext(fmt), recording_sid);
+	/* This minute's job exists: a client waits now, so a job sleeping out
+	 * its backoff (Twilio failed a moment ago) runs again at once. Its
+	 * attempts stay bounded by max_attempts per minute. */
+	else if (rc == CP_OK)
+		rc = queue_wake(db, key, NULL);
 	return rc;
 }

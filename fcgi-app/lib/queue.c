@@ -78,6 +78,26 @@ queue_enqueue(struct db *db, const char *kind, const char *call_sid,
 	return CP_OK;
 }
 
+enum cp_err
+queue_wake(struct db *db, const char *dedupe_key, bool *woke)
+{
+	struct db_param p[1];
+	unsigned long long n = 0;
+
+	if (strlen(dedupe_key) > QUEUE_KEY_MAX)
+		return CP_INPUT;
+	p[0] = db_str(dedupe_key);
+	if (db_exec(db, "UPDATE jobs SET run_after = NOW(3) WHERE dedupe_key = ? "
+	    "AND state = 'queued' AND run_after > NOW(3)", p, 1, NULL, &n) !=
+	    CP_OK)
+		return CP_DB;
+	if (woke != NULL)
+		*woke = n == 1;
+	if (n == 1)
+		log_info("queue: %s woken: someone waits for it", dedupe_key);
+	return CP_OK;
+}
+
 struct queue_claim_ctx {
 	const char       *owner;
 	int               lease_s;

@@ -31,6 +31,14 @@ struct queue_job {
 	int  max_attempts;
 };
 
+/*
+ * Moves the run_after of the queued job with dedupe_key to now when it lies
+ * in the future (a job sleeping out its backoff, which someone now waits
+ * for). A running, done or dead job is left alone. *woke (may be NULL):
+ * whether one moved. CP_OK, CP_INPUT (key too long), CP_DB.
+ */
+enum cp_err queue_wake(struct db *db, const char *dedupe_key, bool *woke);
+
 /* The claim query, exposed so a test can EXPLAIN exactly what runs. */
 extern const char queue_claim_sql[];
 

@@ -262,16 +262,23 @@ store_ensure(const struct cp_conf *conf, const char *recording_url,
 
 /* Frames per read/write of the encoder: 0.5 s of 8 kHz audio. */
 #define STORE_ENC_FRAMES 4096
+/* libsndfile's compression level for the MP3 (0 best .. 1 smallest). */
+#define STORE_MP3_LEVEL 0.5
 
-/* Copies every frame of src into dst (both open); CP_OK or CP_SYSTEM. */
+/*
+ * Copies every frame of src into dst (both open); CP_OK or CP_SYSTEM.
+ * As floats: libsndfile 1.2.0's short path into its MPEG encoder comes
+ * out 3 dB quieter (check_store.c's level test caught it); the float
+ * path keeps the level.
+ */
 static enum cp_err
 store_copy_frames(SNDFILE *src, SNDFILE *dst, char *err, size_t errlen)
 {
-	short buf[STORE_ENC_FRAMES * 2];
+	float buf[STORE_ENC_FRAMES * 2];
 	sf_count_t n;
 
-	while ((n = sf_readf_short(src, buf, STORE_ENC_FRAMES)) > 0)
-		if (sf_writef_short(dst, buf, n) != n) {
+	while ((n = sf_readf_float(src, buf, STORE_ENC_FRAMES)) > 0)
+		if (sf_writef_float(dst, buf, n) != n) {
 			cp_fmt(err, errlen, "mp3 encode: %s", sf_strerror(dst));
 			return CP_SYSTEM;
 		}
@@ -290,6 +297,8 @@ store_encode_fd(SNDFILE *src, const SF_INFO *in, int fd, char *err,
 {
 	SF_INFO out;
 	SNDFILE *dst;
+	int mode = SF_BITRATE_MODE_CONSTANT;
+	double level = STORE_MP3_LEVEL;
 	enum cp_err rc;
 
 	memset(&out, 0, sizeof(out));
@@ -313,6 +322,15 @@ store_encode_fd(SNDFILE *src, const SF_INFO *in, int fd, char *err,
 		cp_fmt(err, errlen, "mp3 encode: %s", sf_strerror(NULL));
 		return CP_SYSTEM;
 	}
+	/* Constant bit rate, so a byte offset is a time and nginx's Range
+	 * answers seek a player exactly; level 0.5 is 32 kbit/s at 8 kHz
+	 * (MPEG-2.5, LAME's 8..64 kbit/s), as much as a telephone channel
+	 * holds (libsndfile's default, VBR, spent up to ~64 kbit/s on
+	 * noisy 8 kHz audio). Both are settings, not errors: libsndfile
+	 * 1.2.0 answers SFC_SET_BITRATE_MODE with 0 even when it took it,
+	 * and its defaults still encode. check_store.c pins the bit rate. */
+	(void)sf_command(dst, SFC_SET_BITRATE_MODE, &mode, sizeof(mode));
+	(void)sf_command(dst, SFC_SET_COMPRESSION_LEVEL, &level, sizeof(level));
 	rc = store_copy_frames(src, dst, err, errlen);
 	if (sf_close(dst) != 0 && rc == CP_OK) {
 		cp_fmt(err, errlen, "mp3 encode: closing: %s", sf_strerror(NULL));

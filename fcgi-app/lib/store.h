@@ -87,7 +87,8 @@ enum cp_err store_ensure(const struct cp_conf *conf,
  * <recording_sid>.wav with libsndfile (>= 1.1: SF_FORMAT_MPEG |
  * SF_FORMAT_MPEG_LAYER_III, LAME underneath), keeping the WAV's sample
  * rate (8000 Hz from Twilio: MPEG-2.5) and its channels (1 or 2: Twilio's
- * dual-channel recording stays caller left, agent right). Written to a
+ * dual-channel recording stays caller left, agent right), at a constant
+ * 32 kbit/s for 8 kHz (about 4 kB a second of call). Written to a
  * temporary file in the cache directory, fsync'd, then renamed over any
  * older MP3. path (pathlen bytes) gets the MP3's path, *bytes its size in
  * bytes. Returns CP_OK; CP_INPUT (bad SID, path too long); CP_NOTFOUND (no
