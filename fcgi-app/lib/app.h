@@ -21,8 +21,8 @@ enum cp_err app_new(const struct cp_conf *conf, struct app **out);
 
 /*
  * Answers one accepted request completely (headers and body written to
- * req->out). Never blocks on a network call for a webhook; the download
- * route may fetch a recording with recording.fetch_timeout_ms.
+ * req->out). Never blocks on a network call: a download's cache miss
+ * waits at most recording.miss_wait_ms for the worker (download.h).
  */
 void app_handle(struct app *app, FCGX_Request *req);
 

@@ -153,10 +153,8 @@ static const struct conf_key conf_recording_keys[] = {
 	K_STR("nginx_internal_prefix", recording.nginx_internal_prefix,
 	    "/_recordings/", CHK_URI_PREFIX),
 	K_INT("retention_days", recording.retention_days, 1, 3650, 7),
-	K_INT("fetch_timeout_ms", recording.fetch_timeout_ms, 100, 600000,
-	    10000),
-	/* Issue 6: a child waits at most this long on a cache miss, so no
-	 * download holds a FastCGI child for long. */
+	/* A child waits at most this long on a cache miss, so no download
+	 * holds a FastCGI child for long (the worker fetches). */
 	K_INT("miss_wait_ms", recording.miss_wait_ms, 0, 5000, 1500),
 	K_END
 };

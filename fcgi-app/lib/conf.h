@@ -71,7 +71,6 @@ struct cp_conf {
 		char *cache_dir;
 		char *nginx_internal_prefix; /* X-Accel-Redirect prefix, e.g. "/_recordings/" */
 		int   retention_days;   /* default 7 */
-		int   fetch_timeout_ms; /* synchronous fetch on the download route */
 		int   miss_wait_ms;     /* 0 .. 5000: how long a download waits on a
 		                           cache miss for the refill job's file */
 	} recording;

@@ -195,7 +195,6 @@ START_TEST(test_sample_loads_with_every_value)
 	    "/var/cache/callpipe/recordings");
 	ck_assert_str_eq(c.recording.nginx_internal_prefix, "/_recordings/");
 	ck_assert_int_eq(c.recording.retention_days, 7);
-	ck_assert_int_eq(c.recording.fetch_timeout_ms, 10000);
 	ck_assert_int_eq(c.recording.miss_wait_ms, 1500);
 	ck_assert_str_eq(c.stt.backend, "pocketsphinx");
 	ck_assert_str_eq(c.stt.ps_hmm, "/usr/share/pocketsphinx/model/en-us/en-us");
@@ -269,8 +268,6 @@ START_TEST(test_defaults_match_sample)
 	ck_assert_str_eq(d.recording.nginx_internal_prefix,
 	    s.recording.nginx_internal_prefix);
 	ck_assert_int_eq(d.recording.retention_days, s.recording.retention_days);
-	ck_assert_int_eq(d.recording.fetch_timeout_ms,
-	    s.recording.fetch_timeout_ms);
 	ck_assert_int_eq(d.recording.miss_wait_ms, s.recording.miss_wait_ms);
 	ck_assert_str_eq(d.stt.backend, s.stt.backend);
 	ck_assert_str_eq(d.stt.ps_hmm, s.stt.ps_hmm);
