@@ -1,7 +1,8 @@
 // app: the status page's entry module. It keeps the header (language
 // toggle, sign-out), routes the hash to a view and owns the refresh timer:
 //
-//   #/                      the call list (?state=failed|in_progress, ?phone=E.164)
+//   #/                      the call list (?state=failed|in_progress, ?phone=E.164,
+//                           ?limit=1..200 calls a page, default 25)
 //   #/call/<CallSid>        one call
 //   #/lead/<E.164>          every call of one phone number (?state= too)
 //
@@ -208,9 +209,13 @@ function route() {
     } catch (e) {
       phone = m[1];
     }
-    v = new ListView(main, ctx, { lead: phone, state: query.get("state") });
+    v = new ListView(main, ctx, { lead: phone, state: query.get("state"), limit: query.get("limit") });
   } else {
-    v = new ListView(main, ctx, { state: query.get("state"), phone: query.get("phone") || "" });
+    v = new ListView(main, ctx, {
+      state: query.get("state"),
+      phone: query.get("phone") || "",
+      limit: query.get("limit"),
+    });
   }
   view = v;
   const focusTitle = !firstRoute;

@@ -41,19 +41,24 @@ export function unfinished(call) {
 
 // ------------------------------------------------------------ hashes
 
-/** The list's hash: #/ with ?state= and ?phone= when given. */
-export function listHash(state, phone) {
+/** The list's hash: #/ with ?state=, ?phone= and ?limit= when given. */
+export function listHash(state, phone, limit) {
   const q = new URLSearchParams();
   if (state && state !== "all") q.set("state", state);
   if (phone) q.set("phone", phone);
+  if (limit) q.set("limit", String(limit));
   const s = q.toString();
   return "#/" + (s ? "?" + s : "");
 }
 
-/** The lead view's hash: #/lead/<E.164, "+" kept> with ?state= when given. */
-export function leadHash(phone, state) {
-  const q = state && state !== "all" ? "?state=" + encodeURIComponent(state) : "";
-  return "#/lead/" + encodeURIComponent(phone).replace(/^%2B/, "+") + q;
+/** The lead view's hash: #/lead/<E.164, "+" kept> with ?state= and
+ * ?limit= when given. */
+export function leadHash(phone, state, limit) {
+  const q = new URLSearchParams();
+  if (state && state !== "all") q.set("state", state);
+  if (limit) q.set("limit", String(limit));
+  const s = q.toString();
+  return "#/lead/" + encodeURIComponent(phone).replace(/^%2B/, "+") + (s ? "?" + s : "");
 }
 
 export function callHash(sid) {
@@ -70,9 +75,9 @@ export function normalizePhone(s) {
 
 // ------------------------------------------------------------ shared parts
 
-function phoneLink(num, fkey) {
+function phoneLink(num, fkey, cls) {
   if (!num) return t("none");
-  return h("a", { href: leadHash(num), class: "phone", "data-fkey": fkey }, bdi(num));
+  return h("a", { href: leadHash(num), class: "phone" + (cls ? " " + cls : ""), "data-fkey": fkey }, bdi(num));
 }
 
 /** One stage's badge: its name and its status as text (the colour is not
@@ -116,10 +121,10 @@ function stagesBlock(call, onRetry) {
       : null,
     call.last_error
       ? h(
-          "p",
+          "div",
           { class: "last-error" },
-          h("span", { class: "last-error-label" }, t("last_error") + ": "),
-          h("span", { class: "last-error-text", dir: "auto" }, call.last_error),
+          h("div", { class: "last-error-label" }, t("last_error") + ":"),
+          h("div", { class: "last-error-text", dir: "auto" }, call.last_error),
         )
       : null,
   );
@@ -147,6 +152,7 @@ async function pressRetry(view, ctx, call, stage, button) {
   view.seq++; // a refresh already under way must not paint the old state over this
   try {
     const j = await retryStage(call.call_sid, stage);
+    view.seq++; // nor one that started while the retry was on its way
     view.replaceCall(j.call);
     view.notice(t("retry.done", { stage: t("stage." + stage) }), "info");
   } catch (e) {
@@ -160,7 +166,8 @@ async function pressRetry(view, ctx, call, stage, button) {
 // ------------------------------------------------------------ list view
 
 /** The call list, newest first, 25 a page. opts: {state: "all" | "failed" |
- * "in_progress", phone: E.164 or "", lead: E.164 for the lead view}. */
+ * "in_progress", phone: E.164 or "", lead: E.164 for the lead view,
+ * limit: calls a page, 1..200 (the hash's ?limit=; default PAGE_SIZE)}. */
 export class ListView {
   constructor(root, ctx, opts) {
     this.root = root;
@@ -169,6 +176,8 @@ export class ListView {
     this.lead = opts.lead || null;
     this.phone = this.lead || opts.phone || "";
     this.phoneInput = opts.phone || "";
+    const lim = Number(opts.limit);
+    this.limit = Number.isInteger(lim) && lim >= 1 && lim <= 200 ? lim : null;
     this.cursor = null; // this page's cursor (null: the first page)
     this.prevCursors = []; // the pages before this one
     this.calls = null;
@@ -210,7 +219,7 @@ export class ListView {
             "li",
             null,
             h("a", {
-              href: this.lead ? leadHash(this.lead, s) : listHash(s, this.phone),
+              href: this.lead ? leadHash(this.lead, s, this.limit) : listHash(s, this.phone, this.limit),
               class: "filter" + (s === this.state ? " active" : ""),
               "aria-current": s === this.state ? "page" : null,
               "data-filter": s,
@@ -244,7 +253,7 @@ export class ListView {
               ev.preventDefault();
               const raw = this.phoneInput.trim();
               if (!raw) {
-                location.hash = listHash(this.state, "");
+                location.hash = listHash(this.state, "", this.limit);
                 return;
               }
               const p = normalizePhone(raw);
@@ -253,7 +262,7 @@ export class ListView {
                 input.setAttribute("aria-invalid", "true");
                 return;
               }
-              location.hash = listHash(this.state, p);
+              location.hash = listHash(this.state, p, this.limit);
             },
           },
         },
@@ -261,7 +270,7 @@ export class ListView {
         input,
         h("button", { type: "submit", text: t("phone.search") }),
         this.phone
-          ? h("a", { href: listHash(this.state, ""), class: "clear", text: t("phone.clear") })
+          ? h("a", { href: listHash(this.state, "", this.limit), class: "clear", text: t("phone.clear") })
           : null,
         hint,
       );
@@ -320,7 +329,7 @@ export class ListView {
   }
 
   table() {
-    const cols = ["time", "from", "to", "duration", "stages", "service", "city"];
+    const cols = ["time", "numbers", "duration", "stages", "where"];
     return h(
       "table",
       { class: "calls" },
@@ -350,18 +359,26 @@ export class ListView {
           },
           bdi(fmtDateTime(c.created_at)),
         ),
-        h("div", { class: "sid" }, bdi(c.call_sid)),
+        h("div", { class: "sid", dir: "ltr", title: c.call_sid, text: c.call_sid }),
       ),
-      h("td", { class: "col-from" }, phoneLink(c.from_number, c.call_sid + ":from")),
-      h("td", { class: "col-to" }, phoneLink(c.to_number, c.call_sid + ":to")),
+      h(
+        "td",
+        { class: "col-numbers" },
+        h("div", null, phoneLink(c.from_number, c.call_sid + ":from", "from")),
+        h("div", { class: "to" }, h("span", { class: "to-label", text: t("col.to") + " " }), phoneLink(c.to_number, c.call_sid + ":to", "to")),
+      ),
       h("td", { class: "col-duration" }, bdi(fmtDuration(c.call_duration))),
       h(
         "td",
         { class: "col-stages" },
         stagesBlock(c, (stage, btn) => pressRetry(this, this.ctx, c, stage, btn)),
       ),
-      h("td", { class: "col-service", dir: "auto", text: c.extracted_service || t("none") }),
-      h("td", { class: "col-city", dir: "auto", text: c.extracted_city || t("none") }),
+      h(
+        "td",
+        { class: "col-where" },
+        h("span", { class: "service", dir: "auto", text: c.extracted_service || t("none") }),
+        c.extracted_city ? h("span", { class: "city", dir: "auto", text: c.extracted_city }) : null,
+      ),
     );
   }
 
@@ -389,7 +406,7 @@ export class ListView {
   async refresh() {
     const seq = ++this.seq;
     try {
-      const params = { limit: PAGE_SIZE, cursor: this.cursor || undefined };
+      const params = { limit: this.limit || PAGE_SIZE, cursor: this.cursor || undefined };
       if (this.phone) params.phone = this.phone;
       if (this.state !== "all") params.state = this.state;
       const j = await listCalls(params);
@@ -411,10 +428,13 @@ export class ListView {
 
 // ------------------------------------------------------------ call view
 
-function directionText(d) {
-  const key = "dir." + d;
+/** A word of the table (prefix "dir." or "cs.") in the current language;
+ * a value it does not know as given. */
+function word(prefix, v) {
+  if (v === null || v === undefined) return t("none");
+  const key = prefix + v;
   const s = t(key);
-  return s === key ? String(d || t("none")) : s;
+  return s === key ? String(v) : s;
 }
 
 const SPEAKERS = { caller: "speaker.caller", agent: "speaker.agent", call: "speaker.call" };
@@ -511,6 +531,7 @@ export class CallView {
       this.paintPlayer();
       return;
     }
+    say(this.statusEl, this.noticeText || "", this.noticeKind);
     keepFocus(this.root, () => {
       const row = (label, value) => [h("dt", { text: label }), h("dd", null, value)];
       fill(this.headBox, 
@@ -519,8 +540,8 @@ export class CallView {
           { class: "facts" },
           row(t("call.from"), phoneLink(c.from_number, "head:from")),
           row(t("call.to"), phoneLink(c.to_number, "head:to")),
-          row(t("call.direction"), directionText(c.direction)),
-          row(t("call.status"), c.call_status || t("none")),
+          row(t("call.direction"), word("dir.", c.direction)),
+          row(t("call.status"), word("cs.", c.call_status)),
           row(t("call.created"), bdi(fmtDateTime(c.created_at))),
           row(t("call.ended"), bdi(fmtDateTime(c.ended_at))),
           row(t("call.duration"), bdi(fmtDuration(c.call_duration))),
