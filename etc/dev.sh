@@ -5,16 +5,19 @@
 #   etc/dev.sh build           configure (once) and build out of tree in run/build
 #   etc/dev.sh up [--backends offline|openai]
 #                              build when stale, start MariaDB, callpipe-fcgi, nginx
+#                              (the API and the status page of nginx/html/ at /)
 #                              and the Twilio simulator under run/ and write
 #                              run/stack.env; openai: also the OpenAI simulator on
 #                              127.0.0.1:8090, both backends pointed at it
 #   etc/dev.sh down            stop what up started (sims, nginx, callpipe-fcgi, MariaDB)
 #   etc/dev.sh demo [--keep] [--backends openai]
 #                              deps, build, up, tests/sim/demo.py, down (unless
-#                              --keep); openai: the Hebrew 8 kHz call
+#                              --keep: then it prints the status page's URL and
+#                              a token to sign in with); openai: the Hebrew call
 #   etc/dev.sh check           deps, build, unit tests, up, DB test, offline
 #                              integration tests, then callpipe-fcgi restarted with
-#                              the openai backends and their integration tests,
+#                              the openai backends, their integration tests and
+#                              the browser tests (tests/browser/run.sh, chromium),
 #                              down; last line "N passed, N failed"
 #   etc/dev.sh env             print run/stack.env
 #   etc/dev.sh db              MariaDB, database, user and run/callpipe.conf only
@@ -35,7 +38,7 @@
 # contract is in the project's shared notes, and run/stack.env tells the tests
 # where everything is. Nothing here uses the system's MariaDB or nginx
 # services: our MariaDB has its own datadir and socket and no TCP, our nginx
-# listens on 127.0.0.1:8443 only, so a Debian postinst that started the system
+# listens on 127.0.0.1:8443 only (plus CALLPIPE_DEV_PORT_OFFSET), so a Debian postinst that started the system
 # services on /run/mysqld/mysqld.sock or port 80 collides with nothing.
 # Processes are started with setsid (their own session, so stopping a shell's
 # job does not take the stack down) and stopped by the pids recorded in
@@ -64,6 +67,8 @@ MYSQL_USER=callpipe
 NGINX_DIR=$RUN/nginx
 FCGI_SOCK=$RUN/fcgi.sock
 CACHE_DIR=$RUN/cache/recordings
+HTML_DIR=$ROOT/nginx/html
+BROWSER_DIR=$ROOT/tests/browser
 RECORDINGS_PREFIX=/_recordings/
 AUDIO_DIR=$RUN/audio
 SIM_STATE=$RUN/sim
@@ -90,6 +95,14 @@ MANIFEST=$AUDIO_DIR/manifest.json
 # backends with the manifest the OpenAI simulator recognises them by.
 AUDIO_OFFLINE=(demo.wav short.wav)
 AUDIO_OPENAI=(he_call.wav en_call.wav silent_agent.wav long25.wav manifest.json)
+# nginx's per-address limits on /api/ (nginx/render.sh; a real host keeps
+# its defaults, 10r/s, burst 50, 16 at once): the whole suite, browser
+# included, comes from 127.0.0.1, so the local stack allows far more.
+NGINX_API_RATE=200r/s
+NGINX_API_BURST=1000
+NGINX_API_CONN=64
+# The browser tests' runner (tests/browser/run.sh) has this long at most.
+BROWSER_TIMEOUT_S=600
 DEMO_NAME="Demo Plumbing"
 DEMO_NUMBER=+15005550006
 PY=/usr/bin/python3
@@ -104,7 +117,14 @@ PKGS=(build-essential autoconf automake pkg-config
 	mariadb-server mariadb-client
 	python3 python3-twilio python3-pymysql python3-numpy
 	flite espeak-ng sox libsox-fmt-mp3
-	openssl curl ca-certificates valgrind procps psmisc util-linux)
+	openssl curl ca-certificates valgrind procps psmisc util-linux
+	chromium fonts-dejavu-core)
+# chromium is the browser tests' browser (driven by playwright-core from
+# npm); DejaVu Sans has the Hebrew glyphs of the page's Hebrew mode (a
+# minimal system may have no font with them, and chromium draws boxes).
+# nodejs and npm only when no node is on PATH: a newer Node installed
+# another way (nodesource, nvm) must not be replaced by Debian's.
+NODE_PKGS=(nodejs npm)
 NGINX_FLAVOURS=(nginx-light nginx-core nginx-full nginx-extras nginx)
 
 # The environment wins over callpipe.conf for these (etc/callpipe.conf):
@@ -135,7 +155,7 @@ warn() { printf 'dev.sh: warning: %s\n' "$*" >&2; }
 die() { printf 'dev.sh: error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-	sed -n '4,32p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	sed -n '4,35p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -317,6 +337,11 @@ cmd_deps() {
 		pkg_installed "$p" && have_nginx=1
 	done
 	[ "$have_nginx" = 1 ] || missing+=(nginx-light)
+	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+		for p in "${NODE_PKGS[@]}"; do
+			pkg_installed "$p" || missing+=("$p")
+		done
+	fi
 	if [ ${#missing[@]} -eq 0 ]; then
 		say "deps: all Debian packages present"
 		return 0
@@ -748,6 +773,8 @@ nginx_render() {
 		SERVER_NAME="$HTTPS_HOST" LISTEN="$HTTPS_HOST:$HTTPS_PORT" \
 		SSL_CERT="$TLS_CERT" SSL_KEY="$TLS_KEY" FCGI_SOCKET="$FCGI_SOCK" \
 		CACHE_DIR="$CACHE_DIR" RECORDINGS_PREFIX="$RECORDINGS_PREFIX" \
+		HTML_DIR="$HTML_DIR" API_RATE="$NGINX_API_RATE" \
+		API_BURST="$NGINX_API_BURST" API_CONN="$NGINX_API_CONN" \
 		ACCESS_LOG="$LOG/nginx-access.log" || die "nginx/render.sh failed"
 	replace_if_changed "$NGINX_DIR/callpipe.conf.tmp" "$NGINX_DIR/callpipe.conf" && changed=0
 	tmp=$NGINX_DIR/nginx.conf.tmp
@@ -792,6 +819,8 @@ nginx_render() {
 
 nginx_start() {
 	local changed=0 n=50
+	[ -f "$HTML_DIR/index.html" ] ||
+		warn "$HTML_DIR/index.html is missing: the status page at $BASE_URL/ answers 404"
 	nginx_render && changed=1
 	if ! nginx_cmd -t -q 2>"$LOG/nginx-test.log"; then
 		cat "$LOG/nginx-test.log" >&2
@@ -951,6 +980,8 @@ write_stack_env() {
 			CALLPIPE_BASE_URL=$BASE_URL
 			CALLPIPE_CONF=$CONF
 			CALLPIPE_CA_CERT=$TLS_CERT
+			CALLPIPE_TLS_KEY=$TLS_KEY
+			CALLPIPE_HTML_DIR=$HTML_DIR
 			CALLPIPE_API_TOKEN=$tok
 			CALLPIPE_BUSINESS_ID=$bid
 			CALLPIPE_BUSINESS_NUMBER=$DEMO_NUMBER
@@ -1071,7 +1102,15 @@ cmd_demo() {
 	rc=$?
 	set -e
 	if [ "$rc" = 0 ]; then say "demo ($BACKENDS backends): passed"; else warn "demo: tests/sim/demo.py exited $rc"; fi
-	[ "$keep" = 1 ] && say "--keep: the stack stays up ('etc/dev.sh down' stops it)"
+	if [ "$keep" = 1 ]; then
+		say "--keep: the stack stays up ('etc/dev.sh down' stops it)"
+		# The token is the demo business's (callpipectl token create, kept
+		# in run/secrets by demo_token); the page keeps it in sessionStorage.
+		say "status page: $BASE_URL/ (self-signed certificate: $TLS_CERT)"
+		say "sign in with the token of business '$DEMO_NAME' ($DEMO_NUMBER): $(secret_get API_TOKEN)"
+	else
+		say "the status page was up at $BASE_URL/ during the demo ('etc/dev.sh demo --keep' leaves it up and prints a token to sign in with)"
+	fi
 	exit "$rc"
 }
 
@@ -1171,7 +1210,7 @@ db_unit_test() {
 # those backends (each says so: BACKENDS = "openai"; default offline),
 # against the stack as "up" left it.
 integration_tests() {
-	local backends=$1 out=$TEST_OUT/integration-$1.out rc line p f
+	local backends=$1 out=$TEST_OUT/integration-$1.out rc
 	mkdir -p "$TEST_OUT"
 	if [ ! -f "$ROOT/tests/integration/run.py" ]; then
 		count 1 1
@@ -1183,10 +1222,19 @@ integration_tests() {
 	"$PY" "$ROOT/tests/integration/run.py" --backends "$backends" 2>&1 | tee "$out"
 	rc=${PIPESTATUS[0]}
 	set -e
+	count_summary "integration ($backends)" run.py "$out" "$rc"
+}
+
+# count_summary WHAT PROGRAM FILE STATUS: adds the counts of the
+# "N passed, N failed" line a test runner printed last in FILE. No such
+# line, or a non-zero exit STATUS although it reported no failure, counts as
+# one failed test.
+count_summary() {
+	local what=$1 prog=$2 out=$3 rc=$4 line p f
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1) || true
 	if [ -z "$line" ]; then
 		count 1 1
-		say "FAIL integration ($backends): run.py (exit $rc) printed no 'N passed, N failed' line"
+		say "FAIL $what: $prog (exit $rc) printed no 'N passed, N failed' line"
 		return 0
 	fi
 	p=${line%% passed*}
@@ -1195,8 +1243,91 @@ integration_tests() {
 	count $((p + f)) "$f"
 	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
 		count 1 1
-		say "FAIL integration ($backends): run.py exited $rc although it reported no failure"
+		say "FAIL $what: $prog exited $rc although it reported no failure"
 	fi
+}
+
+# True when tests/browser/node_modules holds every package of
+# package-lock.json at its locked version, i.e. npm ci would install the
+# same: check then needs no network once the modules are there.
+browser_modules_current() {
+	[ -d "$BROWSER_DIR/node_modules" ] || return 1
+	node --input-type=commonjs - "$BROWSER_DIR" 2>/dev/null <<-'JS'
+		const fs = require("fs"), path = require("path");
+		const dir = process.argv[2];
+		const lock = JSON.parse(fs.readFileSync(path.join(dir, "package-lock.json"), "utf8"));
+		if (!lock.packages) process.exit(1);   // lockfile v1: let npm ci decide
+		for (const [key, meta] of Object.entries(lock.packages)) {
+			if (!key.startsWith("node_modules/") || meta.link) continue;
+			const at = path.join(dir, key, "package.json");
+			// An optional dependency of another platform is never installed.
+			if (meta.optional && !fs.existsSync(at)) continue;
+			if (JSON.parse(fs.readFileSync(at, "utf8")).version !== meta.version) process.exit(1);
+		}
+	JS
+}
+
+# Warns about each locked package whose engines.node (">=N") the node on
+# PATH does not meet: Debian 12's own nodejs is 18, and npm ci installs such
+# a package with no more than a warning of its own, lost in its log.
+browser_node_check() {
+	local short
+	short=$(node --input-type=commonjs - "$BROWSER_DIR" 2>/dev/null <<-'JS'
+		const fs = require("fs"), path = require("path");
+		const lock = JSON.parse(fs.readFileSync(path.join(process.argv[2], "package-lock.json"), "utf8"));
+		const major = Number(process.versions.node.split(".")[0]);
+		for (const [key, meta] of Object.entries(lock.packages || {})) {
+			const m = /^>=\s*(\d+)/.exec((meta.engines && meta.engines.node) || "");
+			if (key && m && major < Number(m[1])) console.log(`${key.replace(/^node_modules\//, "")} (node ${meta.engines.node})`);
+		}
+	JS
+	) || true
+	[ -z "$short" ] || warn "node $(node --version) is older than tests/browser's lock wants: $(printf '%s' "$short" | paste -sd, -)"
+}
+
+# npm ci in tests/browser when its package-lock.json exists and
+# node_modules does not match it. False when npm ci failed.
+browser_deps() {
+	if [ ! -f "$BROWSER_DIR/package-lock.json" ]; then
+		say "browser tests: no tests/browser/package-lock.json, no npm ci"
+		return 0
+	fi
+	browser_node_check
+	if browser_modules_current; then
+		say "browser tests: node_modules matches package-lock.json (no npm ci)"
+		return 0
+	fi
+	command -v npm >/dev/null || { warn "npm not found (etc/dev.sh deps installs it)"; return 1; }
+	say "browser tests: npm ci in tests/browser (log $LOG/npm-ci.log)"
+	if ! (cd "$BROWSER_DIR" && npm ci --no-audit --no-fund) >"$LOG/npm-ci.log" 2>&1; then
+		tail_log "$LOG/npm-ci.log"
+		return 1
+	fi
+}
+
+# The browser tests (tests/browser/run.sh: chromium against the stack of
+# run/stack.env; screenshots in run/artifacts/), counted from the
+# "N passed, N failed" line it prints last. A missing runner fails.
+browser_tests() {
+	local runner=$BROWSER_DIR/run.sh out=$TEST_OUT/browser.out rc
+	mkdir -p "$TEST_OUT" "$RUN/artifacts"
+	if [ ! -f "$runner" ]; then
+		count 1 1
+		say "FAIL browser tests: tests/browser/run.sh is missing"
+		return 0
+	fi
+	if ! browser_deps; then
+		count 1 1
+		say "FAIL browser tests: npm ci in tests/browser failed"
+		return 0
+	fi
+	say "browser tests: tests/browser/run.sh (at most $BROWSER_TIMEOUT_S s)"
+	set +e
+	timeout -k 10 "$BROWSER_TIMEOUT_S" bash "$runner" 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+	set -e
+	[ "$rc" != 124 ] || say "browser tests: tests/browser/run.sh timed out after $BROWSER_TIMEOUT_S s"
+	count_summary "browser tests" tests/browser/run.sh "$out" "$rc"
 }
 
 # A simulator's own self-check (unittest), counted test by test:
@@ -1235,8 +1366,9 @@ sim_selfcheck() {
 # up with the offline backends, the DB test, the integration tests that need
 # offline (pocketsphinx, rules). Then up again with --backends openai, which
 # starts the OpenAI simulator and restarts callpipe-fcgi on the new
-# configuration (its start stamp changed), and the integration tests that
-# need openai. One count over both.
+# configuration (its start stamp changed), the integration tests that need
+# openai, and the browser tests (there, so that a stage can fail with the
+# simulator's fault and succeed on retry). One count over all.
 cmd_check() {
 	CHECK_MODE=1
 	cmd_deps
@@ -1254,6 +1386,7 @@ cmd_check() {
 	BACKENDS=openai
 	cmd_up
 	integration_tests openai
+	browser_tests
 	[ "$TESTS_FAILED" = 0 ]
 }
 

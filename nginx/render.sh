@@ -7,9 +7,13 @@
 #   nginx/render.sh [-t TEMPLATE] [-o OUTPUT] NAME=VALUE...
 #
 # Required: SERVER_NAME LISTEN SSL_CERT SSL_KEY FCGI_SOCKET CACHE_DIR
+#           HTML_DIR (the status page's files, a copy of nginx/html/)
 # Optional: RECORDINGS_PREFIX (default /_recordings/, must equal
 #           recording.nginx_internal_prefix of callpipe.conf)
 #           ACCESS_LOG (default /var/log/nginx/callpipe.access.log, or "off")
+#           API_RATE (default 10r/s; N r/s or N r/m, per client address)
+#           API_BURST (default 50; requests beyond API_RATE at once, 0..100000)
+#           API_CONN (default 16; requests in progress at once, 1..100000)
 # FCGI_SOCKET and CACHE_DIR must equal fcgi.socket and recording.cache_dir
 # of callpipe.conf. Without -o the result goes to standard output; with -o
 # it replaces OUTPUT atomically. Exit status 2 on a usage or value error.
@@ -20,7 +24,7 @@ template="$here/callpipe.conf.in"
 output=""
 
 usage() {
-	sed -n '7,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	sed -n '7,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -32,9 +36,12 @@ fail() {
 declare -A val=(
 	[RECORDINGS_PREFIX]=/_recordings/
 	[ACCESS_LOG]=/var/log/nginx/callpipe.access.log
+	[API_RATE]=10r/s
+	[API_BURST]=50
+	[API_CONN]=16
 )
-required=(SERVER_NAME LISTEN SSL_CERT SSL_KEY FCGI_SOCKET CACHE_DIR)
-known=" ${required[*]} RECORDINGS_PREFIX ACCESS_LOG "
+required=(SERVER_NAME LISTEN SSL_CERT SSL_KEY FCGI_SOCKET CACHE_DIR HTML_DIR)
+known=" ${required[*]} RECORDINGS_PREFIX ACCESS_LOG API_RATE API_BURST API_CONN "
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -68,10 +75,30 @@ for name in "${!val[@]}"; do
 	esac
 done
 
-for name in SSL_CERT SSL_KEY FCGI_SOCKET CACHE_DIR; do
+for name in SSL_CERT SSL_KEY FCGI_SOCKET CACHE_DIR HTML_DIR; do
 	case ${val[$name]} in /*) ;; *) fail "$name must be an absolute path" ;; esac
 done
 case ${val[ACCESS_LOG]} in /*|off) ;; *) fail "ACCESS_LOG must be an absolute path or off" ;; esac
+
+# limit_req_zone's rate is "Nr/s" or "Nr/m"; burst and the connection count
+# are plain numbers. Bounded, and without leading zeros, so nginx reads the
+# same number as this check did (nginx -t would only catch a malformed one).
+[[ ${val[API_RATE]} =~ ^[1-9][0-9]{0,5}r/[sm]$ ]] ||
+	fail "API_RATE must look like 10r/s or 600r/m (1..999999, per second or minute), not '${val[API_RATE]}'"
+# num_in VALUE MIN MAX: true when VALUE is a decimal number MIN..MAX.
+num_in() {
+	[[ $1 =~ ^(0|[1-9][0-9]{0,5})$ ]] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]
+}
+num_in "${val[API_BURST]}" 0 100000 ||
+	fail "API_BURST must be a number 0..100000, not '${val[API_BURST]}'"
+num_in "${val[API_CONN]}" 1 100000 ||
+	fail "API_CONN must be a number 1..100000, not '${val[API_CONN]}'"
+
+# root takes the directory as it is; a trailing slash would only double
+# the one of the URI.
+while [ "${val[HTML_DIR]}" != / ] && [ "${val[HTML_DIR]%/}" != "${val[HTML_DIR]}" ]; do
+	val[HTML_DIR]=${val[HTML_DIR]%/}
+done
 
 # The template appends the slash itself ("alias @CACHE_DIR@/;"): with alias,
 # the location prefix and the alias must both end in "/" (a prefix without
