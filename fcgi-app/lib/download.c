@@ -33,28 +33,33 @@ struct download_query {
 	const char       *sig;      /* NULL unless signed */
 };
 
-/* Parses the query into *q (strings point into f). NULL when acceptable,
- * else the reason (a 400), which may be written into why (whylen bytes). */
-static const char *
-download_query(const struct form *f, struct download_query *q, char *why,
-    size_t whylen)
+/* Parses r's query into *q (strings point into r's decoded query).
+ * CP_OK, or CP_INPUT with the reason (a 400) in reason (reasonlen bytes). */
+static enum cp_err
+download_query(struct req *r, struct download_query *q, char *reason,
+    size_t reasonlen)
 {
 	static const char *const known[] = { "format", "expires", "sig", NULL };
+	const struct form *f;
 
 	memset(q, 0, sizeof(*q));
+	if (req_query(r, &f) != CP_OK) {
+		cp_fmt(reason, reasonlen, "malformed query string");
+		return CP_INPUT;
+	}
 	for (size_t i = 0; i < f->n; i++) {
 		const char *const *k;
 		for (k = known; *k != NULL; k++)
 			if (strcmp(*k, f->pairs[i].name) == 0)
 				break;
 		if (*k == NULL) {
-			cp_fmt(why, whylen, "unknown parameter %.64s (known: "
+			cp_fmt(reason, reasonlen, "unknown parameter %.64s (known: "
 			    "format, expires, sig)", f->pairs[i].name);
-			return why;
+			return CP_INPUT;
 		}
 		if (form_get(f, *k) != f->pairs[i].value) {
-			cp_fmt(why, whylen, "%s given twice", *k);
-			return why;
+			cp_fmt(reason, reasonlen, "%s given twice", *k);
+			return CP_INPUT;
 		}
 	}
 	q->format = form_get(f, "format");
@@ -64,11 +69,13 @@ download_query(const struct form *f, struct download_query *q, char *why,
 		q->fmt = STORE_WAV;
 	else if (strcmp(q->format, "mp3") == 0)
 		q->fmt = STORE_MP3;
-	else
-		return "format must be wav or mp3";
+	else {
+		cp_fmt(reason, reasonlen, "format must be wav or mp3");
+		return CP_INPUT;
+	}
 	q->expires = form_get(f, "expires");
 	q->sig = form_get(f, "sig");
-	return NULL;
+	return CP_OK;
 }
 
 bool
@@ -84,21 +91,12 @@ download_is_signed(struct req *r)
 enum cp_err
 download_signed_auth(struct req *r, char *reason, size_t reasonlen)
 {
-	const struct form *f;
 	struct download_query q;
 	long long expires, business;
-	const char *why;
 	enum cp_err rc;
 
-	if (req_query(r, &f) != CP_OK) {
-		cp_fmt(reason, reasonlen, "malformed query string");
-		return CP_INPUT;
-	}
-	if ((why = download_query(f, &q, reason, reasonlen)) != NULL) {
-		if (why != reason)
-			cp_fmt(reason, reasonlen, "%s", why);
-		return CP_INPUT;
-	}
+	if ((rc = download_query(r, &q, reason, reasonlen)) != CP_OK)
+		return rc;
 	/* Expired is refused before anything is looked up. */
 	if (q.expires == NULL || q.sig == NULL ||
 	    cp_parse_ll(q.expires, 0, LLONG_MAX, &expires) != CP_OK) {
@@ -243,11 +241,9 @@ enum cp_err
 download_handle(struct req *r, int arg, char *reason, size_t reasonlen)
 {
 	const struct cp_conf *conf = r->conf;
-	const struct form *f;
 	struct download_query q;
 	struct callview_download dl;
 	char path[4096], hdr[1024];
-	const char *why;
 	long long bytes = 0;
 	enum cp_err rc;
 
@@ -256,15 +252,8 @@ download_handle(struct req *r, int arg, char *reason, size_t reasonlen)
 		cp_fmt(reason, reasonlen, "malformed call sid");
 		return CP_INPUT;
 	}
-	if (req_query(r, &f) != CP_OK) {
-		cp_fmt(reason, reasonlen, "malformed query string");
-		return CP_INPUT;
-	}
-	if ((why = download_query(f, &q, reason, reasonlen)) != NULL) {
-		if (why != reason)
-			cp_fmt(reason, reasonlen, "%s", why);
-		return CP_INPUT;
-	}
+	if ((rc = download_query(r, &q, reason, reasonlen)) != CP_OK)
+		return rc;
 	if ((rc = callview_download_get(r->db, r->business_id, r->sid, &dl)) !=
 	    CP_OK) {
 		if (rc == CP_DB)
