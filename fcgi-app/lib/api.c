@@ -15,11 +15,13 @@
 #include "callview.h"
 #include "calls.h"
 #include "cp_num.h"
+#include "download.h"
 #include "jobs.h"
 #include "log.h"
 #include "phone.h"
 #include "sid.h"
 #include "sign.h"
+#include "store.h"
 
 #define API_BODY_MAX 4096  /* bytes of a JSON request body */
 
@@ -222,7 +224,7 @@ api_answer_call(struct req *r, int status, bool detail, char *reason,
 
 	if (rc != CP_OK) {
 		if (rc == CP_DB)
-			log_error("%s: %s", r->path, db_error(r->db));
+			log_error("call %s: %s", r->sid, db_error(r->db));
 		cp_fmt(reason, reasonlen, "%s", rc == CP_NOTFOUND ?
 		    "call not found" : rc == CP_DB ? "database unavailable" :
 		    cp_strerror(rc));
@@ -275,12 +277,13 @@ api_json_parse(const char *s, size_t len)
 
 /*
  * Reads a JSON object body into *out (caller puts it). No body at all
- * (Content-Length 0 or absent) is an empty object when optional. CP_OK;
- * CP_MEDIATYPE (not application/json); CP_TOOBIG; CP_INPUT (not a JSON
- * object); CP_LENGTH.
+ * (Content-Length 0 or absent) is an empty object when want is NULL (the
+ * body is optional), else CP_INPUT saying want (an example body). CP_OK;
+ * CP_MEDIATYPE (not application/json); CP_TOOBIG; CP_INPUT (not exactly
+ * one JSON object).
  */
 static enum cp_err
-api_body(struct req *r, bool optional, struct json_object **out,
+api_body(struct req *r, const char *want, struct json_object **out,
     char *reason, size_t reasonlen)
 {
 	static const char ct[] = "application/json";
@@ -289,7 +292,12 @@ api_body(struct req *r, bool optional, struct json_object **out,
 	enum cp_err rc;
 
 	*out = NULL;
-	if (optional && r->content_length <= 0) {
+	if (r->content_length <= 0) {
+		if (want != NULL) {
+			cp_fmt(reason, reasonlen, "body must be JSON such as %s",
+			    want);
+			return CP_INPUT;
+		}
 		*out = json_object_new_object();
 		return *out ? CP_OK : CP_NOMEM;
 	}
@@ -337,21 +345,31 @@ api_known_keys(struct json_object *o, const char *const *allowed,
 
 struct api_retry {
 	const struct cp_conf *conf;
+	long long             business_id;
 	const char           *call_sid;
 	int                   want;
 	enum calls_stage      stage;
 	int                   retry_count;
+	struct json_object   *call;   /* out: the row as this transaction left it */
 };
 
+/* The reset and the answer's row in one transaction: read after COMMIT, a
+ * worker could already have claimed the job and the 202 would show
+ * "processing" instead of the "pending" it set. */
 static enum cp_err
 api_retry_tx(struct db *db, void *arg, char *err, size_t errlen)
 {
 	struct api_retry *a = arg;
+	enum cp_err rc;
 
 	(void)err;
 	(void)errlen;
-	return jobs_retry_stage(db, a->conf, a->call_sid, a->want, &a->stage,
+	json_object_put(a->call);   /* db_tx may run this again */
+	a->call = NULL;
+	rc = jobs_retry_stage(db, a->conf, a->call_sid, a->want, &a->stage,
 	    &a->retry_count);
+	return rc != CP_OK ? rc :
+	    callview_get(db, a->business_id, a->call_sid, false, &a->call);
 }
 
 enum cp_err
@@ -359,7 +377,7 @@ api_call_retry(struct req *r, int arg, char *reason, size_t reasonlen)
 {
 	static const char *const keys[] = { "stage", NULL };
 	struct json_object *body = NULL, *v;
-	struct api_retry a;
+	struct api_retry a = { .call = NULL };
 	char err[CP_REASON_MAX + 1] = "", status[16];
 	long long owner;
 	enum cp_err rc;
@@ -367,11 +385,13 @@ api_call_retry(struct req *r, int arg, char *reason, size_t reasonlen)
 	(void)arg;
 	if ((rc = api_sid(r, reason, reasonlen)) != CP_OK ||
 	    (rc = api_no_params(r, reason, reasonlen)) != CP_OK ||
-	    (rc = api_body(r, false, &body, reason, reasonlen)) != CP_OK ||
+	    (rc = api_body(r, "{\"stage\": \"transcript\"}", &body, reason,
+	    reasonlen)) != CP_OK ||
 	    (rc = api_known_keys(body, keys, reason, reasonlen)) != CP_OK)
 		goto out;
 	memset(&a, 0, sizeof(a));
 	a.conf = r->conf;
+	a.business_id = r->business_id;
 	a.call_sid = r->sid;
 	if (!json_object_object_get_ex(body, "stage", &v) ||
 	    !json_object_is_type(v, json_type_string) ||
@@ -389,8 +409,8 @@ api_call_retry(struct req *r, int arg, char *reason, size_t reasonlen)
 	if (rc == CP_INPUT) {
 		/* Not failed: say what it is (read after the transaction, so
 		 * it may have moved on since; it is a hint, not a promise). */
-		if (callview_stage_status(r->db, r->sid, (enum calls_stage)a.want,
-		    status) != CP_OK)
+		if (callview_stage_status(r->db, r->business_id, r->sid,
+		    (enum calls_stage)a.want, status) != CP_OK)
 			cp_fmt(status, sizeof(status), "unknown");
 		cp_fmt(reason, reasonlen, "%s is %s, not failed: only a failed "
 		    "stage is retried", api_stages[a.want], status);
@@ -408,8 +428,16 @@ api_call_retry(struct req *r, int arg, char *reason, size_t reasonlen)
 	}
 	log_info("retry %s: %s stage back to pending (retry %d)", r->sid,
 	    api_stages[a.stage], a.retry_count);
-	rc = api_answer_call(r, 202, false, reason, reasonlen);
+	{
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "success", json_object_new_boolean(1));
+		json_object_object_add(o, "call", a.call);
+		a.call = NULL;
+		req_json(r, 202, o);
+		json_object_put(o);
+	}
 out:
+	json_object_put(a.call);
 	json_object_put(body);
 	return rc;
 }
@@ -420,6 +448,7 @@ api_download_url(struct req *r, int arg, char *reason, size_t reasonlen)
 	static const char *const keys[] = { "format", "ttl_s", NULL };
 	struct json_object *body = NULL, *v, *o;
 	struct callview_download dl;
+	enum store_format fmt;
 	const char *format = "wav";
 	long long ttl = r->conf->api.signed_url_ttl_s, expires;
 	char url[512], iso[32], t[32];
@@ -430,13 +459,13 @@ api_download_url(struct req *r, int arg, char *reason, size_t reasonlen)
 	(void)arg;
 	if ((rc = api_sid(r, reason, reasonlen)) != CP_OK ||
 	    (rc = api_no_params(r, reason, reasonlen)) != CP_OK ||
-	    (rc = api_body(r, true, &body, reason, reasonlen)) != CP_OK ||
+	    (rc = api_body(r, NULL, &body, reason, reasonlen)) != CP_OK ||
 	    (rc = api_known_keys(body, keys, reason, reasonlen)) != CP_OK)
 		goto out;
 	if (json_object_object_get_ex(body, "format", &v)) {
 		format = json_object_is_type(v, json_type_string) ?
 		    json_object_get_string(v) : "";
-		if (strcmp(format, "wav") != 0 && strcmp(format, "mp3") != 0) {
+		if (store_format_parse(format, &fmt) != CP_OK) {
 			cp_fmt(reason, reasonlen, "format must be wav or mp3");
 			rc = CP_INPUT;
 			goto out;
@@ -452,20 +481,16 @@ api_download_url(struct req *r, int arg, char *reason, size_t reasonlen)
 			goto out;
 		}
 	}
-	/* A URL that could only answer 404 is not minted: the call must be
-	 * this business's and its recording stored. */
+	/* A URL that could only answer 404 or 410 is not minted: the call
+	 * must be this business's and its recording servable. */
 	rc = callview_download_get(r->db, r->business_id, r->sid, &dl);
 	if (rc != CP_OK) {
 		cp_fmt(reason, reasonlen, "%s", rc == CP_NOTFOUND ?
 		    "call not found" : "database unavailable");
 		goto out;
 	}
-	if (strcmp(dl.recording_status, "completed") != 0) {
-		cp_fmt(reason, reasonlen, "recording not available (recording is "
-		    "%s)", dl.recording_status);
-		rc = CP_NOTFOUND;
+	if ((rc = download_servable(r->conf, &dl, reason, reasonlen)) != CP_OK)
 		goto out;
-	}
 	when = time(NULL) + (time_t)ttl;
 	expires = (long long)when;
 	if ((rc = sign_download_url(r->conf, r->sid, format, expires, r->business_id, url,

@@ -176,7 +176,7 @@ calls_recording_completed(struct db *db, const char *call_sid,
 	    max_attempts, 0, enqueued);
 }
 
-static const char *
+const char *
 calls_stage_col(enum calls_stage s)
 {
 	switch (s) {

@@ -20,6 +20,10 @@
 
 enum calls_stage { CALLS_RECORDING, CALLS_TRANSCRIPT, CALLS_SUMMARY };
 
+/* The status column of a stage: "recording_status", "transcript_status",
+ * "summary_status". */
+const char *calls_stage_col(enum calls_stage s);
+
 /* Creates the row for call_sid when it does not exist yet (any webhook may
  * come first). */
 enum cp_err calls_ensure(struct db *db, const char *call_sid);

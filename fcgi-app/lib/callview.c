@@ -64,10 +64,6 @@ static const struct {
 #define CALLVIEW_COL_ID 17
 #define CALLVIEW_COL_MS 18
 
-/* The status column of each stage, in enum calls_stage order. */
-static const char *const callview_stage_cols[] = {
-	"c.recording_status", "c.transcript_status", "c.summary_status"
-};
 
 enum cp_err
 callview_iso(const char *t, char out[32])
@@ -121,11 +117,13 @@ callview_time_parse(const char *iso, char out[32])
 	}
 	if (strcmp(rest, "Z") != 0)
 		return CP_INPUT;
-	/* An impossible date (Feb 30) comes back as another one. */
+	/* An impossible date or time (Feb 30, second 60 or 61, which glibc's
+	 * strptime takes) comes back from timegm as another one. */
 	back = tm;
 	if ((t = timegm(&back)) == (time_t)-1 || gmtime_r(&t, &back) == NULL ||
 	    back.tm_mday != tm.tm_mday || back.tm_mon != tm.tm_mon ||
-	    back.tm_hour != tm.tm_hour)
+	    back.tm_hour != tm.tm_hour || back.tm_min != tm.tm_min ||
+	    back.tm_sec != tm.tm_sec)
 		return CP_INPUT;
 	/* The fields were checked digit by digit above: 19 bytes + 7. */
 	memcpy(out, iso, 19);
@@ -221,11 +219,11 @@ callview_state_sql(char *sql, size_t len, enum callview_state st, int stage)
 	if (st == CALLVIEW_ANY)
 		return;
 	if (stage >= 0 && stage <= CALLS_SUMMARY) {
-		const char *c = callview_stage_cols[stage];
+		const char *c = calls_stage_col((enum calls_stage)stage);
 		cp_fmt(sql + used, len - used,
-		    st == CALLVIEW_FAILED ? " AND %s = 'failed'" :
-		    st == CALLVIEW_COMPLETED ? " AND %s = 'completed'" :
-		    " AND %s NOT IN ('failed', 'completed')", c);
+		    st == CALLVIEW_FAILED ? " AND c.%s = 'failed'" :
+		    st == CALLVIEW_COMPLETED ? " AND c.%s = 'completed'" :
+		    " AND c.%s NOT IN ('failed', 'completed')", c);
 		return;
 	}
 	cp_fmt(sql + used, len - used, "%s",
@@ -302,10 +300,18 @@ callview_list(struct db *db, long long business_id,
 	shown = res->nrows > (size_t)f->limit ? (size_t)f->limit : res->nrows;
 	for (size_t i = 0; i < shown; i++)
 		json_object_array_add(a, callview_object(res, i, CALLVIEW_NLIST));
-	if (res->nrows > (size_t)f->limit && shown > 0)
-		cp_fmt(next, CALLVIEW_CURSOR_MAX + 1, "%s-%s",
-		    db_cell(res, shown - 1, CALLVIEW_COL_MS),
-		    db_cell(res, shown - 1, CALLVIEW_COL_ID));
+	if (res->nrows > (size_t)f->limit && shown > 0) {
+		const char *ms = db_cell(res, shown - 1, CALLVIEW_COL_MS);
+		const char *id = db_cell(res, shown - 1, CALLVIEW_COL_ID);
+		/* UNIX_TIMESTAMP is NULL past its range (2038 before MariaDB
+		 * 11.5): no page could follow, so that is the server's error. */
+		if (ms == NULL || id == NULL) {
+			json_object_put(a);
+			db_result_free(res);
+			return CP_DB;
+		}
+		cp_fmt(next, CALLVIEW_CURSOR_MAX + 1, "%s-%s", ms, id);
+	}
 	db_result_free(res);
 	*calls = a;
 	return CP_OK;
@@ -438,18 +444,18 @@ callview_download_get(struct db *db, long long business_id,
 }
 
 enum cp_err
-callview_stage_status(struct db *db, const char *call_sid,
-    enum calls_stage stage, char *status)
+callview_stage_status(struct db *db, long long business_id,
+    const char *call_sid, enum calls_stage stage, char *status)
 {
 	char sql[128];
-	struct db_param p[1] = { db_str(call_sid) };
+	struct db_param p[2] = { db_str(call_sid), db_i64(business_id) };
 	struct db_result *res = NULL;
 
 	if ((int)stage < 0 || stage > CALLS_SUMMARY)
 		return CP_INPUT;
-	cp_fmt(sql, sizeof(sql), "SELECT %s FROM call_log c WHERE c.call_sid = ?",
-	    callview_stage_cols[stage]);
-	if (db_exec(db, sql, p, 1, &res, NULL) != CP_OK)
+	cp_fmt(sql, sizeof(sql), "SELECT %s FROM call_log WHERE call_sid = ? "
+	    "AND business_id = ?", calls_stage_col(stage));
+	if (db_exec(db, sql, p, 2, &res, NULL) != CP_OK)
 		return CP_DB;
 	if (res->nrows != 1 || db_cell(res, 0, 0) == NULL) {
 		db_result_free(res);

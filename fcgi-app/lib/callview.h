@@ -2,8 +2,9 @@
  * callview.h: the read side of call_log and jobs for the browser API
  * (api.c, download.c): a call as JSON, the keyset-paginated list, and the
  * few columns the download route needs. Only SELECTs; the status moves stay
- * in calls.c. All reads are scoped to one business: a call of another
- * business is CP_NOTFOUND, as if it did not exist (DESIGN.md §6).
+ * in calls.c. Every read is scoped to one business (a call of another
+ * business is CP_NOTFOUND, as if it did not exist: DESIGN.md §6) but
+ * callview_business, which is how the owner is found.
  *
  * Timestamps are ISO-8601 UTC with milliseconds and "Z"
  * ("2026-12-01T11:00:00.123Z"); the connection's time_zone is '+00:00'
@@ -92,10 +93,10 @@ enum cp_err callview_cursor_parse(const char *s, struct callview_filter *f);
 enum cp_err callview_get(struct db *db, long long business_id,
     const char *call_sid, bool detail, struct json_object **call);
 
-/* A stage's status of call_sid into status (16 bytes). CP_OK, CP_NOTFOUND,
- * CP_DB. */
-enum cp_err callview_stage_status(struct db *db, const char *call_sid,
-    enum calls_stage stage, char *status);
+/* A stage's status of call_sid of business_id into status (16 bytes).
+ * CP_OK, CP_NOTFOUND (not a call of business_id), CP_DB. */
+enum cp_err callview_stage_status(struct db *db, long long business_id,
+    const char *call_sid, enum calls_stage stage, char *status);
 
 /*
  * "YYYY-MM-DD HH:MM:SS[.fff]" (a DATETIME as MariaDB prints it) as
@@ -107,7 +108,8 @@ enum cp_err callview_iso(const char *sql_time, char out[32]);
 /*
  * The other way, for ?since=: "YYYY-MM-DDTHH:MM:SS[.f{1,6}]Z" (RFC 3339,
  * UTC only) into "YYYY-MM-DD HH:MM:SS.ffffff" (out, 32 bytes). CP_OK, or
- * CP_INPUT for any other shape or an impossible date.
+ * CP_INPUT for any other shape or an impossible date or time (a leap
+ * second 60 too: MariaDB's DATETIME has none).
  */
 enum cp_err callview_time_parse(const char *iso, char out[32]);
 

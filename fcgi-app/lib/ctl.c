@@ -342,6 +342,7 @@ static int
 ctl_url(const struct cp_conf *conf, int argc, char **argv)
 {
 	const char *sid = NULL, *format = "wav";
+	enum store_format fmt;
 	char url[SIGN_URL_MAX];
 	struct calls_row row;
 	long long ttl = conf->api.signed_url_ttl_s;
@@ -359,7 +360,7 @@ ctl_url(const struct cp_conf *conf, int argc, char **argv)
 			}
 		} else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc) {
 			format = argv[++i];
-			if (strcmp(format, "wav") != 0 && strcmp(format, "mp3") != 0) {
+			if (store_format_parse(format, &fmt) != CP_OK) {
 				fprintf(stderr, "callpipectl: --format must be wav or "
 				    "mp3\n");
 				return 2;

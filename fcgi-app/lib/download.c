@@ -65,11 +65,7 @@ download_query(struct req *r, struct download_query *q, char *reason,
 	q->format = form_get(f, "format");
 	if (q->format == NULL)
 		q->format = "wav";
-	if (strcmp(q->format, "wav") == 0)
-		q->fmt = STORE_WAV;
-	else if (strcmp(q->format, "mp3") == 0)
-		q->fmt = STORE_MP3;
-	else {
+	if (store_format_parse(q->format, &q->fmt) != CP_OK) {
 		cp_fmt(reason, reasonlen, "format must be wav or mp3");
 		return CP_INPUT;
 	}
@@ -110,7 +106,9 @@ download_signed_auth(struct req *r, char *reason, size_t reasonlen)
 	}
 	/* An unknown sid, another business's sid or a wrong signature all
 	 * answer the same 403, so the answer tells nothing about which
-	 * calls exist. */
+	 * calls exist. (An unknown sid skips the HMAC, so it answers a few
+	 * microseconds sooner; a CallSid has 128 random bits, so that tells
+	 * no one a sid worth guessing.) */
 	rc = sid_valid(r->sid, "CA") ?
 	    callview_business(r->db, r->sid, &business) : CP_NOTFOUND;
 	if (rc == CP_DB) {
@@ -172,6 +170,7 @@ struct download_refill {
 	const char           *call_sid;
 	const char           *recording_sid;
 	enum store_format     fmt;
+	bool                  pending;  /* out: this minute's job may still run */
 };
 
 static enum cp_err
@@ -182,7 +181,7 @@ download_refill_tx(struct db *db, void *arg, char *err, size_t errlen)
 	(void)err;
 	(void)errlen;
 	return jobs_enqueue_refill(db, d->conf, d->call_sid, d->recording_sid,
-	    d->fmt);
+	    d->fmt, &d->pending);
 }
 
 /*
@@ -197,7 +196,7 @@ download_miss(struct req *r, const struct callview_download *dl,
     char *reason, size_t reasonlen)
 {
 	const struct cp_conf *conf = r->conf;
-	struct download_refill d = { conf, r->sid, dl->recording_sid, fmt };
+	struct download_refill d = { conf, r->sid, dl->recording_sid, fmt, false };
 	char err[CP_REASON_MAX + 1] = "";
 	long waited = 0;
 	int slot;
@@ -211,6 +210,14 @@ download_miss(struct req *r, const struct callview_download *dl,
 		return CP_DB;
 	}
 	r->retry_after_s = DOWNLOAD_BUSY_S;
+	if (!d.pending) {
+		/* This minute's refill has failed for good (jobs.last_error
+		 * says why): the next minute's request queues a new one. */
+		cp_fmt(reason, reasonlen, "recording could not be fetched from "
+		    "Twilio just now; try again in a minute");
+		r->retry_after_s = 60;
+		return CP_UPSTREAM;
+	}
 	download_slot_take(conf, &slot);
 	if (slot < 0) {
 		cp_fmt(reason, reasonlen, "recording is being fetched; try again "
@@ -238,6 +245,23 @@ download_miss(struct req *r, const struct callview_download *dl,
 }
 
 enum cp_err
+download_servable(const struct cp_conf *conf,
+    const struct callview_download *dl, char *reason, size_t reasonlen)
+{
+	if (dl->age_s > (long long)conf->recording.retention_days * 86400) {
+		cp_fmt(reason, reasonlen, "recording is past the retention period");
+		return CP_GONE;
+	}
+	if (strcmp(dl->recording_status, "completed") != 0 ||
+	    dl->recording_sid[0] == '\0') {
+		cp_fmt(reason, reasonlen, "recording not available (recording %s)",
+		    dl->recording_status);
+		return CP_NOTFOUND;
+	}
+	return CP_OK;
+}
+
+enum cp_err
 download_handle(struct req *r, int arg, char *reason, size_t reasonlen)
 {
 	const struct cp_conf *conf = r->conf;
@@ -262,15 +286,8 @@ download_handle(struct req *r, int arg, char *reason, size_t reasonlen)
 		    "call not found" : "database unavailable");
 		return rc;
 	}
-	if (dl.age_s > (long long)conf->recording.retention_days * 86400) {
-		cp_fmt(reason, reasonlen, "recording is past the retention period");
-		return CP_GONE;
-	}
-	if (strcmp(dl.recording_status, "completed") != 0 ||
-	    dl.recording_sid[0] == '\0') {
-		cp_fmt(reason, reasonlen, "recording not available");
-		return CP_NOTFOUND;
-	}
+	if ((rc = download_servable(conf, &dl, reason, reasonlen)) != CP_OK)
+		return rc;
 	rc = store_cached(conf, dl.recording_sid, q.fmt, path, sizeof(path),
 	    &bytes);
 	if (rc == CP_NOTFOUND)

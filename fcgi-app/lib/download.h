@@ -35,6 +35,17 @@ bool download_is_signed(struct req *r);
 enum cp_err download_signed_auth(struct req *r, char *reason,
     size_t reasonlen);
 
+/*
+ * Whether a call's recording can be served (dl from callview_download_get):
+ * CP_OK; CP_GONE past recording.retention_days (from ended_at, else
+ * created_at); CP_NOTFOUND when the recording is not stored. reason
+ * (reasonlen bytes) gets why. download-url mints no URL that could only
+ * fail, so it asks the same.
+ */
+struct callview_download;
+enum cp_err download_servable(const struct cp_conf *conf,
+    const struct callview_download *dl, char *reason, size_t reasonlen);
+
 /* The route's handler (api.h conventions): answers the download or returns
  * CP_INPUT, CP_NOTFOUND, CP_GONE, CP_BUSY / CP_AGAIN (503, Retry-After), CP_DB. */
 enum cp_err download_handle(struct req *r, int arg, char *reason,

@@ -485,12 +485,16 @@ jobs_retry(struct db *db, const struct cp_conf *conf, const char *call_sid,
 
 enum cp_err
 jobs_enqueue_refill(struct db *db, const struct cp_conf *conf,
-    const char *call_sid, const char *recording_sid, enum store_format fmt)
+    const char *call_sid, const char *recording_sid, enum store_format fmt,
+    bool *pending)
 {
 	char key[QUEUE_KEY_MAX + 1];
-	bool inserted = false;
+	bool inserted = false, dummy;
 	enum cp_err rc;
 
+	if (pending == NULL)
+		pending = &dummy;
+	*pending = false;
 	if (!sid_valid(call_sid, "CA") || !sid_valid(recording_sid, "RE") ||
 	    (fmt != STORE_WAV && fmt != STORE_MP3) ||
 	    jobkey_refill(key, sizeof(key), call_sid, recording_sid,
@@ -498,13 +502,16 @@ jobs_enqueue_refill(struct db *db, const struct cp_conf *conf,
 		return CP_INPUT;
 	rc = queue_enqueue(db, JOB_REFILL_RECORDING, call_sid, key,
 	    conf->worker.max_attempts, 0, &inserted);
-	if (rc == CP_OK && inserted)
+	if (rc == CP_OK && inserted) {
 		log_info("call %s: %s of %s not cached, refill queued", call_sid,
 		    store_ext(fmt), recording_sid);
+		*pending = true;
+	}
 	/* This minute's job exists: a client waits now, so a job sleeping out
 	 * its backoff (Twilio failed a moment ago) runs again at once. Its
-	 * attempts stay bounded by max_attempts per minute. */
+	 * attempts stay bounded by max_attempts per minute; one that is dead
+	 * or done already is not waited for. */
 	else if (rc == CP_OK)
-		rc = queue_wake(db, key, NULL);
+		rc = queue_wake(db, key, pending);
 	return rc;
 }

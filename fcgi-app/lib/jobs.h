@@ -114,9 +114,11 @@ enum cp_err jobs_retry(struct db *db, const struct cp_conf *conf,
  * A download found recording_sid's fmt file (STORE_WAV or STORE_MP3) of
  * call_sid missing from the cache: queues a refill_recording job, dedupe
  * key refill:<RecordingSid>:<unix minute> (jobkey_refill), with
- * worker.max_attempts and no delay — in the caller's transaction when
- * there is one, else as one INSERT. A second call within the same minute
- * finds the key taken and is CP_OK too. The job stores the WAV (fetched
+ * worker.max_attempts and no delay, in the caller's transaction. A second
+ * call within the same minute finds the key taken, wakes the job when it
+ * sleeps out a backoff (queue_wake), and is CP_OK too. *pending (may be
+ * NULL): whether this minute's job is queued or running (false: it is dead
+ * or done already, so waiting for it is pointless). The job stores the WAV (fetched
  * from the row's recording_url) and encodes the MP3 whenever it is
  * missing, whichever fmt was asked, so one job a minute serves both
  * formats; it changes no call_log column.
@@ -124,7 +126,8 @@ enum cp_err jobs_retry(struct db *db, const struct cp_conf *conf,
  * RE + 32 hex, fmt not a store_format); CP_DB.
  */
 enum cp_err jobs_enqueue_refill(struct db *db, const struct cp_conf *conf,
-    const char *call_sid, const char *recording_sid, enum store_format fmt);
+    const char *call_sid, const char *recording_sid, enum store_format fmt,
+    bool *pending);
 
 /* The table, ended by a row whose kind is NULL. */
 extern const struct job_kind jobs_kinds[];

@@ -79,10 +79,12 @@ queue_enqueue(struct db *db, const char *kind, const char *call_sid,
 }
 
 enum cp_err
-queue_wake(struct db *db, const char *dedupe_key, bool *woke)
+queue_wake(struct db *db, const char *dedupe_key, bool *pending)
 {
 	struct db_param p[1];
+	struct db_result *res = NULL;
 	unsigned long long n = 0;
+	const char *st;
 
 	if (strlen(dedupe_key) > QUEUE_KEY_MAX)
 		return CP_INPUT;
@@ -91,10 +93,17 @@ queue_wake(struct db *db, const char *dedupe_key, bool *woke)
 	    "AND state = 'queued' AND run_after > NOW(3)", p, 1, NULL, &n) !=
 	    CP_OK)
 		return CP_DB;
-	if (woke != NULL)
-		*woke = n == 1;
 	if (n == 1)
 		log_info("queue: %s woken: someone waits for it", dedupe_key);
+	if (pending == NULL)
+		return CP_OK;
+	if (db_exec(db, "SELECT state FROM jobs WHERE dedupe_key = ?", p, 1, &res,
+	    NULL) != CP_OK)
+		return CP_DB;
+	st = db_cell(res, 0, 0);
+	*pending = st != NULL && (strcmp(st, "queued") == 0 ||
+	    strcmp(st, "running") == 0);
+	db_result_free(res);
 	return CP_OK;
 }
 

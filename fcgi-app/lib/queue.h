@@ -34,10 +34,11 @@ struct queue_job {
 /*
  * Moves the run_after of the queued job with dedupe_key to now when it lies
  * in the future (a job sleeping out its backoff, which someone now waits
- * for). A running, done or dead job is left alone. *woke (may be NULL):
- * whether one moved. CP_OK, CP_INPUT (key too long), CP_DB.
+ * for). A running, done or dead job is left alone. *pending (may be NULL):
+ * whether the job is still queued or running, i.e. worth waiting for.
+ * CP_OK, CP_INPUT (key too long), CP_DB.
  */
-enum cp_err queue_wake(struct db *db, const char *dedupe_key, bool *woke);
+enum cp_err queue_wake(struct db *db, const char *dedupe_key, bool *pending);
 
 /* The claim query, exposed so a test can EXPLAIN exactly what runs. */
 extern const char queue_claim_sql[];

@@ -108,9 +108,10 @@ routes_match(const char *pattern, const char *path, char *sid)
 
 /* Authenticates r for the route's auth. CP_OK, or the error to answer. */
 static enum cp_err
-routes_auth(struct req *r, enum route_auth auth, char *reason,
+routes_auth(struct req *r, const struct route *route, char *reason,
     size_t reasonlen)
 {
+	enum route_auth auth = route->auth;
 	enum cp_err rc;
 
 	switch (auth) {
@@ -128,8 +129,10 @@ routes_auth(struct req *r, enum route_auth auth, char *reason,
 		if (rc == CP_AUTH)
 			cp_fmt(reason, reasonlen, "missing or unknown API token");
 		else if (rc != CP_OK) {
-			log_error("%s: token lookup failed: %s", r->path,
-			    db_error(r->db));
+			/* The pattern, not the path: the path is the
+			 * client's, percent-decoded, and may hold a newline. */
+			log_error("%s %s: token lookup failed: %s", route->method,
+			    route->pattern, db_error(r->db));
 			cp_fmt(reason, reasonlen, "database unavailable");
 		}
 		return rc;
@@ -168,7 +171,7 @@ routes_dispatch(struct req *r)
 		req_fail(r, CP_METHOD, reason);
 		return;
 	}
-	if ((rc = routes_auth(r, hit->auth, reason, sizeof(reason))) == CP_OK)
+	if ((rc = routes_auth(r, hit, reason, sizeof(reason))) == CP_OK)
 		rc = hit->fn(r, hit->arg, reason, sizeof(reason));
 	if (rc != CP_OK)
 		req_fail(r, rc, reason);

@@ -18,6 +18,7 @@
 #include <openssl/hmac.h>
 
 #include "sid.h"
+#include "store.h"
 
 #define SIGN_SHA256_LEN 32  /* bytes of an HMAC-SHA256 */
 #define SIGN_MSG_MAX    160 /* "GET\n" + path 54 + sid 34 + format + 2 x 19 digits */
@@ -27,8 +28,9 @@ static const char sign_hexdigits[] = "0123456789abcdef";
 static bool
 sign_format_ok(const char *format)
 {
-	return format != NULL &&
-	    (strcmp(format, "wav") == 0 || strcmp(format, "mp3") == 0);
+	enum store_format fmt;
+
+	return store_format_parse(format, &fmt) == CP_OK;
 }
 
 static bool

@@ -26,6 +26,18 @@ store_ext(enum store_format fmt)
 	return fmt == STORE_MP3 ? "mp3" : "wav";
 }
 
+enum cp_err
+store_format_parse(const char *s, enum store_format *fmt)
+{
+	if (s != NULL && strcmp(s, "wav") == 0)
+		*fmt = STORE_WAV;
+	else if (s != NULL && strcmp(s, "mp3") == 0)
+		*fmt = STORE_MP3;
+	else
+		return CP_INPUT;
+	return CP_OK;
+}
+
 const char *
 store_content_type(enum store_format fmt)
 {

@@ -24,6 +24,10 @@ enum store_format { STORE_WAV = 0, STORE_MP3 };
 
 /* "wav" / "mp3" and "audio/wav" / "audio/mpeg". */
 const char *store_ext(enum store_format fmt);
+
+/* The format named s ("wav" or "mp3", as store_ext names them) into *fmt.
+ * CP_OK, or CP_INPUT for NULL or any other name. */
+enum cp_err store_format_parse(const char *s, enum store_format *fmt);
 const char *store_content_type(enum store_format fmt);
 
 /*

@@ -407,13 +407,25 @@ START_TEST(test_refill_enqueue_dedupe_per_minute)
 	int m0, m1;
 
 	exec_ok("UPDATE jobs SET state = 'done' WHERE state IN ('queued','running')");
-	do {   /* both calls in one minute: start again across a boundary */
+	do {   /* all calls in one minute: start again across a boundary */
+		bool pending1 = false, pending2 = false, pending3 = true;
 		completed_call(ca, re);
 		m0 = jobkey_minute((long long)time(NULL));
-		ck_assert_int_eq(jobs_enqueue_refill(db, &conf, ca, re, STORE_WAV),
-		    CP_OK);
-		ck_assert_int_eq(jobs_enqueue_refill(db, &conf, ca, re, STORE_MP3),
-		    CP_OK);
+		ck_assert_int_eq(jobs_enqueue_refill(db, &conf, ca, re, STORE_WAV,
+		    &pending1), CP_OK);
+		ck_assert_int_eq(jobs_enqueue_refill(db, &conf, ca, re, STORE_MP3,
+		    &pending2), CP_OK);
+		ck_assert(pending1 && pending2);   /* new, then queued */
+		/* This minute's job died: not worth waiting for. */
+		cp_fmt(sql, sizeof(sql), "UPDATE jobs SET state = 'dead' WHERE "
+		    "call_sid = '%s'", ca);
+		exec_ok(sql);
+		ck_assert_int_eq(jobs_enqueue_refill(db, &conf, ca, re, STORE_WAV,
+		    &pending3), CP_OK);
+		ck_assert(!pending3);
+		cp_fmt(sql, sizeof(sql), "UPDATE jobs SET state = 'queued' WHERE "
+		    "call_sid = '%s'", ca);
+		exec_ok(sql);
 		m1 = jobkey_minute((long long)time(NULL));
 	} while (m0 != m1);
 	cp_fmt(sql, sizeof(sql), "SELECT COUNT(*) FROM jobs WHERE call_sid = "
@@ -436,12 +448,12 @@ START_TEST(test_refill_enqueue_dedupe_per_minute)
 	v = row_state(ca);
 	ck_assert_str_eq(v, "completed completed completed NULL 0");
 	free(v);
-	ck_assert_int_eq(jobs_enqueue_refill(db, &conf, "CA1", re, STORE_WAV),
+	ck_assert_int_eq(jobs_enqueue_refill(db, &conf, "CA1", re, STORE_WAV, NULL),
 	    CP_INPUT);
-	ck_assert_int_eq(jobs_enqueue_refill(db, &conf, ca, ca, STORE_WAV),
+	ck_assert_int_eq(jobs_enqueue_refill(db, &conf, ca, ca, STORE_WAV, NULL),
 	    CP_INPUT);
 	ck_assert_int_eq(jobs_enqueue_refill(db, &conf, ca, re,
-	    (enum store_format)7), CP_INPUT);
+	    (enum store_format)7, NULL), CP_INPUT);
 	ck_assert_int_eq(count(sql), 2);
 }
 END_TEST
@@ -561,7 +573,7 @@ START_TEST(test_refill_run_encodes_missing_mp3)
 	write_wav(wav, 2.0);
 	ck_assert_int_eq(store_cached(&conf, re, STORE_MP3, mp3, sizeof(mp3),
 	    &bytes), CP_NOTFOUND);
-	ck_assert_int_eq(jobs_enqueue_refill(db, &conf, ca, re, STORE_MP3),
+	ck_assert_int_eq(jobs_enqueue_refill(db, &conf, ca, re, STORE_MP3, NULL),
 	    CP_OK);
 	ck_assert_int_eq(queue_claim(db, "worker-r", 60, &j, &got), CP_OK);
 	ck_assert(got);
