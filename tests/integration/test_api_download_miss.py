@@ -20,7 +20,9 @@ import time
 from cplib import check, eq, json_error, new_sid, parallel
 
 TIMEOUT = 180
-WEBHOOK_MAX_S = 1.0
+# Twilio waits 15 s for a webhook; 3 s leaves a loaded 2-core machine room
+# while still far below a child held for a whole miss wait per webhook.
+WEBHOOK_MAX_S = 3.0
 
 
 def uncache(stack, re_sid):
@@ -115,13 +117,13 @@ def test_api_download_miss(stack):
         for w, wave in enumerate(waves):
             for i, (r, dt) in enumerate(wave):
                 check_503(r, dt, limit_s, "wave %d download %d of 8" % (w + 1, i + 1))
-            slow = [dt for _, dt in wave if dt > wait_s / 2]
+            slow = [dt for _, dt in wave if dt > wait_s * 0.8]
             check(len(slow) <= children - 1,
                   "wave %d: %d of 8 downloads waited (%s s); at most fcgi.children - 1 = %d "
                   "may", w + 1, len(slow), ", ".join("%.2f" % x for x in slow), children - 1)
         print("# miss: first 503 after %.2f s; waves: max %s s, waited %s of 8; webhooks: "
               "%d, max %.3f s" % (first_dt, ["%.2f" % max(x for _, x in w) for w in waves],
-                                  [sum(1 for _, x in w if x > wait_s / 2) for w in waves],
+                                  [sum(1 for _, x in w if x > wait_s * 0.8) for w in waves],
                                   len(hooks), max([h[1] for h in hooks] or [0])))
         check(len(hooks) >= 3, "only %d webhooks were sent during the downloads", len(hooks))
         bad = [h for h in hooks if h[0] != 204 or h[1] > WEBHOOK_MAX_S]

@@ -101,6 +101,18 @@ def test_api_signed_url(stack):
     ]
     for what, path in cases:
         json_error(stack.get_url(path), 403, "signed URL, %s (%s)" % (what, path))
+    # Expired is refused before any lookup: no call_log SELECT at all, while
+    # the same URL unexpired reads the call's business (so the capture works).
+    past = int(time.time()) - 5
+    box = {}
+    sqls = stack.capture_sql(lambda: box.update(r=stack.get_url(
+        signed_path(sid, "wav", past, download_sig(key, sid, "wav", past, bid)))))
+    json_error(box["r"], 403, "expired URL under the general log")
+    eq(sqls, [], "call_log SELECTs for an expired signed URL")
+    sqls = stack.capture_sql(lambda: box.update(r=stack.get_url(
+        signed_path(sid, "wav", e, sig))))
+    eq(box["r"].status, 200, "a valid signed URL under the general log (%r)" % box["r"])
+    check(any(sid in q for q in sqls), "a valid signed URL read no call_log row: %r", sqls)
     # The mp3 URL's sig does not open the wav.
     json_error(stack.get_url(signed_path(sid, "wav", int(q3["expires"]), q3["sig"])), 403,
                "the mp3 URL's sig with format=wav")
