@@ -304,10 +304,11 @@ export function fmtDuration(s) {
 /** A segment time in seconds as m:ss.s (transcript lines). */
 export function fmtOffset(s) {
   if (!isFinite(s)) return "";
-  const v = Math.max(0, s);
-  const m = Math.floor(v / 60);
-  const rest = (v - m * 60).toFixed(1).padStart(4, "0");
-  return m + ":" + rest;
+  // Tenths first, then minutes and seconds: 59.97 is 1:00.0, not 0:60.0.
+  const tenths = Math.round(Math.max(0, s) * 10);
+  const m = Math.floor(tenths / 600);
+  const rest = tenths - m * 600;
+  return m + ":" + String(Math.floor(rest / 10)).padStart(2, "0") + "." + (rest % 10);
 }
 
 /** extraction_confidence 0..1 as a percentage, or "—". */

@@ -136,6 +136,14 @@ function say(el, text, kind) {
   el.className = "status" + (kind ? " status-" + kind : "");
 }
 
+/** An error worth asking again on the next refresh: the network (status
+ * 0), 429 or a 5xx. A 4xx (a bad parameter, an unknown call) will not
+ * change by asking again: it is shown and the refresh stops. */
+function transient(e) {
+  if (!(e instanceof ApiError)) return false;
+  return e.status === 0 || e.status === 429 || e.status >= 500;
+}
+
 function errorText(e) {
   if (!(e instanceof ApiError)) return t("err.generic", { error: String(e) });
   if (e.status === 0) return t("err.network");
@@ -144,16 +152,26 @@ function errorText(e) {
   return t("err.generic", { error: e.message });
 }
 
+/** The call of a retry's 202 answer as the page paints it: the retried
+ * stage and every later one pending (the retry reset them; a worker may
+ * already have claimed the job, which the next refresh shows). */
+export function afterRetry(call, stage) {
+  const c = Object.assign({}, call);
+  for (const s of STAGES.slice(Math.max(0, STAGES.indexOf(stage)))) c[s + "_status"] = "pending";
+  return c;
+}
+
 /** Presses retry on one stage: the button is disabled, the call updated
- * from the 202 answer at once (the badge moves without a reload) and the
- * view's refresh restarted. Returns nothing; errors go to view.notice(). */
+ * from the 202 answer at once (the badge turns gray without a reload:
+ * afterRetry) and the view's refresh restarted. Returns nothing; errors
+ * go to view.notice(). */
 async function pressRetry(view, ctx, call, stage, button) {
   if (button) button.disabled = true;
   view.seq++; // a refresh already under way must not paint the old state over this
   try {
     const j = await retryStage(call.call_sid, stage);
     view.seq++; // nor one that started while the retry was on its way
-    view.replaceCall(j.call);
+    view.replaceCall(afterRetry(j.call, stage));
     view.notice(t("retry.done", { stage: t("stage." + stage) }), "info");
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) return ctx.authFailed();
@@ -182,7 +200,8 @@ export class ListView {
     this.prevCursors = []; // the pages before this one
     this.calls = null;
     this.next = null;
-    this.failedFetch = false;
+    this.failedFetch = false; // the last fetch failed and is worth asking again
+    this.halted = false; // the last fetch was refused for good (a 4xx)
     this.updated = null;
     this.seq = 0;
   }
@@ -197,6 +216,7 @@ export class ListView {
   }
 
   wantsRefresh() {
+    if (this.halted) return false;
     return this.failedFetch || (this.calls || []).some(unfinished);
   }
 
@@ -415,12 +435,14 @@ export class ListView {
       this.next = j.next_cursor || null;
       this.updated = new Date();
       this.failedFetch = false;
+      this.halted = false;
       if (this.noticeKind === "error") this.noticeText = null;
       this.paintTable();
     } catch (e) {
       if (this.disposed || seq !== this.seq) return;
       if (e instanceof ApiError && e.status === 401) return this.ctx.authFailed();
-      this.failedFetch = true;
+      this.failedFetch = transient(e);
+      this.halted = !this.failedFetch;
       this.notice(errorText(e), "error");
     }
   }
@@ -451,7 +473,8 @@ function transcriptLines(text) {
 }
 
 /** One call: its stages, the recording (a signed URL minted when the page
- * opens and again when the audio errors after it expired), the transcript
+ * opens and again when the server refuses it, 403, e.g. after it expired),
+ * the transcript
  * by speaker with times (a line seeks the audio there), the extraction,
  * the summary and the jobs. */
 export class CallView {
@@ -464,10 +487,11 @@ export class CallView {
     this.missing = false;
     this.seq = 0;
     this.audio = null;
-    this.expiresAt = 0;
-    this.remints = 0;
+    this.remints = 0; // URLs minted again since the audio last loaded
     this.minting = false;
+    this.checking = false; // asking the server why the audio failed
     this.audioFailed = false;
+    this.wasPlaying = false; // the audio played (not paused) when it failed
   }
 
   async start() {
@@ -694,6 +718,9 @@ export class CallView {
     const a = h("audio", { controls: true, preload: "auto", class: "player" });
     a.addEventListener("error", () => this.audioError());
     a.addEventListener("timeupdate", () => this.markCurrent());
+    a.addEventListener("play", () => (this.wasPlaying = true));
+    a.addEventListener("pause", () => (this.wasPlaying = false));
+    a.addEventListener("ended", () => (this.wasPlaying = false));
     a.addEventListener("loadedmetadata", () => {
       this.remints = 0;
     });
@@ -702,7 +729,7 @@ export class CallView {
   }
 
   /** Asks for a signed URL and points the audio at it; restore: keep the
-   * position and the playing state of the audio that failed. */
+   * position, and play on when the audio that failed was playing. */
   async mint(restore) {
     if (this.minting || this.disposed) return;
     this.minting = true;
@@ -712,7 +739,6 @@ export class CallView {
     try {
       const j = await downloadUrl(this.sid, "wav");
       if (this.disposed) return;
-      this.expiresAt = Date.parse(j.expires_at) || 0;
       this.audioFailed = false;
       if (restore && at > 0) {
         a.addEventListener(
@@ -738,14 +764,31 @@ export class CallView {
     }
   }
 
-  /** The audio failed: after its URL expired a new one is minted (at most
-   * 3 times in a row without a successful load); otherwise the error shows
-   * with a button to load again. */
-  audioError() {
-    if (this.disposed || !this.audio.getAttribute("src")) return;
-    this.wasPlaying = !this.audio.paused || this.wasPlaying;
-    const expired = !this.expiresAt || Date.now() >= this.expiresAt - 2000;
-    if (expired && this.remints < 3) {
+  /** The audio failed. The element does not tell why, so the page asks the
+   * server with a one-byte GET of the same URL: a 403 means the signed URL
+   * is refused (expired, or the key rotated), whatever this computer's clock
+   * says, and a new one is minted, once until the audio loads again (no
+   * loop). Anything else shows the error with a button to load again. */
+  async audioError() {
+    const a = this.audio;
+    const src = a ? a.getAttribute("src") : null;
+    if (this.disposed || !src || this.checking || this.minting) return;
+    this.wasPlaying = !a.paused;
+    let refused = false;
+    if (this.remints < 1) {
+      this.checking = true;
+      try {
+        const r = await fetch(src, { headers: { Range: "bytes=0-0" }, cache: "no-store", credentials: "omit" });
+        refused = r.status === 403;
+        if (r.body) r.body.cancel().catch(() => {});
+      } catch (e) {
+        refused = false;
+      } finally {
+        this.checking = false;
+      }
+    }
+    if (this.disposed || a.getAttribute("src") !== src) return;
+    if (refused) {
       this.remints++;
       this.mint(true);
       return;
@@ -775,7 +818,6 @@ export class CallView {
       if (on) b.setAttribute("aria-current", "true");
       else b.removeAttribute("aria-current");
     }
-    if (this.audio && !this.audio.paused) this.wasPlaying = true;
   }
 
   replaceCall(call) {
@@ -791,13 +833,14 @@ export class CallView {
       if (this.disposed || seq !== this.seq) return;
       this.call = j.call;
       this.failedFetch = false;
+      this.missing = false;
       if (this.noticeKind === "error") this.notice("", null);
       this.paintCall();
     } catch (e) {
       if (this.disposed || seq !== this.seq) return;
       if (e instanceof ApiError && e.status === 401) return this.ctx.authFailed();
-      if (e instanceof ApiError && e.status === 404) this.missing = true;
-      else this.failedFetch = true;
+      this.failedFetch = transient(e);
+      if (!this.failedFetch) this.missing = true; // a 404 or another 4xx: asking again will not help
       this.notice(errorText(e), "error");
     }
   }

@@ -79,9 +79,13 @@ def make(stack):
         "failed_last_error": row["last_error"],
         "openai_sim_url": stack.openai.url,
         # Two uploads (caller, agent) of stall_s each keep the transcript
-        # processing for about 2 * stall_s: longer than the page's 5 s
-        # refresh, each below the client's timeout so nothing fails.
-        "stall_s": max(1.0, min(3.5, timeout_s - 1.5)),
+        # processing for about 2 * stall_s (9 s with the stack's 5 s
+        # timeout): the page's refresh 5 s after the retry's 202 lands in it
+        # even when it comes ~4 s late, and the one after that too when the
+        # claim is late. Each stall stays below the client's timeout
+        # (stt.openai.timeout_ms, the whole upload and answer) so nothing
+        # fails.
+        "stall_s": max(1.0, min(4.5, timeout_s - 0.5)),
         "stall_count": 2,
         "clip_duration_s": stack.clip(CLIP).get("duration"),
     }
