@@ -32,8 +32,7 @@
 
 static const char auth_hexdigits[] = "0123456789abcdef";
 
-/* Lower-case hex of n bytes at in into out (2n + 1 bytes, NUL-terminated). */
-static void
+void
 auth_hex(const unsigned char *in, size_t n, char *out)
 {
 	size_t i;
@@ -75,10 +74,13 @@ auth_sha256_hex(const char *s, size_t len, char out[AUTH_SHA256_HEX + 1])
 	return CP_OK;
 }
 
-static bool
-auth_is_lower_hex(char c)
+bool
+auth_lower_hex(const char *s, size_t n)
 {
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;   /* also stops at a short string's NUL */
+	return true;
 }
 
 /*
@@ -93,7 +95,6 @@ const char *
 auth_bearer_token(const char *header)
 {
 	const char *tok;
-	size_t i;
 
 	if (header == NULL || strncasecmp(header, "Bearer ", 7) != 0)
 		return NULL;
@@ -102,9 +103,9 @@ auth_bearer_token(const char *header)
 		tok++;
 	if (strncmp(tok, AUTH_TOKEN_PREFIX, AUTH_TOKEN_PREFIX_LEN) != 0)
 		return NULL;
-	for (i = AUTH_TOKEN_PREFIX_LEN; i < AUTH_TOKEN_LEN; i++)
-		if (!auth_is_lower_hex(tok[i]))
-			return NULL;
+	if (!auth_lower_hex(tok + AUTH_TOKEN_PREFIX_LEN,
+	    AUTH_TOKEN_LEN - AUTH_TOKEN_PREFIX_LEN))
+		return NULL;
 	return tok[AUTH_TOKEN_LEN] == '\0' ? tok : NULL;
 }
 

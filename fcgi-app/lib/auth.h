@@ -8,6 +8,7 @@
 #ifndef CP_AUTH_H
 #define CP_AUTH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "cp_err.h"
 
@@ -15,6 +16,14 @@ struct db;
 
 #define AUTH_TOKEN_LEN   67  /* "cp_" + 64 hex, without the NUL */
 #define AUTH_SHA256_HEX  64  /* hex SHA-256, without the NUL */
+
+/* Lower-case hex of the n bytes at in into out (2n + 1 bytes,
+ * NUL-terminated). sign.c's signatures use it too. */
+void auth_hex(const unsigned char *in, size_t n, char *out);
+
+/* True when the first n bytes of s are lower-case hex digits (a NUL
+ * before that is false). */
+bool auth_lower_hex(const char *s, size_t n);
 
 /* Makes a new random token into out (AUTH_TOKEN_LEN + 1 bytes).
  * Returns CP_OK or CP_SYSTEM when the random source fails. */

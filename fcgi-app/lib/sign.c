@@ -17,13 +17,13 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "auth.h"
 #include "sid.h"
 #include "store.h"
 
 #define SIGN_SHA256_LEN 32  /* bytes of an HMAC-SHA256 */
 #define SIGN_MSG_MAX    160 /* "GET\n" + path 54 + sid 34 + format + 2 x 19 digits */
 
-static const char sign_hexdigits[] = "0123456789abcdef";
 
 static bool
 sign_format_ok(const char *format)
@@ -75,11 +75,7 @@ sign_download(const char *key, const char *call_sid, const char *format,
 		OPENSSL_cleanse(mac, sizeof(mac));
 		return CP_SYSTEM;
 	}
-	for (unsigned int i = 0; i < maclen; i++) {
-		out[2 * i] = sign_hexdigits[mac[i] >> 4];
-		out[2 * i + 1] = sign_hexdigits[mac[i] & 0x0f];
-	}
-	out[SIGN_HEX] = '\0';
+	auth_hex(mac, maclen, out);
 	OPENSSL_cleanse(mac, sizeof(mac));
 	return CP_OK;
 }
@@ -88,15 +84,8 @@ sign_download(const char *key, const char *call_sid, const char *format,
 static bool
 sign_sig_shape_ok(const char *sig)
 {
-	size_t i;
-
-	if (sig == NULL)
-		return false;
-	for (i = 0; i < SIGN_HEX; i++)
-		if (!((sig[i] >= '0' && sig[i] <= '9') ||
-		    (sig[i] >= 'a' && sig[i] <= 'f')))
-			return false;   /* also stops at a short string's NUL */
-	return sig[SIGN_HEX] == '\0';
+	return sig != NULL && auth_lower_hex(sig, SIGN_HEX) &&
+	    sig[SIGN_HEX] == '\0';
 }
 
 /* CP_OK when key signs these fields as sig; CP_AUTH; CP_SYSTEM. */
