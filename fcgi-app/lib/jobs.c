@@ -92,25 +92,6 @@ jobs_extend_lease(const struct job_ctx *c, long want, const char *what,
 /* ------------------------------------------------------------ fetch_recording */
 
 /*
- * The MP3 beside a stored WAV, unless it is cached already. *err gets the
- * reason when the encode failed (errlen bytes). CP_OK or store_encode_mp3's
- * error.
- */
-static enum cp_err
-jobs_mp3(const struct job_ctx *c, const struct calls_row *row, char *err,
-    size_t errlen)
-{
-	char path[4096];
-	long long bytes;
-
-	if (store_cached(c->conf, row->recording_sid, STORE_MP3, path,
-	    sizeof(path), &bytes) == CP_OK)
-		return CP_OK;
-	return store_encode_mp3(c->conf, row->recording_sid, path, sizeof(path),
-	    &bytes, err, errlen);
-}
-
-/*
  * The WAV is the recording (the transcript is made from it): an MP3 that
  * does not encode is logged and the stage still completes, since failing
  * or retrying the stage would hold back the transcript for a copy. It is
@@ -123,11 +104,15 @@ jobs_fetch_run(const struct job_ctx *c, const struct calls_row *row,
     struct job_outcome *o)
 {
 	char path[4096], err[CP_REASON_MAX + 1];
+	long long mp3_bytes;
 
 	o->rc = store_ensure(c->conf, row->recording_url, row->recording_sid,
 	    STORE_WAV, c->conf->twilio.request_timeout_ms, path, sizeof(path),
 	    &o->bytes, o->reason, sizeof(o->reason));
-	if (o->rc == CP_OK && jobs_mp3(c, row, err, sizeof(err)) != CP_OK)
+	/* store_ensure of the MP3 finds the WAV just stored and encodes. */
+	if (o->rc == CP_OK && store_ensure(c->conf, row->recording_url,
+	    row->recording_sid, STORE_MP3, c->conf->twilio.request_timeout_ms,
+	    path, sizeof(path), &mp3_bytes, err, sizeof(err)) != CP_OK)
 		log_warn("call %s: recording %s stored, but its MP3 was not "
 		    "encoded (a download of it queues a refill): %s",
 		    c->job->call_sid, row->recording_sid, err);
@@ -383,11 +368,10 @@ jobs_refill_run(const struct job_ctx *c, const struct calls_row *row,
 
 	if (!jobs_needs(row->recording_status, "refill", "recording", o))
 		return;
+	/* The MP3 needs the WAV: ensuring it puts both back. */
 	o->rc = store_ensure(c->conf, row->recording_url, row->recording_sid,
-	    STORE_WAV, c->conf->twilio.request_timeout_ms, path, sizeof(path),
+	    STORE_MP3, c->conf->twilio.request_timeout_ms, path, sizeof(path),
 	    &o->bytes, o->reason, sizeof(o->reason));
-	if (o->rc == CP_OK)
-		o->rc = jobs_mp3(c, row, o->reason, sizeof(o->reason));
 	if (o->rc != CP_OK)
 		jobs_reason_prefix(o, "refill", NULL);
 }
