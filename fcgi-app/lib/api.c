@@ -493,9 +493,13 @@ api_download_url(struct req *r, int arg, char *reason, size_t reasonlen)
 		goto out;
 	when = time(NULL) + (time_t)ttl;
 	expires = (long long)when;
-	if ((rc = sign_download_url(r->conf, r->sid, format, expires, r->business_id, url,
-	    sizeof(url))) != CP_OK) {
+	/* Every field was checked above: a failure here is ours (500), never
+	 * the caller's 400. */
+	if (sign_download_url(r->conf, r->sid, format, expires,
+	    r->business_id, url, sizeof(url)) != CP_OK) {
+		log_error("call %s: could not sign a download URL", r->sid);
 		cp_fmt(reason, reasonlen, "could not sign the URL");
+		rc = CP_SYSTEM;
 		goto out;
 	}
 	gmtime_r(&when, &tm);
