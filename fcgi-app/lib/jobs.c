@@ -365,13 +365,19 @@ jobs_refill_run(const struct job_ctx *c, const struct calls_row *row,
     struct job_outcome *o)
 {
 	char path[4096];
+	long long mp3_bytes;
 
 	if (!jobs_needs(row->recording_status, "refill", "recording", o))
 		return;
-	/* The MP3 needs the WAV: ensuring it puts both back. */
+	/* Both files: the WAV first (a download may wait for it while the MP3
+	 * is still cached), then the MP3, encoded from it when missing. */
 	o->rc = store_ensure(c->conf, row->recording_url, row->recording_sid,
-	    STORE_MP3, c->conf->twilio.request_timeout_ms, path, sizeof(path),
+	    STORE_WAV, c->conf->twilio.request_timeout_ms, path, sizeof(path),
 	    &o->bytes, o->reason, sizeof(o->reason));
+	if (o->rc == CP_OK)
+		o->rc = store_ensure(c->conf, row->recording_url,
+		    row->recording_sid, STORE_MP3, c->conf->twilio.request_timeout_ms,
+		    path, sizeof(path), &mp3_bytes, o->reason, sizeof(o->reason));
 	if (o->rc != CP_OK)
 		jobs_reason_prefix(o, "refill", NULL);
 }
