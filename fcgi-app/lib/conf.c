@@ -54,6 +54,8 @@ enum conf_kind {
 	CONF_LONG,   /* long, range-checked */
 	CONF_MODE,   /* int permission bits from an octal string, "0660" */
 	CONF_LEVEL,  /* enum log_level from its name */
+	CONF_BOOL,   /* bool from true / false */
+	CONF_FRAC,   /* double from a float (or an integer) within [dmin, dmax] */
 	CONF_GROUP,  /* a nested table */
 	CONF_GAZ     /* struct conf_gazetteer from a list of groups */
 };
@@ -82,7 +84,8 @@ struct conf_key {
 	enum conf_kind           kind;
 	size_t                   off;    /* into struct cp_conf */
 	long long                min, max;
-	long long                idef;   /* default: INT, LONG, MODE, LEVEL */
+	long long                idef;   /* default: INT, LONG, MODE, LEVEL, BOOL */
+	double                   dmin, dmax, ddef;  /* FRAC */
 	const char              *sdef;   /* default: STR; NULL = required */
 	const char *const       *oneof;  /* STR: the allowed values */
 	enum conf_check          check;
@@ -102,6 +105,10 @@ struct conf_key {
 	{ .name = (n), .kind = CONF_INT, .off = OFF(m), .min = (lo), .max = (hi), .idef = (def) }
 #define K_LONG(n, m, lo, hi, def) \
 	{ .name = (n), .kind = CONF_LONG, .off = OFF(m), .min = (lo), .max = (hi), .idef = (def) }
+#define K_BOOL(n, m, def) \
+	{ .name = (n), .kind = CONF_BOOL, .off = OFF(m), .idef = (def) }
+#define K_FRAC(n, m, lo, hi, def) \
+	{ .name = (n), .kind = CONF_FRAC, .off = OFF(m), .dmin = (lo), .dmax = (hi), .ddef = (def) }
 #define K_GROUP(n, t) { .name = (n), .kind = CONF_GROUP, .sub = (t) }
 #define K_END { .name = NULL }
 
@@ -156,6 +163,13 @@ static const struct conf_key conf_recording_keys[] = {
 	/* A child waits at most this long on a cache miss, so no download
 	 * holds a FastCGI child for long (the worker fetches). */
 	K_INT("miss_wait_ms", recording.miss_wait_ms, 0, 5000, 1500),
+	/* mode "rest": Twilio answers 21220 while the call rings; the
+	 * start_recording job tries this long (TWILIO.md). */
+	K_INT("rest_start_timeout_s", recording.rest_start_timeout_s, 1, 600, 30),
+	K_BOOL("delete_at_twilio", recording.delete_at_twilio, 0),
+	/* Twilio rounds CallDuration to whole seconds: the gap allowed is
+	 * max(1 s, (1 - min_coverage) x CallDuration). */
+	K_FRAC("min_coverage", recording.min_coverage, 0.0, 1.0, 0.95),
 	K_END
 };
 
@@ -242,6 +256,18 @@ static const struct conf_key conf_worker_keys[] = {
 	K_INT("backoff_base_ms", worker.backoff_base_ms, 1, 86400000, 5000),
 	K_INT("backoff_max_ms", worker.backoff_max_ms, 1, 86400000, 600000),
 	K_INT("reconcile_delay_s", worker.reconcile_delay_s, 1, 86400, 300),
+	K_INT("sweep_interval_s", worker.sweep_interval_s, 1, 86400, 60),
+	K_INT("sweep_after_s", worker.sweep_after_s, 1, 604800, 900),
+	K_END
+};
+
+static const struct conf_key conf_transcript_keys[] = {
+	K_INT("retention_days", transcript.retention_days, 0, 36500, 0),
+	K_END
+};
+
+static const struct conf_key conf_jobs_keys[] = {
+	K_INT("retention_days", jobs.retention_days, 1, 3650, 30),
 	K_END
 };
 
@@ -273,6 +299,8 @@ static const struct conf_key conf_root_keys[] = {
 	K_GROUP("summary", conf_summary_keys),
 	K_GROUP("fcgi", conf_fcgi_keys),
 	K_GROUP("worker", conf_worker_keys),
+	K_GROUP("transcript", conf_transcript_keys),
+	K_GROUP("jobs", conf_jobs_keys),
 	K_GROUP("api", conf_api_keys),
 	K_GROUP("log", conf_log_keys),
 	K_END
@@ -401,6 +429,12 @@ conf_defaults(struct conf_ctx *ctx, const struct conf_key *keys)
 		case CONF_LEVEL:
 			*(enum log_level *)(void *)((char *)ctx->conf + k->off) =
 			    (enum log_level)k->idef;
+			break;
+		case CONF_BOOL:
+			*(bool *)(void *)((char *)ctx->conf + k->off) = k->idef != 0;
+			break;
+		case CONF_FRAC:
+			*(double *)(void *)((char *)ctx->conf + k->off) = k->ddef;
 			break;
 		case CONF_GROUP:
 			if ((e = conf_defaults(ctx, k->sub)) != CP_OK)
@@ -668,6 +702,26 @@ conf_take(struct conf_ctx *ctx, const config_setting_t *s,
 			    reason, sizeof(reason), conf_log_levels));
 		*(enum log_level *)(void *)((char *)ctx->conf + k->off) = lvl;
 		return CP_OK;
+	case CONF_BOOL:
+		if (type != CONFIG_TYPE_BOOL)
+			return conf_fail(ctx, s, key, "must be true or false");
+		*(bool *)(void *)((char *)ctx->conf + k->off) =
+		    config_setting_get_bool(s) != 0;
+		return CP_OK;
+	case CONF_FRAC: {
+		double d;
+		if (type == CONFIG_TYPE_FLOAT)
+			d = config_setting_get_float(s);
+		else if (type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64)
+			d = (double)config_setting_get_int64(s);
+		else
+			return conf_fail(ctx, s, key, "must be a number");
+		if (!(d >= k->dmin && d <= k->dmax))
+			return conf_fail(ctx, s, key, "must be between %g and %g",
+			    k->dmin, k->dmax);
+		*(double *)(void *)((char *)ctx->conf + k->off) = d;
+		return CP_OK;
+	}
 	case CONF_GROUP:
 		if (type != CONFIG_TYPE_GROUP)
 			return conf_fail(ctx, s, key, "must be a group");

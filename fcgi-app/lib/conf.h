@@ -23,6 +23,8 @@
 #ifndef CP_CONF_H
 #define CP_CONF_H
 
+#include <stdbool.h>
+
 #include "cp_err.h"
 #include "log.h"
 
@@ -73,7 +75,23 @@ struct cp_conf {
 		int   retention_days;   /* default 7 */
 		int   miss_wait_ms;     /* 0 .. 5000: how long a download waits on a
 		                           cache miss for the refill job's file */
+		int   rest_start_timeout_s; /* mode "rest": how long start_recording
+		                           tries while the call still rings */
+		bool  delete_at_twilio; /* the purge also deletes the recording at
+		                           Twilio (DELETE .../Recordings/{Sid}.json) */
+		double min_coverage;    /* 0 .. 1: a call whose stored audio covers
+		                           less of CallDuration is "low coverage" */
 	} recording;
+
+	struct {
+		int   retention_days;   /* transcripts and summaries of calls older
+		                           than this are cleared; 0 = kept */
+	} transcript;
+
+	struct {
+		int   retention_days;   /* finished (done/dead) jobs older than this
+		                           are deleted by the sweep */
+	} jobs;
 
 	struct {
 		char *backend;          /* a row of stt_backends[]: "pocketsphinx", "openai" */
@@ -125,6 +143,8 @@ struct cp_conf {
 		int   backoff_max_ms;   /* cap */
 		int   reconcile_delay_s; /* after a call ends, ask Twilio for a
 		                            recording no callback reported */
+		int   sweep_interval_s; /* one sweep job per this period */
+		int   sweep_after_s;    /* a call with no event this long is swept */
 	} worker;
 
 	struct {
