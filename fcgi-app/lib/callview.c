@@ -421,7 +421,8 @@ callview_download_get(struct db *db, long long business_id,
 
 	memset(out, 0, sizeof(*out));
 	if (db_exec(db, "SELECT recording_status, recording_sid, recording_url, "
-	    "TIMESTAMPDIFF(SECOND, COALESCE(ended_at, created_at), NOW(3)) "
+	    "TIMESTAMPDIFF(SECOND, COALESCE(ended_at, created_at), NOW(3)), "
+	    "recording_deleted_at IS NOT NULL "
 	    "FROM call_log WHERE call_sid = ? AND business_id = ?", p, 2, &res,
 	    NULL) != CP_OK)
 		return CP_DB;
@@ -439,6 +440,8 @@ callview_download_get(struct db *db, long long business_id,
 	 * NULL. An unreadable age is past retention: fail closed. */
 	if (db_cell_ll(res, 0, 3, LLONG_MIN, LLONG_MAX, &out->age_s) != CP_OK)
 		out->age_s = LLONG_MAX;
+	out->deleted = db_cell(res, 0, 4) == NULL ||
+	    strcmp(db_cell(res, 0, 4), "0") != 0;
 	db_result_free(res);
 	return CP_OK;
 }

@@ -55,6 +55,8 @@ struct callview_download {
 	char      recording_sid[40];   /* "" when none */
 	char      recording_url[520];  /* "" when none */
 	long long age_s;               /* seconds since it ended (or began) */
+	bool      deleted;             /* recording_deleted_at set: the purge
+	                                  deleted it at Twilio */
 };
 
 /* CP_OK; CP_NOTFOUND (no such call in business_id); CP_DB. */

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "phone.h"
+#include "purge.h"
 #include "sid.h"
 #include "sign.h"
 #include "stt.h"
@@ -568,6 +569,65 @@ ctl_retry(const struct cp_conf *conf, int argc, char **argv)
 	return 0;
 }
 
+static void
+ctl_purge_note(void *arg, const char *line)
+{
+	(void)arg;
+	printf("%s\n", line);
+}
+
+/* purge [--dry-run]: the retention purge now (purge.h), this host's cache
+ * and the database side; a line per thing deleted, then the totals. Exit
+ * 0, or 1 when something failed (a Twilio delete, the database). */
+static int
+ctl_purge(const struct cp_conf *conf, int argc, char **argv)
+{
+	struct purge_stats st = { 0 };
+	char err[CP_REASON_MAX + 1] = "";
+	const char *would;
+	bool dry = false;
+	struct db *db;
+	enum cp_err rc;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--dry-run") != 0)
+			return ctl_bad(argv[0]);
+		dry = true;
+	}
+	would = dry ? "would be " : "";
+	if ((db = ctl_db(conf)) == NULL)
+		return 1;
+	printf("purge%s: recordings of calls older than %d days\n",
+	    dry ? " (dry run: nothing is deleted)" : "",
+	    conf->recording.retention_days);
+	if (conf->transcript.retention_days > 0)
+		printf("purge: transcripts of calls older than %d days\n",
+		    conf->transcript.retention_days);
+	else
+		printf("purge: transcript.retention_days is 0: transcripts are "
+		    "kept\n");
+	if (!conf->recording.delete_at_twilio)
+		printf("purge: recording.delete_at_twilio is false: recordings are "
+		    "kept at Twilio\n");
+	rc = purge_cache(conf, db, dry, ctl_purge_note, NULL, &st, err,
+	    sizeof(err));
+	if (rc == CP_OK)
+		rc = purge_database(conf, db, NULL, dry, ctl_purge_note, NULL, &st,
+		    err, sizeof(err));
+	db_close(db);
+	printf("purge: %d cache file(s) %sdeleted (%lld bytes) from %s; %d "
+	    "recording(s) %sdeleted at Twilio, %d failed; %d call(s)' "
+	    "transcripts %scleared\n", st.cache_files, would, st.cache_bytes,
+	    conf->recording.cache_dir, st.twilio_deleted, would,
+	    st.twilio_failed, st.transcripts, would);
+	if (rc != CP_OK) {
+		fprintf(stderr, "callpipectl: %s\n", err[0] ? err :
+		    cp_strerror(rc));
+		return 1;
+	}
+	return st.twilio_failed > 0 ? 1 : 0;
+}
+
 /* The commands, one row each: its name, its function, its usage lines
  * (printed by --help and after a usage error). */
 static const struct ctl_cmd {
@@ -595,6 +655,12 @@ static const struct ctl_cmd {
 	  "  summarize FILE.txt                           print the summary backend's validated JSON\n" },
 	{ "retry", ctl_retry,
 	  "  retry CALL_SID                               restart the call's failed stage (and those after it)\n" },
+	{ "purge", ctl_purge,
+	  "  purge [--dry-run]                            the retention purge now: this host's cached WAV/MP3\n"
+	  "                                               of calls past recording.retention_days, then (with\n"
+	  "                                               recording.delete_at_twilio) the recordings at Twilio\n"
+	  "                                               and (transcript.retention_days > 0) the transcripts;\n"
+	  "                                               a line per deletion; --dry-run deletes nothing\n" },
 };
 #define CTL_NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
 

@@ -252,6 +252,11 @@ download_servable(const struct cp_conf *conf,
 		cp_fmt(reason, reasonlen, "recording is past the retention period");
 		return CP_GONE;
 	}
+	if (dl->deleted) {
+		cp_fmt(reason, reasonlen, "recording was deleted by the retention "
+		    "purge");
+		return CP_GONE;
+	}
 	if (strcmp(dl->recording_status, "completed") != 0 ||
 	    dl->recording_sid[0] == '\0') {
 		cp_fmt(reason, reasonlen, "recording not available (recording %s)",

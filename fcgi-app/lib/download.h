@@ -38,7 +38,7 @@ enum cp_err download_signed_auth(struct req *r, char *reason,
 /*
  * Whether a call's recording can be served (dl from callview_download_get):
  * CP_OK; CP_GONE past recording.retention_days (from ended_at, else
- * created_at); CP_NOTFOUND when the recording is not stored. reason
+ * created_at) or deleted at Twilio by the purge (purge.h); CP_NOTFOUND when the recording is not stored. reason
  * (reasonlen bytes) gets why. download-url mints no URL that could only
  * fail, so it asks the same.
  */

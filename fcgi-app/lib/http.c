@@ -9,6 +9,7 @@
 
 #include <curl/curl.h>
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -23,6 +24,7 @@ struct http_sink {
 	long long max;
 	int       too_big;
 	int       failed;
+	int       err_no;   /* errno of the failed write to out (ENOSPC: disk full) */
 };
 
 static size_t
@@ -36,8 +38,10 @@ http_write(char *ptr, size_t size, size_t nmemb, void *arg)
 		return 0;   /* makes curl fail with CURLE_WRITE_ERROR */
 	}
 	if (s->out != NULL) {
+		errno = 0;
 		if (fwrite(ptr, 1, n, s->out) != n) {
 			s->failed = 1;
+			s->err_no = errno;
 			return 0;
 		}
 		s->len += n;
@@ -244,8 +248,9 @@ http_request(const struct http_request *req, struct http_response *resp,
 		    method, req->url, req->max_bytes);
 		rc = CP_UPSTREAM;
 	} else if (sink.failed) {
-		cp_fmt(err, errlen, "%s %.200s: could not store the answer",
-		    method, req->url);
+		cp_fmt(err, errlen, "%s %.200s: could not store the answer%s%s",
+		    method, req->url, sink.err_no ? ": " : "",
+		    sink.err_no ? strerror(sink.err_no) : "");
 		rc = req->sink != NULL ? CP_SYSTEM : CP_NOMEM;
 	} else if (cc != CURLE_OK) {
 		resp->timed_out = cc == CURLE_OPERATION_TIMEDOUT;

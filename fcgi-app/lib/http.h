@@ -70,8 +70,10 @@ struct http_response {
  * (the caller judges resp->status); CP_UPSTREAM when no complete answer
  * came (connection refused, TLS, timeout — resp->timed_out —, a transfer
  * cut short, a body over max_bytes, a redirect to a scheme other than
- * https) with err (errlen bytes) saying "METHOD URL: why"; CP_INPUT for a
- * request libcurl refuses to build; CP_NOMEM. resp is always filled so
+ * https) with err (errlen bytes) saying "METHOD URL: why"; CP_SYSTEM when
+ * the body could not be written to req->sink (err ends with the write's
+ * strerror, e.g. "No space left on device"); CP_INPUT for a request
+ * libcurl refuses to build; CP_NOMEM. resp is always filled so
  * far as known; free it with http_response_free.
  */
 enum cp_err http_request(const struct http_request *req,

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "sid.h"
 
@@ -73,4 +74,29 @@ jobkey_minute(long long t)
 {
 	/* INT_MAX minutes is the year 6053: no overflow to check for. */
 	return (int)(t / 60);
+}
+
+enum cp_err
+jobkey_purge(char *out, size_t outlen, const char *call_sid,
+    const char *recording_sid, int n)
+{
+	int len;
+
+	(void)call_sid;
+	(void)recording_sid;
+	if (n < 19700101 || n > 99991231)
+		return CP_INPUT;
+	len = snprintf(out, outlen, "purge:%d", n);
+	return (len < 0 || (size_t)len >= outlen) ? CP_INPUT : CP_OK;
+}
+
+int
+jobkey_day(long long t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL)
+		return 19700101;
+	return (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
 }

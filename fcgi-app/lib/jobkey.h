@@ -11,6 +11,7 @@
  *   reconcile        reconcile:<CallSid>         when the call ended
  *                    reconcile:<CallSid>:<n>     after manual retry n
  *   refill_recording refill:<RecordingSid>:<m>   m = unix minute (time / 60)
+ *   purge            purge:<YYYYMMDD>            the UTC day (jobkey_day)
  *
  * A repeated webhook hits the same key (the insert is a no-op); a manual
  * retry bumps retry_count and so gets a new one. A refill (a download
@@ -29,6 +30,7 @@
 #define JOB_SUMMARIZE       "summarize"
 #define JOB_RECONCILE       "reconcile"
 #define JOB_REFILL_RECORDING "refill_recording"
+#define JOB_PURGE           "purge"
 
 /*
  * Each writes the key for call_sid / recording_sid at retry count n (>= 0)
@@ -53,6 +55,18 @@ enum cp_err jobkey_reconcile(char *out, size_t outlen, const char *call_sid,
  */
 enum cp_err jobkey_refill(char *out, size_t outlen, const char *call_sid,
     const char *recording_sid, int n);
+
+/*
+ * purge:<n>, the daily retention purge (purge.h), where n is the UTC day
+ * as YYYYMMDD (see jobkey_day); call_sid and recording_sid are not used.
+ * CP_OK, or CP_INPUT (n not a date 19700101 .. 99991231, does not fit).
+ */
+enum cp_err jobkey_purge(char *out, size_t outlen, const char *call_sid,
+    const char *recording_sid, int n);
+
+/* The UTC day of t (seconds since the epoch) as YYYYMMDD, e.g. 20250131:
+ * the n of jobkey_purge. */
+int jobkey_day(long long t);
 
 /* The unix minute of t (seconds since the epoch): t / 60, the n of
  * jobkey_refill. */

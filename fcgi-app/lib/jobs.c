@@ -14,8 +14,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "coverage.h"
 #include "jobkey.h"
 #include "log.h"
+#include "purge.h"
 #include "store.h"
 #include "twilio_api.h"
 
@@ -118,11 +120,25 @@ jobs_fetch_run(const struct job_ctx *c, const struct calls_row *row,
 		    c->job->call_sid, row->recording_sid, err);
 }
 
+/* The stored WAV's length goes with it, for its coverage of the call
+ * (coverage.h; read from the local file's header, no effect outside the
+ * database, so the transaction may run this again). */
 static enum cp_err
 jobs_fetch_done(struct db *db, const struct cp_conf *conf,
     const struct queue_job *job, struct job_outcome *o, bool *moved)
 {
-	return calls_recording_stored(db, job->call_sid, o->bytes, moved);
+	struct calls_row row;
+	char path[4096];
+	double secs;
+	enum cp_err rc = calls_recording_stored(db, job->call_sid, o->bytes,
+	    moved);
+
+	if (rc != CP_OK || calls_get(db, job->call_sid, &row) != CP_OK ||
+	    store_path(conf, row.recording_sid, STORE_WAV, path, sizeof(path)) !=
+	    CP_OK || store_audio_seconds(path, &secs) != CP_OK)
+		return rc;
+	return coverage_store(db, conf, job->call_sid,
+	    (long long)(secs * 1000.0 + 0.5));
 }
 
 /* ------------------------------------------------------------ transcribe */
@@ -413,6 +429,10 @@ const struct job_kind jobs_kinds[] = {
 	 * completed), never written. */
 	{ JOB_REFILL_RECORDING, CALLS_RECORDING, jobs_refill_run,
 	  jobs_refill_done,     NULL,           jobkey_refill,
+	                                                     true,  false, true },
+	/* The daily retention purge's database side (purge.h): no call. */
+	{ JOB_PURGE,           CALLS_RECORDING,  purge_job_run,
+	  purge_job_done,       NULL,           jobkey_purge,
 	                                                     true,  false, true },
 	{ NULL, CALLS_RECORDING, NULL, NULL, NULL, NULL, false, false, false }
 };

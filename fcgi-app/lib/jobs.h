@@ -10,6 +10,7 @@
  *   reconcile        recording   -> (fetch, when it finds the recording)
  *                                                reconcile:<CallSid>[:<retry>]
  *   refill_recording (none)      -> (end)        refill:<RecordingSid>:<minute>
+ *   purge            (none, no call) -> (end)    purge:<YYYYMMDD UTC> (purge.h)
  *
  * <retry> is call_log.retry_count: a manual retry bumps it, so the stage's
  * job gets a new key while a repeated webhook keeps hitting the old one.

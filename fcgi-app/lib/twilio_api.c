@@ -173,3 +173,40 @@ twilio_fetch_media(const struct cp_conf *conf, const char *media_url,
 	http_response_free(&resp);
 	return rc;
 }
+
+enum cp_err
+twilio_delete_recording(const struct cp_conf *conf, const char *recording_sid,
+    long *status, char *err, size_t errlen)
+{
+	struct http_request req = { 0 };
+	struct http_response resp;
+	char url[1024];
+	enum cp_err rc;
+	int n;
+
+	*status = 0;
+	if (!sid_valid(recording_sid, "RE"))
+		return CP_INPUT;
+	n = snprintf(url, sizeof(url), "%s/2010-04-01/Accounts/%s/Recordings/"
+	    "%s.json", conf->twilio.api_base, conf->twilio.account_sid,
+	    recording_sid);
+	if (n < 0 || (size_t)n >= sizeof(url)) {
+		cp_fmt(err, errlen, "recording delete: URL too long");
+		return CP_INPUT;
+	}
+	req.method = "DELETE";
+	req.url = url;
+	req.basic_user = conf->twilio.account_sid;
+	req.basic_pass = conf->twilio.auth_token;
+	req.timeout_ms = conf->twilio.request_timeout_ms;
+	req.max_bytes = TWILIO_JSON_MAX;
+	rc = http_request(&req, &resp, err, errlen);
+	*status = resp.status;
+	if (rc == CP_OK && resp.status != 204 && resp.status != 404) {
+		rc = CP_UPSTREAM;
+		cp_fmt(err, errlen, "Twilio answered HTTP %ld to the delete of "
+		    "recording %s", resp.status, recording_sid);
+	}
+	http_response_free(&resp);
+	return rc;
+}

@@ -65,4 +65,16 @@ enum cp_err twilio_fetch_media(const struct cp_conf *conf,
     const char *media_url, FILE *out, long timeout_ms, long long max_bytes,
     long *status, char *err, size_t errlen);
 
+/*
+ * DELETE /2010-04-01/Accounts/{AccountSid}/Recordings/{RecordingSid}.json
+ * (TWILIO.md "Recording media and the Recording resource": 204; the
+ * metadata stays visible for 40 days). A 404 counts as deleted (deleted
+ * before, or never kept): *status tells which (204 or 404).
+ * Returns CP_OK (204 or 404); CP_INPUT (recording_sid not RE + 32 hex);
+ * CP_UPSTREAM (no answer, timeout, any other status); CP_NOMEM.
+ * err (errlen bytes) gets a one-line reason on error.
+ */
+enum cp_err twilio_delete_recording(const struct cp_conf *conf,
+    const char *recording_sid, long *status, char *err, size_t errlen);
+
 #endif

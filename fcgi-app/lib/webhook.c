@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "calls.h"
+#include "coverage.h"
 #include "cp_num.h"
 #include "form.h"
 #include "jobkey.h"
@@ -138,6 +139,10 @@ webhook_tx(struct db *db, void *arg, char *err, size_t errlen)
 	case WEBHOOK_CALL_STATUS:
 		if (calls_status(db, c->w->call_sid, c->w->call_status,
 		    c->w->call_duration) != CP_OK)
+			return CP_DB;
+		/* CallDuration after the stored WAV: the coverage now. */
+		if (c->w->call_duration > 0 && coverage_store(db, c->conf,
+		    c->w->call_sid, -1) != CP_OK)
 			return CP_DB;
 		/* Only an answered call has a recording to look for; busy,
 		 * no-answer, canceled and failed calls never recorded. */

@@ -10,6 +10,7 @@
 #include "calls.h"
 #include "jobs.h"
 #include "log.h"
+#include "purge.h"
 #include "store.h"
 
 #define WORKER_REQUEUE_EVERY_S 5
@@ -79,6 +80,11 @@ worker_execute(struct worker *w, const struct queue_job *job,
 		o->rc = CP_INPUT;
 		cp_fmt(o->reason, sizeof(o->reason), "unknown job kind %s",
 		    job->kind);
+		return;
+	}
+	if (k->stageless && job->call_sid[0] == '\0') {
+		/* A job of no call (purge): its run gets no row. */
+		k->run(&ctx, NULL, o);
 		return;
 	}
 	if (!sid_valid(job->call_sid, "CA")) {
@@ -283,6 +289,8 @@ worker_loop(struct worker *w, volatile sig_atomic_t *stop)
 
 		if (now - last_reap >= WORKER_REQUEUE_EVERY_S) {
 			worker_reap_expired(w);
+			/* Today's retention purge (acts once a UTC day). */
+			purge_tick(w->conf, w->db, now);
 			last_reap = now;
 		}
 		if (worker_run_one(w, &ran) != CP_OK) {
