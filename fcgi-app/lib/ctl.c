@@ -19,6 +19,7 @@
 #include "cp_num.h"
 #include "db.h"
 #include "jobs.h"
+#include "legacy.h"
 #include "log.h"
 #include "migrate.h"
 #include "phone.h"
@@ -97,6 +98,40 @@ ctl_migrate(const struct cp_conf *conf, int argc, char **argv)
 	}
 	db_close(db);
 	printf("%d migration(s) applied from %s\n", applied, dir);
+	return 0;
+}
+
+/* upgrade-legacy [--dir DIR] [--batch N]: legacy.h. */
+static int
+ctl_upgrade_legacy(const struct cp_conf *conf, int argc, char **argv)
+{
+	const char *opt = NULL, *dir;
+	char buf[PATH_MAX], err[CP_REASON_MAX + 1] = "";
+	struct db *db;
+	long long batch = 10000;
+	enum cp_err rc;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
+			opt = argv[++i];
+		else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) {
+			if (cp_parse_ll(argv[++i], 1, 1000000, &batch) != CP_OK) {
+				fprintf(stderr, "callpipectl: --batch takes 1 to "
+				    "1000000 rows\n");
+				return 2;
+			}
+		} else
+			return ctl_bad(argv[0]);
+	}
+	dir = ctl_schema_dir(opt, buf, sizeof(buf));
+	if ((db = ctl_db(conf)) == NULL)
+		return 1;
+	rc = legacy_upgrade(db, dir, (long)batch, stdout, err, sizeof(err));
+	db_close(db);
+	if (rc != CP_OK) {
+		fprintf(stderr, "callpipectl: upgrade-legacy: %s\n", err);
+		return 1;
+	}
 	return 0;
 }
 
@@ -637,6 +672,9 @@ static const struct ctl_cmd {
 } ctl_cmds[] = {
 	{ "migrate", ctl_migrate,
 	  "  migrate [--dir DIR]                          apply missing schema migrations\n" },
+	{ "upgrade-legacy", ctl_upgrade_legacy,
+	  "  upgrade-legacy [--dir DIR] [--batch N]       turn the earlier system's call_log into callpipe's\n"
+	  "                                               (resumable; copies call_log once: writes wait)\n" },
 	{ "business", ctl_business,
 	  "  business create --name NAME [--number E164]... [--language he]\n"
 	  "                                               print the new business id\n" },

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,10 +76,11 @@ migrate_read(const char *path, char **out, size_t *len)
 	return CP_OK;
 }
 
-/* Runs the statements of one file. sql is modified in place. */
+/* Runs the statements of one file (those keep accepts, all when keep is
+ * NULL). sql is modified in place. */
 static enum cp_err
-migrate_apply(struct db *db, const char *name, char *sql, char *err,
-    size_t errlen)
+migrate_apply(struct db *db, const char *name, char *sql,
+    migrate_keep_fn keep, void *arg, char *err, size_t errlen)
 {
 	char *stmt = sql, *line = sql;
 	int nstmt = 0;
@@ -99,7 +101,8 @@ migrate_apply(struct db *db, const char *name, char *sql, char *err,
 		if (last > line && last[-1] == ';') {
 			last[-1] = '\0';
 			nstmt++;
-			if (db_exec(db, stmt, NULL, 0, NULL, NULL) != CP_OK) {
+			if ((keep == NULL || keep(stmt, arg)) &&
+			    db_exec(db, stmt, NULL, 0, NULL, NULL) != CP_OK) {
 				cp_fmt(err, errlen, "%s: statement %d: %u %s", name,
 				    nstmt, db_errno(db), db_error(db));
 				return CP_DB;
@@ -119,11 +122,18 @@ migrate_apply(struct db *db, const char *name, char *sql, char *err,
 }
 
 static enum cp_err migrate_locked(struct db *db, const char *dir,
-    int *applied, char *err, size_t errlen);
+    const long *skip, size_t nskip, int *applied, char *err, size_t errlen);
 
 enum cp_err
 migrate_run(struct db *db, const char *dir, int *applied, char *err,
     size_t errlen)
+{
+	return migrate_run_except(db, dir, NULL, 0, applied, err, errlen);
+}
+
+enum cp_err
+migrate_run_except(struct db *db, const char *dir, const long *skip,
+    size_t nskip, int *applied, char *err, size_t errlen)
 {
 	enum cp_err rc;
 
@@ -147,15 +157,24 @@ migrate_run(struct db *db, const char *dir, int *applied, char *err,
 		}
 		db_result_free(lock);
 	}
-	rc = migrate_locked(db, dir, applied, err, errlen);
+	rc = migrate_locked(db, dir, skip, nskip, applied, err, errlen);
 	(void)db_exec(db, "SELECT RELEASE_LOCK('callpipe.migrate')", NULL, 0,
 	    NULL, NULL);
 	return rc;
 }
 
+static bool
+migrate_skipped(long v, const long *skip, size_t nskip)
+{
+	for (size_t i = 0; i < nskip; i++)
+		if (skip[i] == v)
+			return true;
+	return false;
+}
+
 static enum cp_err
-migrate_locked(struct db *db, const char *dir, int *applied, char *err,
-    size_t errlen)
+migrate_locked(struct db *db, const char *dir, const long *skip,
+    size_t nskip, int *applied, char *err, size_t errlen)
 {
 	DIR *d;
 	struct dirent *de;
@@ -206,6 +225,8 @@ migrate_locked(struct db *db, const char *dir, int *applied, char *err,
 			rc = CP_INPUT;
 			break;
 		}
+		if (migrate_skipped(v, skip, nskip))
+			continue;
 		cp_fmt(path, sizeof(path), "%s/%s", dir, names[i]);
 		if ((rc = migrate_read(path, &sql, &len)) != CP_OK) {
 			cp_fmt(err, errlen, "%s: cannot read", path);
@@ -236,7 +257,7 @@ migrate_locked(struct db *db, const char *dir, int *applied, char *err,
 		}
 		db_result_free(res);
 		log_info("migrate: applying %s", names[i]);
-		rc = migrate_apply(db, names[i], sql, err, errlen);
+		rc = migrate_apply(db, names[i], sql, NULL, NULL, err, errlen);
 		free(sql);
 		if (rc != CP_OK)
 			break;
@@ -252,5 +273,118 @@ migrate_locked(struct db *db, const char *dir, int *applied, char *err,
 	}
 	for (size_t i = 0; i < nnames; i++)
 		free(names[i]);
+	return rc;
+}
+
+/* dir's file of version v: its name (namelen bytes), its text (*sql, the
+ * caller frees) and checksum. CP_NOTFOUND when dir has no such file. */
+static enum cp_err
+migrate_file(const char *dir, long v, char *name, size_t namelen,
+    char **sql, char sum[AUTH_SHA256_HEX + 1], char *err, size_t errlen)
+{
+	DIR *d;
+	struct dirent *de;
+	char path[4096];
+	size_t len;
+	enum cp_err rc;
+
+	if ((d = opendir(dir)) == NULL) {
+		cp_fmt(err, errlen, "%s: %s", dir, strerror(errno));
+		return CP_SYSTEM;
+	}
+	name[0] = '\0';
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.' && migrate_version(de->d_name) == v) {
+			cp_fmt(name, namelen, "%s", de->d_name);
+			break;
+		}
+	closedir(d);
+	if (name[0] == '\0') {
+		cp_fmt(err, errlen, "%s: no migration %03ld", dir, v);
+		return CP_NOTFOUND;
+	}
+	cp_fmt(path, sizeof(path), "%s/%s", dir, name);
+	if ((rc = migrate_read(path, sql, &len)) != CP_OK) {
+		cp_fmt(err, errlen, "%s: cannot read", path);
+		return rc;
+	}
+	if ((rc = auth_sha256_hex(*sql, len, sum)) != CP_OK) {
+		free(*sql);
+		*sql = NULL;
+	}
+	return rc;
+}
+
+enum cp_err
+migrate_apply_some(struct db *db, const char *dir, long version,
+    migrate_keep_fn keep, void *arg, char *err, size_t errlen)
+{
+	char name[256], sum[AUTH_SHA256_HEX + 1], *sql = NULL;
+	enum cp_err rc;
+
+	if ((rc = migrate_file(dir, version, name, sizeof(name), &sql, sum, err,
+	    errlen)) != CP_OK)
+		return rc;
+	rc = migrate_apply(db, name, sql, keep, arg, err, errlen);
+	free(sql);
+	return rc;
+}
+
+enum cp_err
+migrate_record(struct db *db, const char *dir, long version,
+    char sum_out[AUTH_SHA256_HEX + 1], char *err, size_t errlen)
+{
+	char name[256], sum[AUTH_SHA256_HEX + 1], *sql = NULL;
+	struct db_result *res = NULL;
+	struct db_param p[3];
+	const char *have;
+	enum cp_err rc;
+
+	if ((rc = migrate_file(dir, version, name, sizeof(name), &sql, sum, err,
+	    errlen)) != CP_OK)
+		return rc;
+	free(sql);
+	if (sum_out != NULL)
+		memcpy(sum_out, sum, sizeof(sum));
+	if (db_exec(db, migrate_table_sql, NULL, 0, NULL, NULL) != CP_OK) {
+		cp_fmt(err, errlen, "schema_migrations: %u %s", db_errno(db),
+		    db_error(db));
+		return CP_DB;
+	}
+	p[0] = db_i64(version);
+	p[1] = db_str(name);
+	p[2] = db_str(sum);
+	if (db_exec(db, "SELECT checksum FROM schema_migrations WHERE version = ?",
+	    p, 1, &res, NULL) != CP_OK) {
+		cp_fmt(err, errlen, "schema_migrations: %s", db_error(db));
+		return CP_DB;
+	}
+	have = db_cell(res, 0, 0);
+	if (have != NULL) {
+		rc = strcmp(have, sum) == 0 ? CP_OK : CP_INPUT;
+		if (rc != CP_OK)
+			cp_fmt(err, errlen, "%s: recorded with checksum %.12s, the "
+			    "file has %.12s", name, have, sum);
+		db_result_free(res);
+		return rc;
+	}
+	db_result_free(res);
+	if (db_exec(db, "INSERT INTO schema_migrations (version, name, checksum) "
+	    "VALUES (?, ?, ?)", p, 3, NULL, NULL) != CP_OK) {
+		cp_fmt(err, errlen, "schema_migrations: %s", db_error(db));
+		return CP_DB;
+	}
+	return CP_OK;
+}
+
+enum cp_err
+migrate_checksum(const char *dir, long version, char sum[AUTH_SHA256_HEX + 1],
+    char *err, size_t errlen)
+{
+	char name[256], *sql = NULL;
+	enum cp_err rc = migrate_file(dir, version, name, sizeof(name), &sql, sum,
+	    err, errlen);
+
+	free(sql);
 	return rc;
 }
