@@ -112,10 +112,10 @@ struct conf_key {
 #define K_GROUP(n, t) { .name = (n), .kind = CONF_GROUP, .sub = (t) }
 #define K_END { .name = NULL }
 
-/* "rest" (DESIGN.md §3: a start_recording job calls Twilio's REST API) is
- * refused until that job exists: accepting it would answer TwiML without
- * <Start><Recording> and record nothing. */
-static const char *const conf_rec_modes[] = { "twiml", NULL };
+/* "twiml": <Start><Recording> in the voice answer; "rest" (DESIGN.md §3):
+ * the answer has no <Start>, the voice webhook enqueues a start_recording
+ * job (rest_start.c) that calls Twilio's REST API. */
+static const char *const conf_rec_modes[] = { "twiml", "rest", NULL };
 static const char *const conf_stt_formats[] = { "verbose_json", "json", NULL };
 static const char *const conf_upload_formats[] = { "wav", "flac", NULL };
 static const char *const conf_sum_formats[] = { "json_schema", "json_object",

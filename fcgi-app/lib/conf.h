@@ -69,7 +69,7 @@ struct cp_conf {
 	} stream;
 
 	struct {
-		char *mode;             /* "twiml" (the only mode accepted now; "rest" later) */
+		char *mode;             /* "twiml" (<Start><Recording>) or "rest" (start_recording job) */
 		char *cache_dir;
 		char *nginx_internal_prefix; /* X-Accel-Redirect prefix, e.g. "/_recordings/" */
 		int   retention_days;   /* default 7 */

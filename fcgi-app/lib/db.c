@@ -29,6 +29,7 @@ struct db {
 	MYSQL                *my;      /* NULL while disconnected */
 	bool                  in_tx;
 	bool                  sent;    /* the last statement reached execute */
+	unsigned long         connects; /* successful connects so far */
 	unsigned int          err_no;
 	char                  err_msg[256];
 };
@@ -165,7 +166,14 @@ db_connect(struct db *db)
 			db_disconnect(db);
 			return CP_DB;
 		}
+	db->connects++;
 	return CP_OK;
+}
+
+unsigned long
+db_connect_count(const struct db *db)
+{
+	return db->connects;
 }
 
 enum cp_err

@@ -113,6 +113,14 @@ enum cp_err db_tx(struct db *db, db_tx_fn fn, void *arg,
 enum cp_err db_tx_within(struct db *db, long budget_ms, db_tx_fn fn,
     void *arg, char *err, size_t errlen);
 
+/*
+ * How many times db has connected successfully (the first connect
+ * included), so a caller sees that a reconnect happened in between — a
+ * transaction may have committed though its COMMIT reply was lost (the
+ * worker then looks for jobs it claimed without knowing, worker.c).
+ */
+unsigned long db_connect_count(const struct db *db);
+
 /* Pings; reconnects when the connection was lost. CP_OK or CP_DB. */
 enum cp_err db_ping(struct db *db);
 

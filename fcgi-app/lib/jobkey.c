@@ -69,6 +69,15 @@ jobkey_refill(char *out, size_t outlen, const char *call_sid,
 	return jobkey_make(out, outlen, "refill", recording_sid, n, false);
 }
 
+enum cp_err
+jobkey_start(char *out, size_t outlen, const char *call_sid,
+    const char *recording_sid, int n)
+{
+	if (!sid_valid(call_sid, "CA"))
+		return CP_INPUT;
+	return jobkey_make(out, outlen, "start", call_sid, n, true);
+}
+
 int
 jobkey_minute(long long t)
 {

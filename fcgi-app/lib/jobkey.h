@@ -12,6 +12,8 @@
  *                    reconcile:<CallSid>:<n>     after manual retry n
  *   refill_recording refill:<RecordingSid>:<m>   m = unix minute (time / 60)
  *   purge            purge:<YYYYMMDD>            the UTC day (jobkey_day)
+ *   start_recording  start:<CallSid>             recording.mode "rest": the
+ *                    start:<CallSid>:<n>         voice webhook's job (n: retry)
  *
  * A repeated webhook hits the same key (the insert is a no-op); a manual
  * retry bumps retry_count and so gets a new one. A refill (a download
@@ -31,6 +33,7 @@
 #define JOB_RECONCILE       "reconcile"
 #define JOB_REFILL_RECORDING "refill_recording"
 #define JOB_PURGE           "purge"
+#define JOB_START_RECORDING "start_recording"
 
 /*
  * Each writes the key for call_sid / recording_sid at retry count n (>= 0)
@@ -67,6 +70,14 @@ enum cp_err jobkey_purge(char *out, size_t outlen, const char *call_sid,
 /* The UTC day of t (seconds since the epoch) as YYYYMMDD, e.g. 20250131:
  * the n of jobkey_purge. */
 int jobkey_day(long long t);
+
+/*
+ * start:<CallSid> (n 0, the voice webhook's job), start:<CallSid>:<n>
+ * after manual retry n; recording_sid is not part of the key. CP_OK, or
+ * CP_INPUT (call_sid not CA + 32 hex, n < 0, does not fit outlen bytes).
+ */
+enum cp_err jobkey_start(char *out, size_t outlen, const char *call_sid,
+    const char *recording_sid, int n);
 
 /* The unix minute of t (seconds since the epoch): t / 60, the n of
  * jobkey_refill. */

@@ -18,6 +18,7 @@
 #include "jobkey.h"
 #include "log.h"
 #include "purge.h"
+#include "rest_start.h"
 #include "store.h"
 #include "twilio_api.h"
 
@@ -434,6 +435,11 @@ const struct job_kind jobs_kinds[] = {
 	{ JOB_PURGE,           CALLS_RECORDING,  purge_job_run,
 	  purge_job_done,       NULL,           jobkey_purge,
 	                                                     true,  false, true },
+	/* recording.mode "rest": the voice webhook's job (rest_start.c);
+	 * pending -> recording, the callbacks do the rest. */
+	{ JOB_START_RECORDING, CALLS_RECORDING,  rest_start_run,
+	  rest_start_done,      NULL,           jobkey_start,
+	                                                     false, false, false },
 	{ NULL, CALLS_RECORDING, NULL, NULL, NULL, NULL, false, false, false }
 };
 

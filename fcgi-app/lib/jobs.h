@@ -11,6 +11,8 @@
  *                                                reconcile:<CallSid>[:<retry>]
  *   refill_recording (none)      -> (end)        refill:<RecordingSid>:<minute>
  *   purge            (none, no call) -> (end)    purge:<YYYYMMDD UTC> (purge.h)
+ *   start_recording  recording   -> (end: the recording callbacks go on)
+ *                                                start:<CallSid>[:<retry>]
  *
  * <retry> is call_log.retry_count: a manual retry bumps it, so the stage's
  * job gets a new key while a repeated webhook keeps hitting the old one.
@@ -50,6 +52,11 @@ struct job_outcome {
 	char        recording_sid[SID_LEN + 1];
 	long        recording_duration;   /* seconds, -1 unknown */
 	int         recording_channels;
+	/* start_recording: the 201's arrival minus the TwiML answer (the
+	 * job's created_at), ms; -1 unknown ("already recording");
+	 * rest_started: the run started it (false: the run was skipped) */
+	long long   start_offset_ms;
+	bool        rest_started;
 	/* reconcile: the Call resource, when no voice webhook was stored */
 	bool        has_voice;
 	char        call_from[65], call_to[65], call_direction[33];

@@ -58,7 +58,9 @@
 #include <fcgiapp.h>
 
 #include "app.h"
+#include "db.h"
 #include "log.h"
+#include "queue.h"
 
 /* After SIGTERM, children and workers get this long before SIGKILL. */
 #define PREFORK_STOP_GRACE_MS     10000
@@ -481,6 +483,31 @@ worker_died(struct prefork_master *m, int idx, int64_t now)
 	log_info("worker slot %d: respawning in %lld ms", idx, (long long)delay);
 }
 
+/*
+ * A reaped worker's running jobs go back to the queue at once (state
+ * queued, attempts - 1, queue_release_owner) instead of waiting out their
+ * lease (worker.lease_seconds): it ran as pid on this host, so its jobs are
+ * locked_by "host:pid" (queue_owner_id, as worker_new writes it). The
+ * master keeps no connection (its forks would share the socket): one is
+ * opened for this and closed, bounded by database.connect_timeout_s when
+ * the database is down — then the lease recovers the jobs as before.
+ */
+static void
+release_worker_jobs(struct prefork_master *m, pid_t pid, const char *how)
+{
+	char owner[QUEUE_OWNER_MAX + 1], err[CP_REASON_MAX + 1] = "";
+	char reason[CP_REASON_MAX + 1];
+	struct db *db = NULL;
+	queue_owner_id(owner, sizeof(owner), (long)pid);
+	cp_fmt(reason, sizeof(reason), "put back: worker %s %s", owner, how);
+	if (db_open(m->conf, &db, err, sizeof(err)) != CP_OK ||
+	    queue_release_owner(db, owner, 0, reason, NULL) != CP_OK)
+		log_warn("worker %ld: its running jobs were not put back (the "
+		    "lease will): %s", (long)pid, err[0] ? err :
+		    db != NULL ? db_error(db) : "out of memory");
+	db_close(db);
+}
+
 static struct prefork_slot *
 find_slot(struct prefork_slot *slots, int n, pid_t pid, int *idx)
 {
@@ -517,6 +544,9 @@ reap(struct prefork_master *m)
 		log_msg(abnormal && !m->stopping ? LOG_LVL_WARN : LOG_LVL_INFO,
 		    "%s %ld %s", is_child ? "child" : "worker", (long)pid, how);
 		s->pid = 0;
+		/* A worker that exits 0 finished its job first. */
+		if (!is_child && abnormal)
+			release_worker_jobs(m, pid, how);
 		if (m->stopping)
 			continue;
 		if (is_child)

@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -262,6 +263,45 @@ queue_requeue_expired(struct db *db, int *requeued, struct queue_job *expired,
 		if (queue_job_from_row(r, i, &expired[*nexpired]) == CP_OK)
 			(*nexpired)++;
 	db_result_free(r);
+	return CP_OK;
+}
+
+void
+queue_owner_id(char *out, size_t outlen, long pid)
+{
+	char host[64] = "localhost";
+
+	(void)gethostname(host, sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	cp_fmt(out, outlen, "%.63s:%ld", host, pid);
+}
+
+enum cp_err
+queue_release_owner(struct db *db, const char *owner,
+    unsigned long long keep_id, const char *reason, int *n)
+{
+	struct db_param p[3];
+	unsigned long long changed = 0;
+
+	if (n != NULL)
+		*n = 0;
+	if (owner == NULL || owner[0] == '\0' || strlen(owner) > QUEUE_OWNER_MAX)
+		return CP_INPUT;
+	if (reason == NULL)
+		reason = "put back: its worker lost it";
+	p[0] = db_strn(reason, cp_utf8_prefix(reason, CP_REASON_MAX));
+	p[1] = db_str(owner);
+	p[2] = db_i64((long long)keep_id);
+	if (db_exec(db, "UPDATE jobs SET state = 'queued', run_after = NOW(3), "
+	    "attempts = IF(attempts > 0, attempts - 1, 0), locked_by = NULL, "
+	    "locked_until = NULL, last_error = ? WHERE state = 'running' AND "
+	    "locked_by = ? AND id <> ?", p, 3, NULL, &changed) != CP_OK)
+		return CP_DB;
+	if (n != NULL)
+		*n = (int)changed;
+	if (changed > 0)
+		log_warn("queue: %llu running job(s) of %s back in the queue (%s)",
+		    changed, owner, reason);
 	return CP_OK;
 }
 

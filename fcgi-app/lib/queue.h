@@ -98,6 +98,29 @@ enum cp_err queue_requeue_expired(struct db *db, int *requeued,
     struct queue_job *expired, int max, int *nexpired);
 
 /*
+ * The lease owner id of process pid on this host: "<hostname>:<pid>"
+ * (hostname cut at 63 bytes; "localhost" when gethostname fails), what a
+ * worker writes to jobs.locked_by, so its master can name its jobs after
+ * reaping it. out gets at most outlen bytes (QUEUE_OWNER_MAX + 1 suffices).
+ */
+void queue_owner_id(char *out, size_t outlen, long pid);
+
+/*
+ * Puts back the running jobs of owner (jobs.locked_by) other than keep_id
+ * (0: keep none): state queued, run_after now, attempts - 1 (the run that
+ * never happened is not counted), lease cleared, last_error = reason (at
+ * most CP_REASON_MAX bytes). For the worker after a reconnect — a claim
+ * whose COMMIT reply was lost left a job running under its id that it
+ * does not know of (issue 7 item 7) — and for the master after it reaped a
+ * worker (prefork.c). Outside or inside a transaction; the rows are found
+ * through ix_jobs_lease (state, locked_until). *n (may be NULL) gets the
+ * count. Returns CP_OK, CP_INPUT (owner empty or longer than
+ * QUEUE_OWNER_MAX), CP_DB.
+ */
+enum cp_err queue_release_owner(struct db *db, const char *owner,
+    unsigned long long keep_id, const char *reason, int *n);
+
+/*
  * Backoff before retry number `attempt` (1 = after the first failure):
  * base_ms * 2^(attempt-1), capped at max_ms, then +-25% uniform jitter so
  * many failing jobs do not retry in lockstep. Returns milliseconds.

@@ -151,6 +151,101 @@ twilio_fetch_call(const struct cp_conf *conf, const char *call_sid,
 	return CP_OK;
 }
 
+/* Appends s percent-encoded for a form value (RFC 3986 unreserved kept,
+ * space as %20) to buf (cap bytes, *len used). CP_INPUT when full. */
+static enum cp_err
+twilio_form_append(char *buf, size_t cap, size_t *len, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		bool plain = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= '0' && *p <= '9') || strchr("-._~", *p) != NULL;
+		if (*len + (plain ? 1 : 3) >= cap)
+			return CP_INPUT;
+		if (plain)
+			buf[(*len)++] = (char)*p;
+		else {
+			buf[(*len)++] = '%';
+			buf[(*len)++] = hex[*p >> 4];
+			buf[(*len)++] = hex[*p & 15];
+		}
+	}
+	buf[*len] = '\0';
+	return CP_OK;
+}
+
+enum cp_err
+twilio_start_recording(const struct cp_conf *conf, const char *call_sid,
+    const char *callback_url, struct twilio_start *out, char *err,
+    size_t errlen)
+{
+	/* name, value; NULL value: callback_url. */
+	static const char *const fields[][2] = {
+		{ "RecordingChannels", "dual" },
+		{ "Trim", "do-not-trim" },
+		{ "RecordingStatusCallback", NULL },
+		{ "RecordingStatusCallbackMethod", "POST" },
+		{ "RecordingStatusCallbackEvent", "in-progress completed absent" },
+	};
+	struct http_request req = { 0 };
+	struct http_response resp;
+	struct json_object *root = NULL, *v;
+	char url[1024], body[4096];
+	size_t len = 0;
+	enum cp_err rc = CP_OK;
+
+	memset(out, 0, sizeof(*out));
+	body[0] = '\0';
+	if (!sid_valid(call_sid, "CA") || callback_url == NULL)
+		return CP_INPUT;
+	cp_fmt(url, sizeof(url), "%s/2010-04-01/Accounts/%s/Calls/%s/"
+	    "Recordings.json", conf->twilio.api_base, conf->twilio.account_sid,
+	    call_sid);
+	/* name=value pairs joined by "&"; names and values encoded. */
+	for (size_t i = 0; rc == CP_OK && i < sizeof(fields) / sizeof(fields[0]);
+	    i++) {
+		if (i > 0 && len + 1 < sizeof(body))
+			body[len++] = '&';
+		rc = twilio_form_append(body, sizeof(body), &len, fields[i][0]);
+		if (rc == CP_OK && len + 1 < sizeof(body))
+			body[len++] = '=';
+		if (rc == CP_OK)
+			rc = twilio_form_append(body, sizeof(body), &len,
+			    fields[i][1] != NULL ? fields[i][1] : callback_url);
+	}
+	if (rc != CP_OK || strlen(url) + 1 >= sizeof(url)) {
+		cp_fmt(err, errlen, "the recording start request is too long");
+		return CP_INPUT;
+	}
+	req.method = "POST";
+	req.url = url;
+	req.body_kind = HTTP_FORM;
+	req.body = body;
+	req.body_len = len;
+	req.basic_user = conf->twilio.account_sid;
+	req.basic_pass = conf->twilio.auth_token;
+	req.timeout_ms = conf->twilio.request_timeout_ms;
+	req.max_bytes = TWILIO_JSON_MAX;
+	if ((rc = http_request(&req, &resp, err, errlen)) != CP_OK) {
+		http_response_free(&resp);
+		return rc == CP_INPUT || rc == CP_NOMEM ? rc : CP_UPSTREAM;
+	}
+	out->status = resp.status;
+	if (resp.body != NULL && (root = json_tokener_parse(resp.body)) != NULL) {
+		const char *sid = twilio_json_str(root, "sid");
+		if (resp.status == 201 && sid_valid(sid, "RE"))
+			memcpy(out->sid, sid, SID_LEN + 1);
+		if (json_object_object_get_ex(root, "code", &v) &&
+		    json_object_is_type(v, json_type_int))
+			out->code = (long)json_object_get_int64(v);
+		twilio_copy(root, "message", out->message, sizeof(out->message));
+		json_object_put(root);
+	}
+	http_response_free(&resp);
+	return CP_OK;
+}
+
 enum cp_err
 twilio_fetch_media(const struct cp_conf *conf, const char *media_url,
     FILE *out, long timeout_ms, long long max_bytes, long *status,

@@ -52,6 +52,33 @@ struct twilio_call {
 enum cp_err twilio_fetch_call(const struct cp_conf *conf,
     const char *call_sid, struct twilio_call *out, char *err, size_t errlen);
 
+/* Twilio's answer to a REST recording start. */
+struct twilio_start {
+	long status;           /* HTTP status: 201 started, 400 with code ... */
+	long code;             /* Twilio's error "code" (21220, 16108), 0 none */
+	char sid[SID_LEN + 1]; /* 201: the Recording's sid ("" when malformed) */
+	char message[160];     /* Twilio's error "message", "" none */
+};
+
+/*
+ * POST /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}/Recordings.json
+ * with RecordingChannels=dual, Trim=do-not-trim, RecordingStatusCallback=
+ * callback_url, RecordingStatusCallbackMethod=POST and
+ * RecordingStatusCallbackEvent="in-progress completed absent" (one value,
+ * space-separated, as the OpenAPI description says: "Separate multiple
+ * event values with a space"). Source: TWILIO.md "Starting a recording";
+ * twilio-oai api_v2010_recordings.json CreateCallRecordingRequest.
+ * Twilio answers 201 with the Recording (status in-progress), or 400 with
+ * code 21220 (call not in-progress: still ringing, or ended) or 16108 (a
+ * recording is already active).
+ * Returns CP_OK for any HTTP answer (out->status, code, sid, message
+ * filled as far as the body says); CP_UPSTREAM when no answer came (err
+ * says why); CP_INPUT (call_sid not CA + 32 hex, URL too long); CP_NOMEM.
+ */
+enum cp_err twilio_start_recording(const struct cp_conf *conf,
+    const char *call_sid, const char *callback_url, struct twilio_start *out,
+    char *err, size_t errlen);
+
 /*
  * GETs media_url (built by store_media_url from our own api_base) into
  * out, at most max_bytes bytes, within timeout_ms. Follows at most 3

@@ -12,6 +12,7 @@
 #include "jobkey.h"
 #include "log.h"
 #include "queue.h"
+#include "rest_start.h"
 #include "sid.h"
 #include "twilio_sig.h"
 #include "twiml.h"
@@ -77,8 +78,13 @@ webhook_voice_tx(struct db *db, struct webhook_ctx *c)
 	if (calls_business_for(db, dir, w->from, w->to,
 	    c->conf->default_business_id, &business) != CP_OK)
 		return CP_DB;
-	return calls_voice(db, w->call_sid, dir, w->from, w->to,
-	    w->call_status, business);
+	if (calls_voice(db, w->call_sid, dir, w->from, w->to,
+	    w->call_status, business) != CP_OK)
+		return CP_DB;
+	/* recording.mode "rest": the TwiML has no <Start><Recording>; the
+	 * start_recording job (rest_start.c) starts it, and its created_at
+	 * (this transaction, just before the answer) is the answer time. */
+	return rest_start_enqueue(db, c->conf, w->call_sid);
 }
 
 static enum cp_err

@@ -20,19 +20,20 @@ struct worker {
 	const struct cp_conf *conf;
 	struct db            *db;
 	char                  id[QUEUE_OWNER_MAX + 1];
+	unsigned long         connects;  /* db_connect_count at the last check */
 };
 
 enum cp_err
 worker_new(const struct cp_conf *conf, struct worker **out)
 {
 	struct worker *w;
-	char host[64] = "localhost", err[CP_REASON_MAX + 1];
+	char err[CP_REASON_MAX + 1];
 
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return CP_NOMEM;
 	w->conf = conf;
-	(void)gethostname(host, sizeof(host) - 1);
-	cp_fmt(w->id, sizeof(w->id), "%.63s:%ld", host, (long)getpid());
+	/* "host:pid": the master names a reaped worker's jobs the same way. */
+	queue_owner_id(w->id, sizeof(w->id), (long)getpid());
 	srandom((unsigned)getpid() ^ (unsigned)time(NULL));
 	/* A database that is down is not fatal: the loop reconnects. */
 	(void)db_open(conf, &w->db, err, sizeof(err));
@@ -40,6 +41,7 @@ worker_new(const struct cp_conf *conf, struct worker **out)
 		free(w);
 		return CP_NOMEM;
 	}
+	w->connects = db_connect_count(w->db);
 	*out = w;
 	return CP_OK;
 }
@@ -204,6 +206,32 @@ worker_finish(struct db *db, const struct cp_conf *conf,
 	return rc;
 }
 
+/*
+ * The connection was made again since the last look (issue 7 item 7): a
+ * claim whose COMMIT reply was lost may have committed, and db_tx then
+ * claimed again, so a job runs under this worker's id that no run holds.
+ * Between jobs this worker holds only held_id (0: none): every other
+ * running job of its id is put back, attempts - 1, at once rather than
+ * when its lease runs out. A failure is logged; the next reconnect or the
+ * lease still recovers the job.
+ */
+static void
+worker_after_reconnect(struct worker *w, unsigned long long held_id)
+{
+	unsigned long now = db_connect_count(w->db);
+
+	if (now == w->connects)
+		return;
+	if (queue_release_owner(w->db, w->id, held_id, "put back: claimed by "
+	    "a transaction whose COMMIT reply was lost (the worker reconnected)",
+	    NULL) != CP_OK) {
+		log_warn("worker: looking for jobs lost with the connection "
+		    "failed: %s", db_error(w->db));
+		return;
+	}
+	w->connects = now;   /* queue_release_owner logs what it put back */
+}
+
 static enum cp_err
 worker_run_one(struct worker *w, bool *ran)
 {
@@ -213,8 +241,11 @@ worker_run_one(struct worker *w, bool *ran)
 
 	*ran = false;
 	if ((rc = queue_claim(w->db, w->id, w->conf->worker.lease_seconds, &job,
-	    ran)) != CP_OK || !*ran)
+	    ran)) != CP_OK)
 		return rc;
+	worker_after_reconnect(w, *ran ? job.id : 0);
+	if (!*ran)
+		return CP_OK;
 	log_info("job %llu %s: claimed (attempt %d of %d)", job.id,
 	    job.dedupe_key, job.attempts, job.max_attempts);
 	worker_execute(w, &job, &o);

@@ -1456,6 +1456,66 @@ class Stack:
                 os.unlink(os.path.join(tmp, f))
             os.rmdir(tmp)
 
+    @contextlib.contextmanager
+    def fcgi_replaced(self, overrides):
+        """Runs the stack's callpipe-fcgi with other settings: stops the
+        stack's master (SIGTERM, its children and workers with it), starts
+        one of our own on the stack's socket (so nginx reaches it) with a
+        copy of the config, overrides applied, workers as configured, and
+        yields a FcgiInstance (its log: inst.log()). At the end ours is
+        stopped and `etc/dev.sh up` starts the stack's master again. For
+        settings every webhook must see, e.g. recording.mode "rest"."""
+        fcgi_bin = os.path.join(self.env["CALLPIPE_BUILD"], "fcgi-app", "callpipe-fcgi",
+                                "callpipe-fcgi")
+        sock = self.conf_get("fcgi.socket")
+        master = self.fcgi_master_pid()
+        os.kill(master, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        while _alive(master):
+            check(time.monotonic() < deadline, "the stack's callpipe-fcgi %d did not stop "
+                  "in 20 s", master)
+            time.sleep(0.05)
+        if os.path.exists(sock):
+            os.unlink(sock)   # a killed master leaves it; bind() would fail
+        tmp = tempfile.mkdtemp(prefix="itest-fcgi-")
+        conf = conf_with(self.conf, overrides, os.path.join(tmp, "callpipe.conf"))
+        log_path = os.path.join(tmp, "callpipe-fcgi.log")
+        logf = open(log_path, "ab")
+        proc = None
+        try:
+            proc = subprocess.Popen([fcgi_bin, "-c", conf], stdin=subprocess.DEVNULL,
+                                    stdout=logf, stderr=logf, start_new_session=True,
+                                    env=self.ctl_env())
+            inst = FcgiInstance(proc, sock, conf, log_path)
+            deadline = time.monotonic() + 20
+            while not os.path.exists(sock):
+                check(proc.poll() is None, "our callpipe-fcgi exited %r at start: %s",
+                      proc.returncode, inst.log()[-1500:])
+                check(time.monotonic() < deadline, "our callpipe-fcgi made no socket in 20 s")
+                time.sleep(0.05)
+            yield inst
+        finally:
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    pass
+            if proc is not None:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                if proc.poll() is None:
+                    proc.wait(5)
+            logf.close()
+            for f in os.listdir(tmp):
+                os.unlink(os.path.join(tmp, f))
+            os.rmdir(tmp)
+            p = self.dev_sh("up")
+            check(p.returncode == 0, "etc/dev.sh up after fcgi_replaced: %s",
+                  (p.stdout + p.stderr)[-1500:])
+
     # ------------------------------------------------------------ programs
 
     @staticmethod

@@ -669,11 +669,11 @@ START_TEST(test_choices_and_urls)
 	struct cp_conf c;
 
 	expect_error(BASE "recording = {\n  mode = \"ftp\";\n};\n",
-	    ":12: recording.mode: must be one of: twiml");
-	/* REST-started recording has no start_recording job yet: refused
-	 * rather than answering TwiML that records nothing. */
-	expect_error(BASE "recording = {\n  mode = \"rest\";\n};\n",
-	    ":12: recording.mode: must be one of: twiml");
+	    ":12: recording.mode: must be one of: twiml, rest");
+	/* REST-started recording (start_recording job, rest_start.c). */
+	load_ok(BASE "recording = {\n  mode = \"rest\";\n};\n", &c);
+	ck_assert_str_eq(c.recording.mode, "rest");
+	conf_free(&c);
 	expect_error(BASE "stt = {\n  backend = \"vosk\";\n};\n",
 	    ":12: stt.backend: must be one of: pocketsphinx, openai");
 	expect_error(BASE "summary = {\n  backend = \"llm\";\n};\n",

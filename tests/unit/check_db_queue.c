@@ -11,6 +11,8 @@
 #include <errno.h>
 #include <math.h>
 #include <mysql.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sndfile.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -337,6 +339,153 @@ START_TEST(test_extend_lease_keeps_job)
 	stale = j;
 	cp_fmt(stale.locked_by, sizeof(stale.locked_by), "worker-other");
 	ck_assert_int_eq(queue_extend_lease(db, &stale, 60), CP_NOTFOUND);
+}
+END_TEST
+
+/*
+ * Issue 7 item 7 and the master's reap: the running jobs of one owner other
+ * than the one it holds go back to the queue at once, attempts - 1; another
+ * owner's job and the held one stay running.
+ */
+START_TEST(test_release_owner_puts_back_others)
+{
+	struct queue_job a, b, other;
+	bool got = false;
+	int n = -1;
+	char ca[35], key[64], owner[QUEUE_OWNER_MAX + 1], host[64] = "";
+	char sql[300], *s;
+
+	exec_ok("UPDATE jobs SET state = 'done' WHERE state IN ('queued','running')");
+	for (int i = 0; i < 3; i++) {
+		random_sid(ca, "CA");
+		cp_fmt(key, sizeof(key), "transcribe:%s:0", ca);
+		ck_assert_int_eq(queue_enqueue(db, "transcribe", ca, key, 4, 0,
+		    NULL), CP_OK);
+	}
+	queue_owner_id(owner, sizeof(owner), 4242);
+	(void)gethostname(host, sizeof(host) - 1);
+	cp_fmt(sql, sizeof(sql), "%.63s:4242", host);
+	ck_assert_str_eq(owner, sql);
+	/* a: claimed by a transaction whose COMMIT reply was lost; b: the
+	 * claim the worker knows of after reconnecting. */
+	ck_assert_int_eq(queue_claim(db, owner, 300, &a, &got), CP_OK);
+	ck_assert(got);
+	ck_assert_int_eq(queue_claim(db, owner, 300, &b, &got), CP_OK);
+	ck_assert(got);
+	ck_assert_int_eq(queue_claim(db, "otherhost:1", 300, &other, &got), CP_OK);
+	ck_assert(got);
+	ck_assert_int_eq(queue_release_owner(db, owner, b.id, "put back: test",
+	    &n), CP_OK);
+	ck_assert_int_eq(n, 1);
+	cp_fmt(sql, sizeof(sql), "SELECT CONCAT(state, ' ', attempts, ' ', "
+	    "IFNULL(locked_by, '-'), ' ', IFNULL(locked_until, '-'), ' ', "
+	    "last_error) FROM jobs WHERE id = %llu", a.id);
+	s = cell(sql);
+	ck_assert_str_eq(s, "queued 0 - - put back: test");
+	free(s);
+	cp_fmt(sql, sizeof(sql), "SELECT COUNT(*) FROM jobs WHERE state = "
+	    "'running' AND id IN (%llu, %llu)", b.id, other.id);
+	ck_assert_int_eq(count(sql), 2);
+	/* Put back at once: claimable now, and its result guard still holds
+	 * for the run that kept b. */
+	ck_assert_int_eq(queue_claim(db, "w2:2", 300, &a, &got), CP_OK);
+	ck_assert(got);
+	ck_assert_int_eq(a.attempts, 1);
+	ck_assert_int_eq(queue_finish_done(db, &b), CP_OK);
+	/* The master after reaping: keep none. */
+	ck_assert_int_eq(queue_release_owner(db, "w2:2", 0, NULL, &n), CP_OK);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(queue_release_owner(db, "w2:2", 0, NULL, &n), CP_OK);
+	ck_assert_int_eq(n, 0);
+	ck_assert_int_eq(queue_release_owner(db, "", 0, NULL, &n), CP_INPUT);
+}
+END_TEST
+
+/* db_connect_count tells the worker that a reconnect happened: the
+ * connection killed under it, the next statement reconnects. */
+START_TEST(test_connect_count_after_reconnect)
+{
+	struct db *killer = NULL;
+	char err[512] = "", sql[64], *id;
+	unsigned long before = db_connect_count(db);
+	struct queue_job j;
+	bool got = true;
+
+	ck_assert_uint_ge(before, 1);
+	ck_assert_msg(db_open(&conf, &killer, err, sizeof(err)) == CP_OK, "%s",
+	    err);
+	id = cell("SELECT CONNECTION_ID()");
+	cp_fmt(sql, sizeof(sql), "KILL CONNECTION %s", id);
+	free(id);
+	ck_assert_int_eq(db_exec(killer, sql, NULL, 0, NULL, NULL), CP_OK);
+	db_close(killer);
+	usleep(100 * 1000);
+	exec_ok("UPDATE jobs SET state = 'done' WHERE state IN ('queued','running')");
+	ck_assert_uint_eq(db_connect_count(db), before + 1);
+	ck_assert_int_eq(queue_claim(db, "w:1", 300, &j, &got), CP_OK);
+	ck_assert(!got);
+	ck_assert_uint_eq(db_connect_count(db), before + 1);
+}
+END_TEST
+
+static volatile sig_atomic_t worker_stop;
+
+static void *
+worker_thread(void *arg)
+{
+	(void)worker_loop(arg, &worker_stop);
+	return NULL;
+}
+
+/*
+ * Issue 7 item 7 through the worker itself: a job left running under the
+ * worker's id with a 300 s lease (what a claim whose COMMIT reply was lost
+ * leaves), then the worker's connection killed. The worker reconnects, puts
+ * the job back (attempts 1 -> 0) and runs it at once: it ends dead after
+ * that one run (no call_log row), attempts 1, within seconds — without
+ * the look after the reconnect it would sit running until its lease ran out.
+ */
+START_TEST(test_worker_reconnect_puts_back_lost_claim)
+{
+	struct worker *w = NULL;
+	struct db_result *r = NULL;
+	pthread_t th;
+	char owner[QUEUE_OWNER_MAX + 1], sql[512], ca[35], *s;
+	struct db_param p[1];
+
+	exec_ok("UPDATE jobs SET state = 'done' WHERE state IN ('queued','running')");
+	queue_owner_id(owner, sizeof(owner), (long)getpid());
+	random_sid(ca, "CA");
+	cp_fmt(sql, sizeof(sql), "INSERT INTO jobs (kind, call_sid, dedupe_key, "
+	    "state, attempts, max_attempts, locked_by, locked_until) VALUES "
+	    "('refill_recording', '%s', 'lost:%s', 'running', 1, 4, '%s', "
+	    "NOW(3) + INTERVAL 300 SECOND)", ca, ca, owner);
+	exec_ok(sql);
+	ck_assert_int_eq(worker_new(&conf, &w), CP_OK);
+	/* Kill every other connection to the test database: the worker's. */
+	p[0] = db_str(dbname);
+	ck_assert_int_eq(db_exec(db, "SELECT ID FROM information_schema.PROCESSLIST "
+	    "WHERE DB = ? AND ID <> CONNECTION_ID()", p, 1, &r, NULL), CP_OK);
+	ck_assert_uint_ge(r->nrows, 1);
+	for (size_t i = 0; i < r->nrows; i++) {
+		cp_fmt(sql, sizeof(sql), "KILL CONNECTION %s", db_cell(r, i, 0));
+		exec_ok(sql);
+	}
+	db_result_free(r);
+	worker_stop = 0;
+	ck_assert_int_eq(pthread_create(&th, NULL, worker_thread, w), 0);
+	cp_fmt(sql, sizeof(sql), "SELECT COUNT(*) FROM jobs WHERE dedupe_key = "
+	    "'lost:%s' AND state = 'dead'", ca);
+	for (int i = 0; i < 100 && count(sql) == 0; i++)
+		usleep(50 * 1000);
+	worker_stop = 1;
+	pthread_join(th, NULL);
+	worker_free(w);
+	cp_fmt(sql, sizeof(sql), "SELECT CONCAT(state, ' ', attempts) FROM jobs "
+	    "WHERE dedupe_key = 'lost:%s'", ca);
+	s = cell(sql);
+	ck_assert_str_eq(s, "dead 1");
+	free(s);
 }
 END_TEST
 
@@ -754,6 +903,9 @@ main(void)
 	tcase_add_test(tc, test_lease_expired_result_dropped);
 	tcase_add_test(tc, test_failing_job_ends_dead_stage_failed);
 	tcase_add_test(tc, test_extend_lease_keeps_job);
+	tcase_add_test(tc, test_release_owner_puts_back_others);
+	tcase_add_test(tc, test_connect_count_after_reconnect);
+	tcase_add_test(tc, test_worker_reconnect_puts_back_lost_claim);
 	tcase_add_test(tc, test_dba_view_lists_stuck_calls);
 	tcase_add_test(tc, test_backoff_grows_with_jitter_and_cap);
 	tcase_add_test(tc, test_refill_enqueue_dedupe_per_minute);
