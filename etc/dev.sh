@@ -15,7 +15,8 @@
 #                              --keep: then it prints the status page's URL and
 #                              a token to sign in with); openai: the Hebrew call
 #   etc/dev.sh check           deps, build, unit tests, up, DB test, offline
-#                              integration tests, then callpipe-fcgi restarted with
+#                              integration tests, the fault suite (tests/fault),
+#                              then callpipe-fcgi restarted with
 #                              the openai backends, their integration tests and
 #                              the browser tests (tests/browser/run.sh, chromium),
 #                              down; last line "N passed, N failed"
@@ -103,6 +104,9 @@ NGINX_API_BURST=1000
 NGINX_API_CONN=64
 # The browser tests' runner (tests/browser/run.sh) has this long at most.
 BROWSER_TIMEOUT_S=600
+# The fault suite's runner (tests/fault/run.py) keeps to 360 s itself; this
+# is the hard stop, with room for a timed-out test to put the stack back.
+FAULT_TIMEOUT_S=420
 DEMO_NAME="Demo Plumbing"
 DEMO_NUMBER=+15005550006
 PY=/usr/bin/python3
@@ -544,6 +548,8 @@ conf_overrides() {
 		worker.backoff_base_ms	500
 		worker.backoff_max_ms	4000
 		worker.reconcile_delay_s	4
+		worker.sweep_interval_s	2
+		worker.sweep_after_s	8
 		api.signing_key	"$key"
 		log.level	"$level"
 	EOF
@@ -1225,6 +1231,28 @@ integration_tests() {
 	count_summary "integration ($backends)" run.py "$out" "$rc"
 }
 
+# The fault suite (tests/fault/run.py: workers, MariaDB, nginx, Twilio's
+# REST API, the cache's disk and the callbacks broken in turn while calls
+# run), against the offline stack as the integration tests left it; at most
+# FAULT_TIMEOUT_S, counted from its "N passed, N failed" line. A missing
+# runner fails.
+fault_tests() {
+	local runner=$ROOT/tests/fault/run.py out=$TEST_OUT/fault.out rc
+	mkdir -p "$TEST_OUT"
+	if [ ! -f "$runner" ]; then
+		count 1 1
+		say "FAIL fault suite: tests/fault/run.py is missing"
+		return 0
+	fi
+	say "fault suite: tests/fault/run.py (at most $FAULT_TIMEOUT_S s)"
+	set +e
+	timeout -k 10 "$FAULT_TIMEOUT_S" "$PY" "$runner" 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+	set -e
+	[ "$rc" != 124 ] || say "fault suite: tests/fault/run.py timed out after $FAULT_TIMEOUT_S s"
+	count_summary "fault suite" tests/fault/run.py "$out" "$rc"
+}
+
 # count_summary WHAT PROGRAM FILE STATUS: adds the counts of the
 # "N passed, N failed" line a test runner printed last in FILE. No such
 # line, or a non-zero exit STATUS although it reported no failure, counts as
@@ -1364,9 +1392,10 @@ sim_selfcheck() {
 
 # Two phases on one stack. Offline: unit tests, the simulators' self-checks,
 # up with the offline backends, the DB test, the integration tests that need
-# offline (pocketsphinx, rules). Then up again with --backends openai, which
-# starts the OpenAI simulator and restarts callpipe-fcgi on the new
-# configuration (its start stamp changed), the integration tests that need
+# offline (pocketsphinx, rules), the fault suite. Then up again with
+# --backends openai, which starts the OpenAI simulator and restarts
+# callpipe-fcgi on the new configuration (its start stamp changed), the
+# integration tests that need
 # openai, and the browser tests (there, so that a stage can fail with the
 # simulator's fault and succeed on retry). One count over all.
 cmd_check() {
@@ -1382,6 +1411,7 @@ cmd_check() {
 	cmd_up
 	db_unit_test
 	integration_tests offline
+	fault_tests
 	say "check: openai phase"
 	BACKENDS=openai
 	cmd_up

@@ -28,6 +28,8 @@
 #include "sign.h"
 #include "stt.h"
 #include "summary.h"
+#include "sweep.h"
+#include "jobkey.h"
 
 /* Prints the command's usage to stderr; returns 2, the usage exit status. */
 static int ctl_bad(const char *cmd);
@@ -663,6 +665,39 @@ ctl_purge(const struct cp_conf *conf, int argc, char **argv)
 	return st.twilio_failed > 0 ? 1 : 0;
 }
 
+/*
+ * sweep: one sweep (sweep.h) at once, of the period now is in, without a
+ * job: a line per job it gave (rule, CallSid, dedupe key, idle seconds)
+ * and per delete, then the totals. Exit 0, or 1 when the database failed
+ * (what was done stays done).
+ */
+static int
+ctl_sweep(const struct cp_conf *conf, int argc, char **argv)
+{
+	struct sweep_counts counts;
+	char err[CP_REASON_MAX + 1] = "";
+	long long period;
+	struct db *db;
+	enum cp_err rc;
+
+	if (argc != 1)
+		return ctl_bad(argv[0]);
+	if ((db = ctl_db(conf)) == NULL)
+		return 1;
+	period = jobkey_sweep_period((long long)time(NULL),
+	    conf->worker.sweep_interval_s);
+	rc = sweep_run(db, conf, period, stdout, &counts, err, sizeof(err));
+	db_close(db);
+	if (rc != CP_OK) {
+		fprintf(stderr, "callpipectl: sweep: %s\n", err);
+		return 1;
+	}
+	printf("sweep %lld: %d reconcile(s), %d stage job(s) again, %lld "
+	    "finished job(s) deleted\n", period, counts.reconciles,
+	    counts.requeued, counts.jobs_deleted);
+	return 0;
+}
+
 /* The commands, one row each: its name, its function, its usage lines
  * (printed by --help and after a usage error). */
 static const struct ctl_cmd {
@@ -699,6 +734,9 @@ static const struct ctl_cmd {
 	  "                                               recording.delete_at_twilio) the recordings at Twilio\n"
 	  "                                               and (transcript.retention_days > 0) the transcripts;\n"
 	  "                                               a line per deletion; --dry-run deletes nothing\n" },
+	{ "sweep", ctl_sweep,
+	  "  sweep                                        run one sweep now: reconcile silent calls, give lost\n"
+	  "                                               stage jobs again, delete old finished jobs; print them\n" },
 };
 #define CTL_NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
 

@@ -109,3 +109,39 @@ jobkey_day(long long t)
 		return 19700101;
 	return (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
 }
+
+enum cp_err
+jobkey_sweep_at(char *out, size_t outlen, long long period)
+{
+	int len = snprintf(out, outlen, "sweep:%lld", period);
+
+	return (period < 0 || len < 0 || (size_t)len >= outlen) ? CP_INPUT :
+	    CP_OK;
+}
+
+enum cp_err
+jobkey_sweep(char *out, size_t outlen, const char *call_sid,
+    const char *recording_sid, int n)
+{
+	return jobkey_sweep_at(out, outlen, n);
+}
+
+long long
+jobkey_sweep_period(long long t, int interval_s)
+{
+	long long q;
+
+	if (interval_s < 1)
+		interval_s = 1;
+	q = t / interval_s;
+	return (t < 0 && q * interval_s != t) ? q - 1 : q;   /* floor */
+}
+
+enum cp_err
+jobkey_swept(char *out, size_t outlen, const char *base, long long period)
+{
+	int len = snprintf(out, outlen, "%s:sweep%lld", base, period);
+
+	return (period < 0 || len < 0 || (size_t)len >= outlen) ? CP_INPUT :
+	    CP_OK;
+}

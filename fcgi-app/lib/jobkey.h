@@ -14,6 +14,8 @@
  *   purge            purge:<YYYYMMDD>            the UTC day (jobkey_day)
  *   start_recording  start:<CallSid>             recording.mode "rest": the
  *                    start:<CallSid>:<n>         voice webhook's job (n: retry)
+ *   sweep            sweep:<p>                   p = unix time / worker.sweep_interval_s
+ *   (swept again)    <key>:sweep<p>              the sweep's new job for a lost one
  *
  * A repeated webhook hits the same key (the insert is a no-op); a manual
  * retry bumps retry_count and so gets a new one. A refill (a download
@@ -34,6 +36,7 @@
 #define JOB_REFILL_RECORDING "refill_recording"
 #define JOB_PURGE           "purge"
 #define JOB_START_RECORDING "start_recording"
+#define JOB_SWEEP           "sweep"
 
 /*
  * Each writes the key for call_sid / recording_sid at retry count n (>= 0)
@@ -82,5 +85,31 @@ enum cp_err jobkey_start(char *out, size_t outlen, const char *call_sid,
 /* The unix minute of t (seconds since the epoch): t / 60, the n of
  * jobkey_refill. */
 int jobkey_minute(long long t);
+
+/*
+ * sweep:<p>, where p is the sweep period (jobkey_sweep_period): one sweep
+ * job per period whatever the number of workers (DESIGN.md §5 "Periodic
+ * work ... a dedupe key per period"). jobkey_sweep is the table's builder
+ * (n = the period, call_sid and recording_sid unused); jobkey_sweep_at
+ * takes the period as a long long. CP_OK, or CP_INPUT (p < 0, does not
+ * fit outlen bytes).
+ */
+enum cp_err jobkey_sweep(char *out, size_t outlen, const char *call_sid,
+    const char *recording_sid, int n);
+enum cp_err jobkey_sweep_at(char *out, size_t outlen, long long period);
+
+/* The sweep period of t (seconds since the epoch) for a period of
+ * interval_s seconds (worker.sweep_interval_s, >= 1; less is taken as 1):
+ * floor(t / interval_s). */
+long long jobkey_sweep_period(long long t, int interval_s);
+
+/*
+ * A job the sweep gives again: "<base>:sweep<p>" (base is the kind's own
+ * key, e.g. transcribe:<CallSid>:<n>, reconcile:<CallSid>; p the sweep
+ * period), so it is a new job beside the lost one and the sweeps of one
+ * period give it once. CP_OK, or CP_INPUT (p < 0, does not fit).
+ */
+enum cp_err jobkey_swept(char *out, size_t outlen, const char *base,
+    long long period);
 
 #endif

@@ -20,6 +20,7 @@
 #include "purge.h"
 #include "rest_start.h"
 #include "store.h"
+#include "sweep.h"
 #include "twilio_api.h"
 
 void
@@ -257,21 +258,48 @@ jobs_summarize_done(struct db *db, const struct cp_conf *conf,
  * gets its numbers and its business after all.
  */
 static void
-jobs_reconcile_voice(const struct job_ctx *c, struct job_outcome *o)
+jobs_reconcile_voice(const struct job_ctx *c, const struct twilio_call *call,
+    struct job_outcome *o)
 {
-	struct twilio_call call;
-
-	o->rc = twilio_fetch_call(c->conf, c->job->call_sid, &call, o->reason,
-	    sizeof(o->reason));
-	if (o->rc != CP_OK)
-		return;
-	if (call.from[0] && call.to[0] && call.direction[0]) {
+	if (call->from[0] && call->to[0] && call->direction[0]) {
 		o->has_voice = true;
-		memcpy(o->call_from, call.from, sizeof(o->call_from));
-		memcpy(o->call_to, call.to, sizeof(o->call_to));
-		memcpy(o->call_direction, call.direction,
+		memcpy(o->call_from, call->from, sizeof(o->call_from));
+		memcpy(o->call_to, call->to, sizeof(o->call_to));
+		memcpy(o->call_direction, call->direction,
 		    sizeof(o->call_direction));
 	}
+}
+
+/*
+ * The Call resource's status (TWILIO.md "CallStatus values") while the
+ * recording is still needed: a call still queued, ringing or in progress
+ * (the sweep found it silent, or a retry came early) has no final
+ * recording yet, so the job waits worker.reconcile_delay_s without
+ * spending an attempt (o->wait_ms); a final status no status callback
+ * stored is stored now (ended_at), so the row says the call ended.
+ * Returns true when the recording should be looked for.
+ */
+static bool
+jobs_reconcile_live(const struct job_ctx *c, const struct twilio_call *call,
+    struct job_outcome *o)
+{
+	static const char *const live[] = { "queued", "ringing", "in-progress" };
+
+	for (size_t i = 0; i < sizeof(live) / sizeof(live[0]); i++)
+		if (strcmp(call->status, live[i]) == 0) {
+			o->rc = CP_AGAIN;
+			o->wait_ms = 1000L * (c->conf->worker.reconcile_delay_s > 0 ?
+			    c->conf->worker.reconcile_delay_s : 1);
+			cp_fmt(o->reason, sizeof(o->reason), "the call is still %s "
+			    "at Twilio; asking again in %ld s (no attempt spent)",
+			    call->status, o->wait_ms / 1000);
+			return false;
+		}
+	if (calls_status_final(call->status) && calls_status(c->db,
+	    c->job->call_sid, call->status, -1) != CP_OK)
+		log_warn("call %s: reconcile could not store call status %s: %s",
+		    c->job->call_sid, call->status, db_error(c->db));
+	return true;
 }
 
 /*
@@ -333,10 +361,21 @@ jobs_reconcile_run(const struct job_ctx *c, const struct calls_row *row,
 	    (strcmp(row->recording_status, "pending") == 0 ||
 	    strcmp(row->recording_status, "recording") == 0);
 
+	struct twilio_call call;
+	enum cp_err crc = CP_OK;
+
 	o->rc = CP_OK;
-	if (!row->voice_seen)
-		jobs_reconcile_voice(c, o);
-	if (o->rc == CP_OK && need_rec)
+	if (!row->voice_seen || need_rec)
+		crc = twilio_fetch_call(c->conf, c->job->call_sid, &call,
+		    o->reason, sizeof(o->reason));
+	/* Without the Call resource the voice details cannot be filled in;
+	 * the recording list is still worth asking for. */
+	if (!row->voice_seen && crc != CP_OK)
+		o->rc = crc;
+	else if (!row->voice_seen)
+		jobs_reconcile_voice(c, &call, o);
+	if (o->rc == CP_OK && need_rec &&
+	    (crc != CP_OK || jobs_reconcile_live(c, &call, o)))
 		jobs_reconcile_recording(c, o);
 	if (o->rc != CP_OK)
 		jobs_reason_prefix(o, "reconcile", NULL);
@@ -440,6 +479,11 @@ const struct job_kind jobs_kinds[] = {
 	{ JOB_START_RECORDING, CALLS_RECORDING,  rest_start_run,
 	  rest_start_done,      NULL,           jobkey_start,
 	                                                     false, false, false },
+	/* Periodic, without a call (sweep.c): lost webhooks and jobs get a
+	 * job again, old finished jobs are deleted. */
+	{ JOB_SWEEP,           CALLS_RECORDING,  sweep_job_run,
+	  sweep_job_done,       NULL,           jobkey_sweep,
+	                                                     true,  false, true },
 	{ NULL, CALLS_RECORDING, NULL, NULL, NULL, NULL, false, false, false }
 };
 

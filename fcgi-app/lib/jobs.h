@@ -13,6 +13,7 @@
  *   purge            (none, no call) -> (end)    purge:<YYYYMMDD UTC> (purge.h)
  *   start_recording  recording   -> (end: the recording callbacks go on)
  *                                                start:<CallSid>[:<retry>]
+ *   sweep            (none)      -> (end)        sweep:<unix time / sweep_interval_s>
  *
  * <retry> is call_log.retry_count: a manual retry bumps it, so the stage's
  * job gets a new key while a repeated webhook keeps hitting the old one.
@@ -43,6 +44,10 @@ struct job_outcome {
 	enum cp_err rc;                   /* CP_OK: the stage succeeded */
 	char        reason[CP_REASON_MAX + 1];
 	long        retry_after_ms;       /* an upstream asked to wait, -1 none */
+	/* > 0: not a failure but a wait — the job goes back to the queue
+	 * this many ms from now and the run does not count toward
+	 * max_attempts (reconcile of a call that is still live). */
+	long        wait_ms;
 	long long   bytes;                /* fetch_recording: file size */
 	bool        has_stt;
 	struct stt_result stt;            /* transcribe */

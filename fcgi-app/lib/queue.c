@@ -51,9 +51,13 @@ queue_job_from_row(const struct db_result *r, size_t row,
 	return CP_OK;
 }
 
-enum cp_err
-queue_enqueue(struct db *db, const char *kind, const char *call_sid,
-    const char *dedupe_key, int max_attempts, long delay_ms, bool *inserted)
+/* queue_enqueue; quiet: the periodic kinds' enqueue, which every worker
+ * repeats each period, logs a new job at debug and a taken key not at
+ * all. */
+static enum cp_err
+queue_insert(struct db *db, const char *kind, const char *call_sid,
+    const char *dedupe_key, int max_attempts, long delay_ms, bool *inserted,
+    bool quiet)
 {
 	struct db_param p[5];
 	unsigned long long n = 0;
@@ -73,10 +77,27 @@ queue_enqueue(struct db *db, const char *kind, const char *call_sid,
 	if (inserted != NULL)
 		*inserted = (n == 1);
 	if (n == 1)
-		log_info("queue: enqueued %s %s", kind, dedupe_key);
-	else
+		log_msg(quiet ? LOG_LVL_DEBUG : LOG_LVL_INFO, "queue: enqueued %s %s",
+		    kind, dedupe_key);
+	else if (!quiet)
 		log_info("queue: %s already enqueued, not again", dedupe_key);
 	return CP_OK;
+}
+
+enum cp_err
+queue_enqueue(struct db *db, const char *kind, const char *call_sid,
+    const char *dedupe_key, int max_attempts, long delay_ms, bool *inserted)
+{
+	return queue_insert(db, kind, call_sid, dedupe_key, max_attempts,
+	    delay_ms, inserted, false);
+}
+
+enum cp_err
+queue_enqueue_periodic(struct db *db, const char *kind,
+    const char *dedupe_key, int max_attempts, bool *inserted)
+{
+	return queue_insert(db, kind, NULL, dedupe_key, max_attempts, 0,
+	    inserted, true);
 }
 
 enum cp_err
@@ -217,6 +238,19 @@ queue_finish_dead(struct db *db, const struct queue_job *job,
 	struct db_param p[1] = { db_strn(reason, cp_utf8_prefix(reason, CP_REASON_MAX)) };
 
 	return queue_guarded(db, job, "state = 'dead', last_error = ?", p, 1);
+}
+
+enum cp_err
+queue_finish_wait(struct db *db, const struct queue_job *job, long delay_ms,
+    const char *reason)
+{
+	struct db_param p[2] = { db_i64((long long)delay_ms * 1000),
+	    db_strn(reason, cp_utf8_prefix(reason, CP_REASON_MAX)) };
+
+	/* The WHERE (attempts = ?) is read before the SET takes one off. */
+	return queue_guarded(db, job, "state = 'queued', run_after = NOW(3) + "
+	    "INTERVAL ? MICROSECOND, last_error = ?, attempts = attempts - 1",
+	    p, 2);
 }
 
 enum cp_err

@@ -55,6 +55,15 @@ enum cp_err queue_enqueue(struct db *db, const char *kind,
     long delay_ms, bool *inserted);
 
 /*
+ * queue_enqueue for a periodic kind (the sweep: every worker enqueues each
+ * period's job, one insert wins): no call_sid, no delay, and quiet — a new
+ * job is logged at debug, a taken key not at all, so N workers do not
+ * write N lines a period. Same returns as queue_enqueue.
+ */
+enum cp_err queue_enqueue_periodic(struct db *db, const char *kind,
+    const char *dedupe_key, int max_attempts, bool *inserted);
+
+/*
  * Claims the oldest runnable job for owner (a worker id, e.g.
  * "host:pid") with a lease of lease_s seconds, in its own transaction.
  * *got is false when the queue has nothing runnable.
@@ -76,6 +85,15 @@ enum cp_err queue_finish_retry(struct db *db, const struct queue_job *job,
     long delay_ms, const char *reason);
 enum cp_err queue_finish_dead(struct db *db, const struct queue_job *job,
     const char *reason);
+
+/*
+ * Guarded like the finishes: back to queued, run_after = now + delay_ms,
+ * last_error = reason, and attempts - 1, so the run does not count toward
+ * max_attempts (reconcile waiting for a call that is still live). Same
+ * returns as the finishes.
+ */
+enum cp_err queue_finish_wait(struct db *db, const struct queue_job *job,
+    long delay_ms, const char *reason);
 
 /*
  * Extends the lease of a running job to now + lease_s seconds, guarded

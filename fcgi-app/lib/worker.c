@@ -8,10 +8,12 @@
 #include <unistd.h>
 
 #include "calls.h"
+#include "jobkey.h"
 #include "jobs.h"
 #include "log.h"
 #include "purge.h"
 #include "store.h"
+#include "sweep.h"
 
 #define WORKER_REQUEUE_EVERY_S 5
 #define WORKER_EXPIRED_BATCH   16
@@ -21,6 +23,7 @@ struct worker {
 	struct db            *db;
 	char                  id[QUEUE_OWNER_MAX + 1];
 	unsigned long         connects;  /* db_connect_count at the last check */
+	long long             swept;   /* the last sweep period enqueued, -1 */
 };
 
 enum cp_err
@@ -34,6 +37,7 @@ worker_new(const struct cp_conf *conf, struct worker **out)
 	w->conf = conf;
 	/* "host:pid": the master names a reaped worker's jobs the same way. */
 	queue_owner_id(w->id, sizeof(w->id), (long)getpid());
+	w->swept = -1;
 	srandom((unsigned)getpid() ^ (unsigned)time(NULL));
 	/* A database that is down is not fatal: the loop reconnects. */
 	(void)db_open(conf, &w->db, err, sizeof(err));
@@ -84,8 +88,8 @@ worker_execute(struct worker *w, const struct queue_job *job,
 		    job->kind);
 		return;
 	}
+	/* A job of no call (purge, sweep): its run gets no row. */
 	if (k->stageless && job->call_sid[0] == '\0') {
-		/* A job of no call (purge): its run gets no row. */
 		k->run(&ctx, NULL, o);
 		return;
 	}
@@ -162,6 +166,14 @@ worker_finish_tx(struct db *db, void *arg, char *err, size_t errlen)
 
 	if (o->rc == CP_OK)
 		return worker_finish_ok(db, c);
+	if (o->wait_ms > 0) {
+		/* Not a failure: back in the queue, the attempt given back. */
+		if ((rc = queue_finish_wait(db, job, o->wait_ms, o->reason)) !=
+		    CP_OK)
+			return rc;
+		return job->call_sid[0] && (k == NULL || !k->stageless) ?
+		    calls_note_error(db, job->call_sid, o->reason) : CP_OK;
+	}
 	if (!worker_permanent(o->rc) && job->attempts < job->max_attempts) {
 		long delay = queue_backoff_ms(job->attempts,
 		    c->conf->worker.backoff_base_ms,
@@ -195,8 +207,12 @@ worker_finish(struct db *db, const struct cp_conf *conf,
 	char err[CP_REASON_MAX + 1] = "";
 	enum cp_err rc = db_tx(db, worker_finish_tx, &c, err, sizeof(err));
 
+	/* A job without a call that did its work (the sweep, each period)
+	 * logs at debug: its own lines say what it changed. */
 	if (rc == CP_OK)
-		log_info("job %llu %s attempt %d: %s%s%s", job->id,
+		log_msg(o->rc == CP_OK && job->call_sid[0] == '\0' ?
+		    LOG_LVL_DEBUG : LOG_LVL_INFO, "job %llu %s attempt %d: %s%s%s",
+		    job->id,
 		    job->dedupe_key, job->attempts,
 		    o->rc == CP_OK ? "done" : cp_strerror(o->rc),
 		    o->rc == CP_OK ? "" : ": ", o->rc == CP_OK ? "" : o->reason);
@@ -246,7 +262,8 @@ worker_run_one(struct worker *w, bool *ran)
 	worker_after_reconnect(w, *ran ? job.id : 0);
 	if (!*ran)
 		return CP_OK;
-	log_info("job %llu %s: claimed (attempt %d of %d)", job.id,
+	log_msg(job.call_sid[0] ? LOG_LVL_INFO : LOG_LVL_DEBUG,
+	    "job %llu %s: claimed (attempt %d of %d)", job.id,
 	    job.dedupe_key, job.attempts, job.max_attempts);
 	worker_execute(w, &job, &o);
 	rc = worker_finish(w->db, w->conf, &job, &o);
@@ -292,6 +309,24 @@ worker_reap_expired(struct worker *w)
 	}
 }
 
+/*
+ * Each worker enqueues the sweep of the period it is in (sweep.h), once a
+ * period: the first insert wins, the others find the key taken, quietly.
+ * A failure (the database away) is tried again on the next loop; the
+ * claim's own failure is what gets logged.
+ */
+static void
+worker_enqueue_sweep(struct worker *w)
+{
+	long long period = jobkey_sweep_period((long long)time(NULL),
+	    w->conf->worker.sweep_interval_s);
+
+	if (period == w->swept)
+		return;
+	if (sweep_enqueue(w->db, w->conf, &period) == CP_OK)
+		w->swept = period;
+}
+
 static void
 worker_sleep_ms(long ms)
 {
@@ -324,6 +359,7 @@ worker_loop(struct worker *w, volatile sig_atomic_t *stop)
 			purge_tick(w->conf, w->db, now);
 			last_reap = now;
 		}
+		worker_enqueue_sweep(w);
 		if (worker_run_one(w, &ran) != CP_OK) {
 			if (db_down++ % 50 == 0)
 				log_error("worker: claim failed: %u %s",

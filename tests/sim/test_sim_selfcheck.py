@@ -399,6 +399,39 @@ class SimSelfCheck(unittest.TestCase):
         with self.assertRaises(simclient.SimError):
             self.sim.start_call(audio="relative.wav")
 
+    def test_deliver_times_and_rest_fail(self):
+        c = self.sim.start_call(audio=self.short, deliver_times=3)
+        st = self.sim.wait_call(c["call_sid"], "completed", timeout=20)
+        kinds = [e["kind"] for e in st["events"]]
+        self.assertEqual(kinds.count("voice"), 1)
+        for k in ("recording:in-progress", "connect_action", "call_status",
+                  "recording:completed"):
+            evs = [e for e in st["events"] if e["kind"] == k]
+            self.assertEqual(len(evs), 3, k)
+            self.assertEqual(len({e["idempotency_token"] for e in evs}), 1, k)
+            self.assertTrue(all(e["status"] == 200 for e in evs), k)
+        with self.assertRaises(simclient.SimError):
+            self.sim.start_call(audio=self.short, deliver_times=0)
+
+        path = self.rec_path(c["recording_sid"]) + ".wav"
+        self.assertEqual(self.rest(path)[0], 200)
+        on = self.sim._request("POST", "/sim/rest_fail", {"seconds": 30, "status": 500})
+        self.assertTrue(on["active"])
+        try:
+            for p in (path, self.rec_path(c["recording_sid"]) + ".json",
+                      "/2010-04-01/Accounts/%s/Calls/%s.json" % (ACCOUNT, c["call_sid"])):
+                code, ctype, body = self.rest(p)
+                self.assertEqual(code, 500, p)
+                self.assertEqual(json.loads(body)["code"], 20500)
+            self.assertEqual(self.rest(path, auth=False)[0], 500)
+            self.assertEqual(self.sim._request("GET", "/sim/rest_fail")["served"], 4)
+        finally:
+            off = self.sim._request("POST", "/sim/rest_fail", {"seconds": 0})
+        self.assertFalse(off["active"])
+        self.assertEqual(self.rest(path)[0], 200)
+        with self.assertRaises(simclient.SimError):
+            self.sim._request("POST", "/sim/rest_fail", {"seconds": 1, "colour": 1})
+
 
 if __name__ == "__main__":
     unittest.main()

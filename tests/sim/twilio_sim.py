@@ -71,6 +71,7 @@ CALL_OPTIONS = {
     "bad_signature", "recording_delay_s", "duration_s", "media_rate",
     "error_code", "in_progress_duration", "expect_rest_recording",
     "content_type", "drop_callbacks", "recording_channels",
+    "deliver_times", "ringing_s", "hangup_while_ringing", "already_recording",
 }
 
 # Twilio's recordings are 8 kHz (TWILIO.md); media_rate: null serves the
@@ -143,10 +144,26 @@ class Sim:
         self.recordings = {}   # RecordingSid -> recording dict (REST resource)
         self.media = {}        # RecordingSid -> media behaviour settings
         self.by_recording = {}  # RecordingSid -> CallSid
+        # POST /sim/rest_fail: every REST and media request answers
+        # "status" until "until" (epoch seconds); "served" counts them.
+        self.rest_fail = {"until": 0.0, "status": 500, "served": 0}
 
     # ---- outgoing requests (Twilio -> callpipe) ---------------------------
 
     def send(self, call, kind, url, params, method="POST", token=None):
+        """One webhook (send_once); with the call's deliver_times N, a
+        callback (not the voice webhook) goes N times, one delivery after
+        the other, all with the same I-Twilio-Idempotency-Token as a
+        re-delivery carries. Returns the first delivery's (event, raw)."""
+        n = call["options"].get("deliver_times", 1) if kind != "voice" else 1
+        if n > 1 and token is None:
+            token = secrets.token_hex(16)
+        first = self.send_once(call, kind, url, params, method, token)
+        for _ in range(n - 1):
+            self.send_once(call, kind, url, params, method, token)
+        return first
+
+    def send_once(self, call, kind, url, params, method="POST", token=None):
         """Sign and send one webhook; record it in the call's events.
 
         The signature is Twilio's: HMAC-SHA1 over the full URL plus the sorted
@@ -155,6 +172,13 @@ class Sim:
         query string and signs the URL alone.
         """
         opts = call["options"]
+        # drop_callbacks "call_status" / "connect_action": that request is
+        # never sent (lost, as a status callback may be), listed in "dropped".
+        if kind in ("call_status", "connect_action") and \
+                kind in opts.get("drop_callbacks", ()):
+            with self.lock:
+                call.setdefault("dropped", []).append(kind)
+            return {"kind": kind, "status": None, "error": "dropped"}, None
         sign_key = self.auth_token
         if opts.get("bad_signature"):
             sign_key = "wrong-" + self.auth_token
@@ -241,15 +265,17 @@ class Sim:
         drop = req.get("drop_callbacks", [])
         if not isinstance(drop, list) or not set(drop) <= {
                 "recording:in-progress", "recording:completed",
-                "recording:absent", "recording:failed"}:
-            raise BadRequest("drop_callbacks must be a list of recording:<status>")
+                "recording:absent", "recording:failed",
+                "call_status", "connect_action"}:
+            raise BadRequest("drop_callbacks must be a list of recording:<status>, "
+                             "call_status, connect_action")
         for key in ("from", "to"):
             if key in req and not re.match(r"^\+[1-9][0-9]{6,14}$", str(req[key])):
                 raise BadRequest("%s must be an E.164 number" % key)
         if "account_sid" in req and not isinstance(req["account_sid"], str):
             raise BadRequest("account_sid must be a string")
         for key in ("media_404_seconds", "media_delay_s", "recording_delay_s",
-                    "duration_s"):
+                    "duration_s", "ringing_s"):
             if key in req and (not isinstance(req[key], (int, float))
                                or req[key] < 0):
                 raise BadRequest("%s must be a number >= 0" % key)
@@ -262,6 +288,9 @@ class Sim:
             raise BadRequest("media_rate must be a rate in Hz")
         if req.get("recording_channels", 2) not in (1, 2):
             raise BadRequest("recording_channels must be 1 or 2")
+        dt = req.get("deliver_times", 1)
+        if not isinstance(dt, int) or isinstance(dt, bool) or not 1 <= dt <= 10:
+            raise BadRequest("deliver_times must be an integer 1 .. 10")
 
         audio = req.get("audio")
         duration = None
@@ -312,6 +341,38 @@ class Sim:
         log("call %s (%s, recording %s) created" % (call_sid, direction, rec_sid))
         return {"call_sid": call_sid, "recording_sid": rec_sid,
                 "account_sid": call["account_sid"]}
+
+    def set_rest_fail(self, req):
+        """POST /sim/rest_fail {"seconds": S, "status": 500}: every request
+        of the REST API (resources and media alike) answers status with
+        Twilio's JSON error for the next S seconds (0 ends it at once)."""
+        if not isinstance(req, dict) or set(req) - {"seconds", "status"}:
+            raise BadRequest("rest_fail takes seconds and status")
+        secs = req.get("seconds", 0)
+        status = req.get("status", 500)
+        if not isinstance(secs, (int, float)) or isinstance(secs, bool) or \
+                not 0 <= secs <= 3600:
+            raise BadRequest("seconds must be a number 0 .. 3600")
+        if not isinstance(status, int) or not 400 <= status <= 599:
+            raise BadRequest("status must be an HTTP error status")
+        with self.lock:
+            self.rest_fail = {"until": time.time() + secs if secs else 0.0,
+                              "status": status, "served": 0}
+            return self.rest_fail_state()
+
+    def rest_fail_state(self):
+        with self.lock:
+            out = dict(self.rest_fail)
+            out["active"] = time.time() < out["until"]
+            return out
+
+    def rest_failing(self):
+        """The status to answer a REST request with now, or None."""
+        with self.lock:
+            if time.time() < self.rest_fail["until"]:
+                self.rest_fail["served"] += 1
+                return self.rest_fail["status"]
+            return None
 
     def call_state(self, call_sid):
         with self.lock:
@@ -416,8 +477,9 @@ class Sim:
         return p
 
     def status_params(self, call, seq):
-        """Call status callback for the completed call (CallDuration in seconds)."""
-        p = self.voice_params(call, "completed")
+        """Call status callback for the ended call (CallDuration in seconds):
+        completed, or the final status of a call that ended ringing."""
+        p = self.voice_params(call, call.get("final_status") or "completed")
         secs = int(call["call_duration"])
         p.update({
             "CallDuration": str(secs),
@@ -639,8 +701,31 @@ class Sim:
                 return
             if rec_el is not None:
                 rec = self.new_recording(call, dict(rec_el.attrib), SOURCE_TWIML)
+        # ringing_s: the call rings this long after the voice webhook
+        # (the Call resource says ringing or queued, a REST start answers
+        # 21220: TWILIO.md "Starting a recording"); hangup_while_ringing:
+        # then it ends unanswered, no recording, no <Connect action>.
+        if opts.get("ringing_s"):
+            time.sleep(float(opts["ringing_s"]))
+        if opts.get("hangup_while_ringing"):
+            with self.lock:
+                call["final_status"] = ("canceled" if call["direction"] == "inbound"
+                                        else "no-answer")
+                call["end_time"] = time.time()
+                call["duration_s"] = 0.0
+            self.post_call_status(call)
+            with self.lock:
+                call["state"] = "completed"
+            log("call %s ended while ringing (%s)" % (call["call_sid"],
+                                                      call["final_status"]))
+            return
         with self.lock:
             call["state"] = "in-progress"
+        if rec is None and opts.get("already_recording"):
+            # Someone else (another client, a <Start> elsewhere) started a
+            # recording as the call was answered: a REST start gets 16108.
+            rec = self.new_recording(call, self.default_recording_attrs(),
+                                     SOURCE_REST)
         if rec is not None:
             self.recording_callback(call, rec, "in-progress")
 
@@ -875,6 +960,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if m and method == "GET":
             st = sim.call_state(m.group(1))
             return self.reply(200 if st else 404, st or {"error": "no such call"})
+        if path == "/sim/rest_fail" and method == "POST":
+            return self.reply(200, sim.set_rest_fail(self.read_json()))
+        if path == "/sim/rest_fail" and method == "GET":
+            return self.reply(200, sim.rest_fail_state())
         m = re.match(r"^/sim/recordings/(RE[0-9a-f]{32})/media$", path)
         if m and method == "POST":
             st = sim.set_media(m.group(1), self.read_json())
@@ -921,6 +1010,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if n > MAX_CONTROL_BODY:
             return self.reply(413, twilio_error(20001, 413, "Request too large"))
         data = self.rfile.read(n) if n else b""
+        fail = sim.rest_failing()
+        if fail is not None:
+            return self.reply(fail, twilio_error(
+                20500 if fail >= 500 else 20001, fail,
+                "Internal Server Error (simulated outage)"),
+                head_only=(method == "HEAD"))
         self._form = {}
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if method == "POST" and ctype == "application/x-www-form-urlencoded":
@@ -1017,7 +1112,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                       "in-progress": "in-progress", "completed": "completed",
                       "failed": "completed"}[c["state"]]
             if c["end_time"] is not None:
-                status = "completed"
+                status = c.get("final_status") or "completed"
             base = "/%s/Accounts/%s/Calls/%s" % (API_VERSION, sim.account_sid, call_sid)
             return {
                 "sid": call_sid, "account_sid": sim.account_sid,

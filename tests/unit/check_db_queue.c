@@ -29,6 +29,7 @@
 #include "migrate.h"
 #include "queue.h"
 #include "store.h"
+#include "sweep.h"
 #include "worker.h"
 
 static struct cp_conf conf;
@@ -866,6 +867,156 @@ START_TEST(test_retry_stage)
 }
 END_TEST
 
+/* ------------------------------------------------ sweep */
+
+/* A call row in the given state, idle for idle_s seconds; legacy marks it
+ * as brought in by the legacy upgrade. */
+static void
+sweep_call(char *ca, const char *set, long idle_s, bool legacy)
+{
+	char sql[1200];
+
+	random_sid(ca, "CA");
+	ck_assert_int_eq(calls_ensure(db, ca), CP_OK);
+	cp_fmt(sql, sizeof(sql), "UPDATE call_log SET %s, legacy_upgraded_at = "
+	    "%s, updated_at = NOW(3) - INTERVAL %ld SECOND WHERE call_sid = '%s'",
+	    set, legacy ? "NOW(3)" : "NULL", idle_s, ca);
+	exec_ok(sql);
+}
+
+static long long
+jobs_of(const char *ca, const char *key)
+{
+	char sql[400];
+
+	cp_fmt(sql, sizeof(sql), "SELECT COUNT(*) FROM jobs WHERE call_sid = "
+	    "'%s' AND dedupe_key = '%s' AND state = 'queued'", ca, key);
+	return count(sql);
+}
+
+/* Which rows the sweep gives a job: silent calls past sweep_after_s a
+ * reconcile, lost stages past the lease their job again (last_error
+ * noted); recent rows, rows with a live job and legacy rows nothing.
+ * Finished jobs past jobs.retention_days are deleted, newer ones kept;
+ * a second sweep of the period gives nothing again. Each rule's query
+ * reads an index. */
+START_TEST(test_sweep_selection)
+{
+	char silent[35], recent[35], legacy[35], busy[35], tr[35], trbusy[35],
+	    sum[35], next[35], legacy_tr[35], key[200], sql[600];
+	struct sweep_counts n;
+	char err[512] = "", *le;
+	const long long p = 7;
+
+	conf.worker.sweep_after_s = 600;
+	conf.worker.lease_seconds = 60;
+	conf.jobs.retention_days = 30;
+	sweep_call(silent, "recording_status = 'pending'", 700, false);
+	sweep_call(recent, "recording_status = 'recording'", 500, false);
+	sweep_call(legacy, "recording_status = 'pending'", 7000, true);
+	sweep_call(busy, "recording_status = 'pending'", 700, false);
+	ck_assert_int_eq(jobs_enqueue(db, JOB_RECONCILE, busy, NULL, 0, 4,
+	    60000, NULL), CP_OK);
+	sweep_call(tr, "recording_status = 'completed', transcript_status = "
+	    "'processing'", 120, false);
+	sweep_call(trbusy, "recording_status = 'completed', transcript_status = "
+	    "'processing'", 120, false);
+	ck_assert_int_eq(jobs_enqueue(db, JOB_TRANSCRIBE, trbusy, NULL, 0, 4, 0,
+	    NULL), CP_OK);
+	cp_fmt(sql, sizeof(sql), "UPDATE jobs SET state = 'running' WHERE "
+	    "call_sid = '%s'", trbusy);
+	exec_ok(sql);
+	sweep_call(sum, "recording_status = 'completed', transcript_status = "
+	    "'completed', summary_status = 'processing'", 120, false);
+	sweep_call(next, "recording_status = 'completed', transcript_status = "
+	    "'completed', summary_status = 'pending'", 120, false);
+	sweep_call(legacy_tr, "recording_status = 'completed', transcript_status "
+	    "= 'processing'", 7000, true);
+	/* Finished jobs: one past retention (40 days), two not. */
+	exec_ok("INSERT INTO jobs (kind, dedupe_key, state, max_attempts, "
+	    "updated_at) VALUES ('transcribe', 'old:done', 'done', 4, NOW(3) - "
+	    "INTERVAL 40 DAY), ('transcribe', 'old:dead', 'dead', 4, NOW(3) - "
+	    "INTERVAL 29 DAY), ('transcribe', 'old:queued', 'queued', 4, NOW(3) "
+	    "- INTERVAL 40 DAY)");
+
+	ck_assert_msg(sweep_run(db, &conf, p, NULL, &n, err, sizeof(err)) ==
+	    CP_OK, "%s", err);
+	ck_assert_int_eq(n.reconciles, 1);
+	ck_assert_int_eq(n.requeued, 3);
+	ck_assert_int_eq(n.jobs_deleted, 1);
+
+	cp_fmt(key, sizeof(key), "reconcile:%s:sweep7", silent);
+	ck_assert_int_eq(jobs_of(silent, key), 1);
+	cp_fmt(key, sizeof(key), "transcribe:%s:0:sweep7", tr);
+	ck_assert_int_eq(jobs_of(tr, key), 1);
+	cp_fmt(key, sizeof(key), "summarize:%s:0:sweep7", sum);
+	ck_assert_int_eq(jobs_of(sum, key), 1);
+	cp_fmt(key, sizeof(key), "summarize:%s:0:sweep7", next);
+	ck_assert_int_eq(jobs_of(next, key), 1);
+	cp_fmt(sql, sizeof(sql), "SELECT last_error FROM call_log WHERE "
+	    "call_sid = '%s'", tr);
+	le = cell(sql);
+	ck_assert_msg(le != NULL && strstr(le, "sweep: transcript processing "
+	    "with no job") != NULL && strstr(le, "sweep7 queued") != NULL,
+	    "last_error %s", le ? le : "NULL");
+	free(le);
+	/* Left alone: recent, legacy, with a live job. */
+	cp_fmt(sql, sizeof(sql), "SELECT COUNT(*) FROM jobs WHERE call_sid IN "
+	    "('%s','%s','%s','%s') AND dedupe_key LIKE '%%:sweep%%'", recent,
+	    legacy, busy, trbusy);
+	ck_assert_int_eq(count(sql), 0);
+	cp_fmt(sql, sizeof(sql), "SELECT COUNT(*) FROM jobs WHERE call_sid = "
+	    "'%s'", legacy_tr);
+	ck_assert_int_eq(count(sql), 0);
+	ck_assert_int_eq(count("SELECT COUNT(*) FROM jobs WHERE dedupe_key "
+	    "LIKE 'old:%'"), 2);
+
+	/* The same period again (another worker, callpipectl sweep): the
+	 * rows have queued jobs now, nothing new. */
+	ck_assert_msg(sweep_run(db, &conf, p, NULL, &n, err, sizeof(err)) ==
+	    CP_OK, "%s", err);
+	ck_assert_int_eq(n.reconciles + n.requeued, 0);
+
+	/* Every rule's query and the delete read an index (EXPLAIN's key). */
+	for (size_t i = 0; i < sweep_nrules; i++) {
+		char q[2048], *at;
+		struct db_result *r = NULL;
+
+		/* The two parameters as literals: idle seconds, batch. */
+		cp_fmt(q, sizeof(q), "EXPLAIN %s", sweep_rules[i].sql);
+		ck_assert_ptr_nonnull(at = strstr(q, "INTERVAL ? SECOND"));
+		at[9] = '9';
+		ck_assert_ptr_nonnull(at = strstr(q, "LIMIT ?"));
+		at[6] = '9';
+		ck_assert_msg(db_exec(db, q, NULL, 0, &r, NULL) == CP_OK, "%s: %s",
+		    q, db_error(db));
+		/* call_log (c) must read an index (a sweep one of 006 on a real table); the jobs subquery (j) is
+		 * left to the optimizer, which scans this test's few jobs but
+		 * reads ix_jobs_call_sid or ix_jobs_claim on a real queue. */
+		for (size_t row = 0; row < r->nrows; row++) {
+			const char *table = db_cell(r, row, 2), *k = db_cell(r, row, 5);
+			if (table == NULL || strcmp(table, "c") != 0)
+				continue;
+			ck_assert_msg(k != NULL && strncmp(k, "ix_call_log_", 12)
+			    == 0, "%s: call_log reads key %s", sweep_rules[i].name,
+			    k ? k : "NULL");
+		}
+		db_result_free(r);
+	}
+	{
+		struct db_result *r = NULL;
+		ck_assert_int_eq(db_exec(db, "EXPLAIN DELETE FROM jobs WHERE state "
+		    "IN ('done','dead') AND updated_at < NOW(3) - INTERVAL 30 DAY "
+		    "LIMIT 1000", NULL, 0, &r, NULL), CP_OK);
+		ck_assert_msg(db_cell(r, 0, 5) != NULL &&
+		    strcmp(db_cell(r, 0, 5), "ix_jobs_finished") == 0,
+		    "the delete reads key %s", db_cell(r, 0, 5) ?
+		    db_cell(r, 0, 5) : "NULL");
+		db_result_free(r);
+	}
+}
+END_TEST
+
 START_TEST(test_backoff_grows_with_jitter_and_cap)
 {
 	for (int i = 0; i < 200; i++) {
@@ -912,6 +1063,7 @@ main(void)
 	tcase_add_test(tc, test_refill_failing_ends_dead_row_untouched);
 	tcase_add_test(tc, test_refill_run_encodes_missing_mp3);
 	tcase_add_test(tc, test_retry_stage);
+	tcase_add_test(tc, test_sweep_selection);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
