@@ -9,10 +9,15 @@
 -- not from the legacy upgrade (legacy_upgraded_at IS NULL, an equality)
 -- and have had no event since a time (a range on updated_at), so neither
 -- the upgraded rows nor the healthy ones are read, however many there are.
+-- The "never queued" rules ask for a stage pending after the one before it
+-- completed: the stage before is the second column, an equality too, so
+-- the calls whose earlier stage failed (their later stages stay pending
+-- for ever) are never read. The DBAs' failed-stage query merges the
+-- transcript and summary indexes by their first column.
 ALTER TABLE call_log
   ADD INDEX ix_call_log_sweep_recording (recording_status, legacy_upgraded_at, updated_at),
-  ADD INDEX ix_call_log_sweep_transcript (transcript_status, legacy_upgraded_at, updated_at),
-  ADD INDEX ix_call_log_sweep_summary (summary_status, legacy_upgraded_at, updated_at),
+  ADD INDEX ix_call_log_sweep_transcript (transcript_status, recording_status, legacy_upgraded_at, updated_at),
+  ADD INDEX ix_call_log_sweep_summary (summary_status, transcript_status, legacy_upgraded_at, updated_at),
   ALGORITHM=INPLACE, LOCK=NONE;
 
 -- Settings of the DBA views, one row (id = 1). stuck_after_s: how long

@@ -276,7 +276,8 @@ jobs_reconcile_voice(const struct job_ctx *c, const struct twilio_call *call,
  * (the sweep found it silent, or a retry came early) has no final
  * recording yet, so the job waits worker.reconcile_delay_s without
  * spending an attempt (o->wait_ms); a final status no status callback
- * stored is stored now (ended_at), so the row says the call ended.
+ * stored is stored now (ended_at), so the row says the call ended; a call
+ * that ended unanswered fails the stage at once (CP_NOAUDIO, permanent).
  * Returns true when the recording should be looked for.
  */
 static bool
@@ -299,6 +300,16 @@ jobs_reconcile_live(const struct job_ctx *c, const struct twilio_call *call,
 	    c->job->call_sid, call->status, -1) != CP_OK)
 		log_warn("call %s: reconcile could not store call status %s: %s",
 		    c->job->call_sid, call->status, db_error(c->db));
+	/* busy, no-answer, canceled, failed: never answered, so nothing was
+	 * recorded; asking Twilio max_attempts times would only end in a
+	 * misleading "no recording" failure. */
+	if (calls_status_final(call->status) &&
+	    strcmp(call->status, "completed") != 0) {
+		o->rc = CP_NOAUDIO;
+		cp_fmt(o->reason, sizeof(o->reason), "call %s at Twilio: it was "
+		    "never answered, so nothing was recorded", call->status);
+		return false;
+	}
 	return true;
 }
 
@@ -351,8 +362,10 @@ jobs_reconcile_recording(const struct job_ctx *c, struct job_outcome *o)
 	}
 }
 
-/* reconcile (DESIGN.md §5 stage 4): after the call ended, fill in what
- * lost webhooks left out — the voice details and the recording. */
+/* reconcile (DESIGN.md §5 stage 4): after the call ended (or when the
+ * sweep found it silent, while it may still be live: then it waits without
+ * spending an attempt), fill in what lost webhooks left out — the voice
+ * details, the final call status and the recording. */
 static void
 jobs_reconcile_run(const struct job_ctx *c, const struct calls_row *row,
     struct job_outcome *o)

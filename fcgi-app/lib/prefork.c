@@ -485,12 +485,15 @@ worker_died(struct prefork_master *m, int idx, int64_t now)
 
 /*
  * A reaped worker's running jobs go back to the queue at once (state
- * queued, attempts - 1, queue_release_owner) instead of waiting out their
- * lease (worker.lease_seconds): it ran as pid on this host, so its jobs are
- * locked_by "host:pid" (queue_owner_id, as worker_new writes it). The
- * master keeps no connection (its forks would share the socket): one is
- * opened for this and closed, bounded by database.connect_timeout_s when
- * the database is down — then the lease recovers the jobs as before.
+ * queued, queue_release_owner without a refund: the run counts, so a job
+ * that kills its worker every time still ends dead at max_attempts)
+ * instead of waiting out their lease (worker.lease_seconds): it ran as pid
+ * on this host, so its jobs are locked_by "host:pid" (queue_owner_id, as
+ * worker_new writes it). The master keeps no connection (its forks would
+ * share the socket): one is opened for this and closed. While the database
+ * is down that costs up to database.connect_timeout_s, and the lease
+ * recovers the jobs as before; while stopping it is skipped (the lease
+ * does it after the restart).
  */
 static void
 release_worker_jobs(struct prefork_master *m, pid_t pid, const char *how)
@@ -501,7 +504,7 @@ release_worker_jobs(struct prefork_master *m, pid_t pid, const char *how)
 	queue_owner_id(owner, sizeof(owner), (long)pid);
 	cp_fmt(reason, sizeof(reason), "put back: worker %s %s", owner, how);
 	if (db_open(m->conf, &db, err, sizeof(err)) != CP_OK ||
-	    queue_release_owner(db, owner, 0, reason, NULL) != CP_OK)
+	    queue_release_owner(db, owner, 0, reason, false, NULL) != CP_OK)
 		log_warn("worker %ld: its running jobs were not put back (the "
 		    "lease will): %s", (long)pid, err[0] ? err :
 		    db != NULL ? db_error(db) : "out of memory");
@@ -545,7 +548,7 @@ reap(struct prefork_master *m)
 		    "%s %ld %s", is_child ? "child" : "worker", (long)pid, how);
 		s->pid = 0;
 		/* A worker that exits 0 finished its job first. */
-		if (!is_child && abnormal)
+		if (!is_child && abnormal && !m->stopping)
 			release_worker_jobs(m, pid, how);
 		if (m->stopping)
 			continue;

@@ -312,7 +312,7 @@ queue_owner_id(char *out, size_t outlen, long pid)
 
 enum cp_err
 queue_release_owner(struct db *db, const char *owner,
-    unsigned long long keep_id, const char *reason, int *n)
+    unsigned long long keep_id, const char *reason, bool refund, int *n)
 {
 	struct db_param p[3];
 	unsigned long long changed = 0;
@@ -326,10 +326,15 @@ queue_release_owner(struct db *db, const char *owner,
 	p[0] = db_strn(reason, cp_utf8_prefix(reason, CP_REASON_MAX));
 	p[1] = db_str(owner);
 	p[2] = db_i64((long long)keep_id);
-	if (db_exec(db, "UPDATE jobs SET state = 'queued', run_after = NOW(3), "
+	if (db_exec(db, refund ?
+	    "UPDATE jobs SET state = 'queued', run_after = NOW(3), "
 	    "attempts = IF(attempts > 0, attempts - 1, 0), locked_by = NULL, "
 	    "locked_until = NULL, last_error = ? WHERE state = 'running' AND "
-	    "locked_by = ? AND id <> ?", p, 3, NULL, &changed) != CP_OK)
+	    "locked_by = ? AND id <> ?" :
+	    "UPDATE jobs SET state = 'queued', run_after = NOW(3), "
+	    "locked_by = NULL, locked_until = NULL, last_error = ? WHERE "
+	    "state = 'running' AND locked_by = ? AND id <> ? AND "
+	    "attempts < max_attempts", p, 3, NULL, &changed) != CP_OK)
 		return CP_DB;
 	if (n != NULL)
 		*n = (int)changed;

@@ -125,18 +125,20 @@ void queue_owner_id(char *out, size_t outlen, long pid);
 
 /*
  * Puts back the running jobs of owner (jobs.locked_by) other than keep_id
- * (0: keep none): state queued, run_after now, attempts - 1 (the run that
- * never happened is not counted), lease cleared, last_error = reason (at
- * most CP_REASON_MAX bytes). For the worker after a reconnect — a claim
- * whose COMMIT reply was lost left a job running under its id that it
- * does not know of (issue 7 item 7) — and for the master after it reaped a
- * worker (prefork.c). Outside or inside a transaction; the rows are found
+ * (0: keep none): state queued, run_after now, lease cleared, last_error =
+ * reason (at most CP_REASON_MAX bytes). refund true: attempts - 1, for the
+ * worker after a reconnect — a claim whose COMMIT reply was lost left a job
+ * running under its id that it never ran (issue 7 item 7). refund false:
+ * the run counts, for the master after it reaped a worker (prefork.c) — a
+ * job that kills its worker every time must still reach max_attempts; one
+ * already at max_attempts is left running for the lease path, which ends it
+ * dead and fails its stage (queue_requeue_expired). Outside or inside a transaction; the rows are found
  * through ix_jobs_lease (state, locked_until). *n (may be NULL) gets the
  * count. Returns CP_OK, CP_INPUT (owner empty or longer than
  * QUEUE_OWNER_MAX), CP_DB.
  */
 enum cp_err queue_release_owner(struct db *db, const char *owner,
-    unsigned long long keep_id, const char *reason, int *n);
+    unsigned long long keep_id, const char *reason, bool refund, int *n);
 
 /*
  * Backoff before retry number `attempt` (1 = after the first failure):

@@ -27,7 +27,7 @@
 	"j.call_sid = c.call_sid AND j.state IN ('queued','running') AND " \
 	"j.kind IN (" kinds ")) LIMIT ?"
 #define SWEEP_REC_KINDS "'" JOB_RECONCILE "','" JOB_FETCH_RECORDING \
-	"','start_recording'"
+	"','" JOB_START_RECORDING "'"
 
 const struct sweep_rule sweep_rules[] = {
 	/* name           kind                silent

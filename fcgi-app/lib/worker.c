@@ -240,7 +240,7 @@ worker_after_reconnect(struct worker *w, unsigned long long held_id)
 		return;
 	if (queue_release_owner(w->db, w->id, held_id, "put back: claimed by "
 	    "a transaction whose COMMIT reply was lost (the worker reconnected)",
-	    NULL) != CP_OK) {
+	    true, NULL) != CP_OK) {
 		log_warn("worker: looking for jobs lost with the connection "
 		    "failed: %s", db_error(w->db));
 		return;

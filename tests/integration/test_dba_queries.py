@@ -9,8 +9,9 @@ call_log rows of which at most 5 % have a failed transcript or summary
          last_error FROM call_log ORDER BY created_at DESC LIMIT 10
     -> ix_call_log_created, no filesort (a backward index scan of 10 rows)
   ... WHERE transcript_status = 'failed' OR summary_status = 'failed'
-    -> an index merge (union) of ix_call_log_transcript_status and
-       ix_call_log_summary_status, no full scan (type index_merge, not ALL)
+    -> an index merge (union) of ix_call_log_sweep_transcript and
+       ix_call_log_sweep_summary (they lead with the status columns), no
+       full scan (type index_merge, not ALL)
 
 schema/005_retention_coverage.sql adds the indexes.
 """
@@ -77,7 +78,7 @@ def test_dba_queries(stack):
             p = plan[0]
             eq(p.get("type"), "index_merge", "failed query access type (plan %r)" % p)
             keys = set((p.get("key") or "").split(","))
-            eq(keys, {"ix_call_log_transcript_status", "ix_call_log_summary_status"},
+            eq(keys, {"ix_call_log_sweep_transcript", "ix_call_log_sweep_summary"},
                "failed query's merged indexes")
             check("union" in (p.get("Extra") or "").lower(),
                   "failed query is not a union merge: %r", p)

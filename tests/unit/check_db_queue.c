@@ -375,7 +375,7 @@ START_TEST(test_release_owner_puts_back_others)
 	ck_assert(got);
 	ck_assert_int_eq(queue_claim(db, "otherhost:1", 300, &other, &got), CP_OK);
 	ck_assert(got);
-	ck_assert_int_eq(queue_release_owner(db, owner, b.id, "put back: test",
+	ck_assert_int_eq(queue_release_owner(db, owner, b.id, "put back: test", true,
 	    &n), CP_OK);
 	ck_assert_int_eq(n, 1);
 	cp_fmt(sql, sizeof(sql), "SELECT CONCAT(state, ' ', attempts, ' ', "
@@ -393,12 +393,30 @@ START_TEST(test_release_owner_puts_back_others)
 	ck_assert(got);
 	ck_assert_int_eq(a.attempts, 1);
 	ck_assert_int_eq(queue_finish_done(db, &b), CP_OK);
-	/* The master after reaping: keep none. */
-	ck_assert_int_eq(queue_release_owner(db, "w2:2", 0, NULL, &n), CP_OK);
+	/* The master after reaping: keep none, and the run counts (a job that
+	 * kills its worker every time must still reach max_attempts). */
+	ck_assert_int_eq(queue_release_owner(db, "w2:2", 0, NULL, false, &n), CP_OK);
 	ck_assert_int_eq(n, 1);
-	ck_assert_int_eq(queue_release_owner(db, "w2:2", 0, NULL, &n), CP_OK);
+	cp_fmt(sql, sizeof(sql), "SELECT CONCAT(state, ' ', attempts) FROM jobs "
+	    "WHERE id = %llu", a.id);
+	s = cell(sql);
+	ck_assert_str_eq(s, "queued 1");
+	free(s);
+	ck_assert_int_eq(queue_release_owner(db, "w2:2", 0, NULL, false, &n), CP_OK);
 	ck_assert_int_eq(n, 0);
-	ck_assert_int_eq(queue_release_owner(db, "", 0, NULL, &n), CP_INPUT);
+	/* At max_attempts it is left running for the lease path, which ends it
+	 * dead and fails its stage. */
+	ck_assert_int_eq(queue_claim(db, "w2:2", 300, &a, &got), CP_OK);
+	ck_assert(got);
+	cp_fmt(sql, sizeof(sql), "UPDATE jobs SET max_attempts = attempts WHERE "
+	    "id = %llu", a.id);
+	exec_ok(sql);
+	ck_assert_int_eq(queue_release_owner(db, "w2:2", 0, NULL, false, &n), CP_OK);
+	ck_assert_int_eq(n, 0);
+	cp_fmt(sql, sizeof(sql), "UPDATE jobs SET state = 'done' WHERE id = %llu",
+	    a.id);
+	exec_ok(sql);
+	ck_assert_int_eq(queue_release_owner(db, "", 0, NULL, true, &n), CP_INPUT);
 }
 END_TEST
 
