@@ -48,11 +48,16 @@ class Deadline:
 
 # ---------------------------------------------------------------- calls
 
+# Every call the suite started (test_99_stuck_empty checks them all at the end).
+STARTED = []
+
+
 def start_calls(stack, n, audio="short", gap_s=0.0, **opts):
     """Starts n simulated calls (gap_s apart); returns their infos."""
     infos = []
     for i in range(n):
         infos.append(stack.start_call(audio, **opts))
+        STARTED.append(infos[-1]["call_sid"])
         if gap_s and i + 1 < n:
             time.sleep(gap_s)
     return infos
