@@ -126,16 +126,20 @@ static const struct legacy_word {
 };
 #define LG_NWORDS (sizeof(legacy_words) / sizeof(legacy_words[0]))
 
-/* The seeds' inference (issue 7 item 5), one SQL expression per status. */
+/*
+ * The seeds' inference (issue 7 item 5), one SQL expression per status.
+ * '$' stands before each column: lg_cat_cols writes it as nothing for
+ * the batches' UPDATE and as "NEW." for the triggers.
+ */
 static const char legacy_infer_rec[] =
-    "CASE WHEN recording_url IS NOT NULL AND recording_url <> '' "
-    "THEN 'completed' WHEN recording_sid IS NOT NULL AND recording_sid <> '' "
+    "CASE WHEN $recording_url IS NOT NULL AND $recording_url <> '' "
+    "THEN 'completed' WHEN $recording_sid IS NOT NULL AND $recording_sid <> '' "
     "THEN 'recording' ELSE 'pending' END";
 static const char legacy_infer_transcript[] =
-    "CASE WHEN CHAR_LENGTH(final_transcript) > 50 OR "
-    "CHAR_LENGTH(transcription) > 50 THEN 'completed' ELSE 'pending' END";
+    "CASE WHEN CHAR_LENGTH($final_transcript) > 50 OR "
+    "CHAR_LENGTH($transcription) > 50 THEN 'completed' ELSE 'pending' END";
 static const char legacy_infer_summary[] =
-    "CASE WHEN CHAR_LENGTH(summary) > 20 THEN 'completed' ELSE 'pending' END";
+    "CASE WHEN CHAR_LENGTH($summary) > 20 THEN 'completed' ELSE 'pending' END";
 
 static const struct legacy_status {
 	const char *col;
@@ -148,9 +152,16 @@ static const struct legacy_status {
 };
 #define LG_NSTATUS (sizeof(legacy_statuses) / sizeof(legacy_statuses[0]))
 
-/* A call without a sid gets "LG" + its id in 32 digits: 34 ASCII
- * characters like a Twilio SID, unique, and no Twilio prefix. */
-static const char legacy_placeholder[] = "CONCAT('LG', LPAD(id, 32, '0'))";
+/*
+ * A call without a sid gets "LG" + its id in 32 digits: 34 ASCII
+ * characters like a Twilio SID, unique, and no Twilio prefix. A row the
+ * old system INSERTs during the upgrade has no id yet in the BEFORE
+ * INSERT trigger (NEW.id is 0 for an AUTO_INCREMENT id, MariaDB KB
+ * "Trigger Overview"), so it gets "LG" + a UUID's 32 hex digits instead.
+ */
+static const char legacy_placeholder[] =
+    "IF($id > 0, CONCAT('LG', LPAD($id, 32, '0')), "
+    "CONCAT('LG', REPLACE(UUID(), '-', '')))";
 
 #define LG_SQL_MAX 32768
 #define LG_MAX_HAVE 128
@@ -530,14 +541,29 @@ lg_add_columns(struct legacy *lg)
 	return lg_read_columns(lg);
 }
 
-/* col's value mapped by legacy_words, else inferred: SQL expression. */
+/* Appends tmpl with each '$' written as prefix ("" or "NEW."). */
+static bool
+lg_cat_cols(char *buf, size_t cap, size_t *len, const char *tmpl,
+    const char *prefix)
+{
+	bool ok = true;
+
+	for (const char *p = tmpl; *p != '\0' && ok; p++)
+		ok = *p == '$' ? lg_cat(buf, cap, len, "%s", prefix) :
+		    lg_cat(buf, cap, len, "%c", *p);
+	return ok;
+}
+
+/* col's value mapped by legacy_words, else inferred: SQL expression,
+ * its columns written after prefix. */
 static bool
 lg_status_expr(char *buf, size_t cap, size_t *len,
-    const struct legacy_status *s)
+    const struct legacy_status *s, const char *prefix)
 {
 	const char *targets[] = { "pending", "recording", "processing",
 	    "completed", "failed" };
-	bool ok = lg_cat(buf, cap, len, "CASE LOWER(TRIM(`%s`))", s->col);
+	bool ok = lg_cat(buf, cap, len, "CASE LOWER(TRIM(%s`%s`))", prefix,
+	    s->col);
 
 	for (size_t t = 0; t < sizeof(targets) / sizeof(targets[0]); t++) {
 		size_t before = *len;
@@ -556,7 +582,37 @@ lg_status_expr(char *buf, size_t cap, size_t *len,
 		if (n == 0)
 			*len = before;
 	}
-	return ok && lg_cat(buf, cap, len, " ELSE %s END", s->infer);
+	return ok && lg_cat(buf, cap, len, " ELSE ") &&
+	    lg_cat_cols(buf, cap, len, s->infer, prefix) &&
+	    lg_cat(buf, cap, len, " END");
+}
+
+/*
+ * The row fixes as assignments, "a = x, b = y" with every column after
+ * prefix: a placeholder sid, retry_count NULL or negative -> 0,
+ * last_error cut to 500 characters, created_at NULL -> now, statuses
+ * mapped or inferred. The batches' UPDATE and the triggers both use it,
+ * and on a row already fixed it changes nothing.
+ */
+static bool
+lg_fix_set(char *buf, size_t cap, size_t *len, const char *prefix)
+{
+	const char *x = prefix;
+	bool ok = lg_cat(buf, cap, len, "%scall_sid = IF(%scall_sid IS NULL OR "
+	    "%scall_sid = '', ", x, x, x) &&
+	    lg_cat_cols(buf, cap, len, legacy_placeholder, prefix) &&
+	    lg_cat(buf, cap, len, ", %scall_sid), %sretry_count = IF("
+	    "%sretry_count IS NULL OR %sretry_count < 0, 0, %sretry_count), "
+	    "%slast_error = LEFT(%slast_error, 500), %screated_at = IFNULL("
+	    "%screated_at, NOW(3))", x, x, x, x, x, x, x, x, x);
+
+	for (size_t i = 0; i < LG_NSTATUS; i++) {
+		ok = ok && lg_cat(buf, cap, len, ", %s`%s` = ", prefix,
+		    legacy_statuses[i].col);
+		ok = ok && lg_status_expr(buf, cap, len, &legacy_statuses[i],
+		    prefix);
+	}
+	return ok;
 }
 
 /* The rows the batches still have to fix (SQL condition). */
@@ -618,44 +674,34 @@ lg_report_words(struct legacy *lg)
 }
 
 /*
- * The row fixes, in batches of lg->batch ids from *from on: a placeholder
- * sid, statuses mapped or inferred, retry_count NULL or negative -> 0,
- * last_error cut to 500 characters, created_at NULL -> now. Only rows
- * that still need it are written, so a rerun skips what is done.
+ * The row fixes (lg_fix_set) on every row, in batches of lg->batch ids,
+ * a progress line each unless quiet. Only rows that still need it are
+ * written, so a rerun (or the pass after the triggers) skips what is
+ * done.
  */
 static enum cp_err
-lg_fix_rows(struct legacy *lg, long long from, long long *upto, bool quiet)
+lg_fix_rows(struct legacy *lg, bool quiet)
 {
 	char sql[LG_SQL_MAX];
 	size_t len = 0;
-	long long lo = 0, hi = 0, rows = 0, done = 0;
+	long long lo = 0, hi = 0, rows = 0;
 	unsigned long long total = 0;
 	enum cp_err rc;
 	bool ok;
 
 	if ((rc = lg_ll(lg, "max id", "SELECT MAX(id) FROM call_log", NULL, 0, 0,
 	    &hi)) != CP_OK || (rc = lg_ll(lg, "min id", "SELECT MIN(id) FROM "
-	    "call_log WHERE id >= ?", (struct db_param[]){ db_i64(from) }, 1, 0,
-	    &lo)) != CP_OK)
+	    "call_log", NULL, 0, 0, &lo)) != CP_OK)
 		return rc;
-	*upto = hi;
 	if (hi == 0 || lo == 0 || lo > hi)
 		return CP_OK;
 	if (!quiet && (rc = lg_ll(lg, "rows", "SELECT COUNT(*) FROM call_log", NULL,
 	    0, 0, &rows)) != CP_OK)
 		return rc;
-	ok = lg_cat(sql, sizeof(sql), &len, "UPDATE call_log SET call_sid = "
-	    "IF(call_sid IS NULL OR call_sid = '', %s, call_sid), retry_count = "
-	    "IF(retry_count IS NULL OR retry_count < 0, 0, retry_count), "
-	    "last_error = LEFT(last_error, 500), created_at = IFNULL(created_at, "
-	    "NOW(3))", legacy_placeholder);
-	for (size_t i = 0; i < LG_NSTATUS; i++) {
-		ok = ok && lg_cat(sql, sizeof(sql), &len, ", `%s` = ",
-		    legacy_statuses[i].col);
-		ok = ok && lg_status_expr(sql, sizeof(sql), &len, &legacy_statuses[i]);
-	}
-	ok = ok && lg_cat(sql, sizeof(sql), &len, " WHERE id BETWEEN ? AND ? AND ");
-	ok = ok && lg_need(sql, sizeof(sql), &len);
+	ok = lg_cat(sql, sizeof(sql), &len, "UPDATE call_log SET ") &&
+	    lg_fix_set(sql, sizeof(sql), &len, "") &&
+	    lg_cat(sql, sizeof(sql), &len, " WHERE id BETWEEN ? AND ? AND ") &&
+	    lg_need(sql, sizeof(sql), &len);
 	if (!ok) {
 		cp_fmt(lg->err, lg->errlen, "row fixes: SQL too long");
 		return CP_NOMEM;
@@ -669,15 +715,80 @@ lg_fix_rows(struct legacy *lg, long long from, long long *upto, bool quiet)
 		if ((rc = lg_exec(lg, "row fixes", sql, p, 2, NULL, &n)) != CP_OK)
 			return rc;
 		total += n;
-		done = b - lo + 1;
 		if (!quiet)
 			lg_say(lg, "statuses: ids %lld..%lld of %lld..%lld (%.0f%%), "
 			    "%llu row(s) written so far (%lld rows in all)", a, b, lo,
-			    hi, 100.0 * (double)done / (double)(hi - lo + 1), total,
-			    rows);
+			    hi, 100.0 * (double)(b - lo + 1) / (double)(hi - lo + 1),
+			    total, rows);
 	}
-	if (quiet && total > 0)
-		lg_say(lg, "statuses: %llu row(s) written since the batches", total);
+	if (quiet)
+		lg_say(lg, "statuses: %llu row(s) the old system wrote during the "
+		    "batches fixed (ids %lld..%lld scanned)", total, lo, hi);
+	return CP_OK;
+}
+
+/*
+ * The triggers that keep the old system's writes fit for the copy while
+ * the upgrade runs: BEFORE INSERT and BEFORE UPDATE apply lg_fix_set to
+ * NEW and give a new business id its "legacy N" row, so a row written
+ * after the batches passed its id cannot fail the copying ALTER (a NULL
+ * or an old word in a status, a NULL sid). CREATE TRIGGER waits for the
+ * transactions open on call_log (metadata lock), so every write after it
+ * returns goes through them; dropped once the copy is done. With binary
+ * logging on, a user without SUPER needs log_bin_trust_function_creators
+ * (MariaDB KB "CREATE TRIGGER").
+ */
+static const struct legacy_trigger {
+	const char *name;
+	const char *event;
+	const char *business_changed;   /* when NEW.business_id is new */
+} legacy_triggers[] = {
+	{ "callpipe_upgrade_bi", "INSERT", "TRUE" },
+	{ "callpipe_upgrade_bu", "UPDATE",
+	  "NOT (NEW.business_id <=> OLD.business_id)" },
+};
+#define LG_NTRIGGERS (sizeof(legacy_triggers) / sizeof(legacy_triggers[0]))
+
+static enum cp_err
+lg_triggers_create(struct legacy *lg)
+{
+	for (size_t i = 0; i < LG_NTRIGGERS; i++) {
+		const struct legacy_trigger *t = &legacy_triggers[i];
+		char sql[LG_SQL_MAX];
+		size_t len = 0;
+		enum cp_err rc;
+		bool ok = lg_cat(sql, sizeof(sql), &len, "CREATE OR REPLACE TRIGGER "
+		    "%s BEFORE %s ON call_log FOR EACH ROW BEGIN SET ", t->name,
+		    t->event) &&
+		    lg_fix_set(sql, sizeof(sql), &len, "NEW.") &&
+		    lg_cat(sql, sizeof(sql), &len, "; IF NEW.business_id >= 1 AND "
+		    "%s THEN INSERT IGNORE INTO businesses (id, name) VALUES "
+		    "(NEW.business_id, CONCAT('legacy ', NEW.business_id)); END IF; "
+		    "END", t->business_changed);
+		if (!ok) {
+			cp_fmt(lg->err, lg->errlen, "trigger: SQL too long");
+			return CP_NOMEM;
+		}
+		if ((rc = lg_exec(lg, t->name, sql, NULL, 0, NULL, NULL)) != CP_OK)
+			return rc;
+	}
+	lg_say(lg, "triggers %s and %s fix what the old system writes until the "
+	    "copy is done", legacy_triggers[0].name, legacy_triggers[1].name);
+	return CP_OK;
+}
+
+static enum cp_err
+lg_triggers_drop(struct legacy *lg)
+{
+	for (size_t i = 0; i < LG_NTRIGGERS; i++) {
+		char sql[128];
+		enum cp_err rc;
+		cp_fmt(sql, sizeof(sql), "DROP TRIGGER IF EXISTS %s",
+		    legacy_triggers[i].name);
+		if ((rc = lg_exec(lg, legacy_triggers[i].name, sql, NULL, 0, NULL,
+		    NULL)) != CP_OK)
+			return rc;
+	}
 	return CP_OK;
 }
 
@@ -855,7 +966,6 @@ lg_run(struct legacy *lg)
 {
 	static const long skip[] = { 1, 3 };
 	bool done = false;
-	long long from = 1, upto = 0;
 	int applied = 0;
 	enum cp_err rc;
 
@@ -893,36 +1003,41 @@ lg_run(struct legacy *lg)
 	if ((rc = lg_tables(lg)) != CP_OK)
 		return rc;
 	if (!lg_copied(lg)) {
+		/*
+		 * The batches, then the triggers, then the businesses and the
+		 * batches again: a row or business id the old system writes
+		 * after the triggers is theirs, one written before them the
+		 * second pass's, which only reads the rows the first one fixed
+		 * (the triggers cost each row the batches write a second
+		 * evaluation, so they are not there during the first pass).
+		 */
 		if ((rc = lg_businesses(lg)) != CP_OK ||
 		    (rc = lg_add_columns(lg)) != CP_OK ||
 		    (rc = lg_report_words(lg)) != CP_OK ||
-		    (rc = lg_fix_rows(lg, 1, &upto, false)) != CP_OK)
+		    (rc = lg_fix_rows(lg, false)) != CP_OK ||
+		    (rc = lg_triggers_create(lg)) != CP_OK ||
+		    (rc = lg_businesses(lg)) != CP_OK ||
+		    (rc = lg_fix_rows(lg, true)) != CP_OK)
 			return rc;
-		/* Rows the old system wrote meanwhile are fixed just before
-		 * the copy; one slipping in between fails it, and it is
-		 * tried again. */
-		for (int attempt = 1;; attempt++) {
-			from = upto + 1;
-			if ((rc = lg_businesses(lg)) != CP_OK ||
-			    (rc = lg_fix_rows(lg, from, &upto, true)) != CP_OK)
-				return rc;
-			lg_say(lg, "copying call_log (ALGORITHM=COPY, LOCK=SHARED): the "
-			    "type change INT -> BIGINT UNSIGNED the foreign key needs "
-			    "copies the table; reads go on, WRITES ARE BLOCKED until it "
-			    "ends (8 s per million rows on the dev machine)");
-			if ((rc = lg_copy(lg)) == CP_OK)
-				break;
-			if (attempt == 3)
-				return rc;
-			lg_say(lg, "the copy failed (%s); fixing new rows and trying "
-			    "again", lg->err);
-			from = 1;
-			upto = 0;
+		lg_say(lg, "copying call_log (ALGORITHM=COPY, LOCK=SHARED): the "
+		    "type change INT -> BIGINT UNSIGNED the foreign key needs "
+		    "copies the table; reads go on, WRITES ARE BLOCKED until it "
+		    "ends (8 s per million rows on the dev machine)");
+		if ((rc = lg_copy(lg)) != CP_OK) {
+			/* Left as it was; a rerun's preflight names bad rows. */
+			char keep[512];
+			cp_fmt(keep, sizeof(keep), "%s", lg->err);
+			(void)lg_triggers_drop(lg);
+			cp_fmt(lg->err, lg->errlen, "%s", keep);
+			return rc;
 		}
 		lg_say(lg, "copy done; writes go on again");
 		if ((rc = lg_read_columns(lg)) != CP_OK)
 			return rc;
 	}
+	/* Also after an upgrade killed between the copy and this. */
+	if ((rc = lg_triggers_drop(lg)) != CP_OK)
+		return rc;
 	if ((rc = lg_recording_sid_index(lg)) != CP_OK)
 		return rc;
 	if ((rc = migrate_run_except(lg->db, lg->dir, skip, 2, &applied, lg->err,

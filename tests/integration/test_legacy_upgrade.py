@@ -367,6 +367,11 @@ def test_legacy_upgrade(stack):
               "up to %.1f s; other inserts max %.2f s over %d, reads max %.2f s over %d)" % (
                   BIG, took, build_s, c1 - c0, max(in_copy or [0]), max(outside or [0]),
                   len(outside), max(reads or [0]), len(reads)))
+        for key in ("statuses: ids 1..", "triggers", "the old system wrote", "copying call_log",
+                    "copy done", "migration(s) applied", "done: call_log"):
+            hit = [s for _, s in lines if key in s]
+            if hit:
+                print("#   " + hit[0])
         check(len(outside) > 20, "only %d INSERTs outside the copy: writes were not going on",
               len(outside))
         check(max(outside) < 5.0, "an INSERT outside the copy waited %.1f s", max(outside))
