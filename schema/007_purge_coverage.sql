@@ -12,9 +12,12 @@ ALTER TABLE call_log
     AFTER recording_bytes,
   ALGORITHM=INSTANT;
 
--- The daily purge looks for old calls not purged yet: a range on
--- (NULL, created_at < cutoff) of these reads only the calls that aged out
--- since the last run, not every old call again each day.
+-- The daily purge walks old calls not purged yet in (created_at, id)
+-- order from a keyset cursor (purge.c): a range on (NULL, created_at <
+-- cutoff) of these, read in index order (InnoDB appends id) from where
+-- the last batch stopped, so a day's run reads the calls that aged out
+-- since the last one plus those it cannot mark (no recording, a failed
+-- delete at Twilio), once each.
 ALTER TABLE call_log
   ADD INDEX ix_call_log_rec_deleted_created (recording_deleted_at, created_at),
   ADD INDEX ix_call_log_tr_purged_created (transcript_purged_at, created_at),

@@ -296,8 +296,12 @@ jobs_reconcile_live(const struct job_ctx *c, const struct twilio_call *call,
 			    call->status, o->wait_ms / 1000);
 			return false;
 		}
-	if (calls_status_final(call->status) && calls_status(c->db,
-	    c->job->call_sid, call->status, -1) != CP_OK)
+	/* The duration too, and with it the coverage when the WAV is
+	 * stored already (as the call status callback would have). */
+	if (calls_status_final(call->status) && (calls_status(c->db,
+	    c->job->call_sid, call->status, call->duration_s) != CP_OK ||
+	    (call->duration_s > 0 && coverage_store(c->db, c->conf,
+	    c->job->call_sid, -1) != CP_OK)))
 		log_warn("call %s: reconcile could not store call status %s: %s",
 		    c->job->call_sid, call->status, db_error(c->db));
 	/* busy, no-answer, canceled, failed: never answered, so nothing was

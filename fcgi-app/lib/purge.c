@@ -247,15 +247,57 @@ purge_lease(const struct cp_conf *conf, struct db *db,
 	return rc;
 }
 
-/* The old calls not yet deleted at Twilio, after id last: a batch. */
+/*
+ * Both database purges walk their rows in (created_at, id) order from a
+ * keyset cursor, so each batch is a range of ix_call_log_rec_deleted_created
+ * or ix_call_log_tr_purged_created (InnoDB appends the primary key to a
+ * secondary index) read from where the last one stopped (FORCE INDEX:
+ * on a small table the optimizer would take ix_call_log_created and read
+ * every old call). A row left unmarked (a failed delete, a call without
+ * a recording) is read once a day, never sorted again for each batch.
+ */
+struct purge_cursor {
+	char      created_at[32];   /* DATETIME(3) text of the last row */
+	long long id;
+};
+
+#define PURGE_KEYSET \
+    "AND (created_at > ? OR (created_at = ? AND id > ?)) " \
+    "ORDER BY created_at, id LIMIT " PURGE_STR(PURGE_BATCH)
+
+/* The five parameters of a purge SELECT: keep (s) twice, the cursor. */
+static void
+purge_params(struct db_param *p, long long keep, const struct purge_cursor *c)
+{
+	p[0] = db_i64(keep);
+	p[1] = db_i64(keep);
+	p[2] = db_str(c->created_at);
+	p[3] = db_str(c->created_at);
+	p[4] = db_i64(c->id);
+}
+
+/* Moves the cursor to row r of res (created_at in column col). */
+static void
+purge_advance(struct purge_cursor *c, const struct db_result *res, size_t r,
+    size_t col, long long id)
+{
+	const char *at = db_cell(res, r, col);
+
+	cp_fmt(c->created_at, sizeof(c->created_at), "%s", at ? at : "");
+	c->id = id;
+}
+
+#define PURGE_CURSOR_START { "1000-01-01 00:00:00.000", 0 }
+
+/* The old calls not yet deleted at Twilio, after the cursor: a batch. */
 static const char purge_twilio_sql[] =
     "SELECT id, call_sid, recording_sid, "
-    "TIMESTAMPDIFF(SECOND, COALESCE(ended_at, created_at), NOW(3)) "
-    "FROM call_log WHERE recording_deleted_at IS NULL "
+    "TIMESTAMPDIFF(SECOND, COALESCE(ended_at, created_at), NOW(3)), created_at "
+    "FROM call_log FORCE INDEX (ix_call_log_rec_deleted_created) "
+    "WHERE recording_deleted_at IS NULL "
     "AND created_at < NOW(3) - INTERVAL ? SECOND "
     "AND COALESCE(ended_at, created_at) < NOW(3) - INTERVAL ? SECOND "
-    "AND recording_sid IS NOT NULL AND id > ? ORDER BY id LIMIT "
-    PURGE_STR(PURGE_BATCH);
+    "AND recording_sid IS NOT NULL " PURGE_KEYSET;
 
 static enum cp_err
 purge_twilio(const struct cp_conf *conf, struct db *db,
@@ -263,18 +305,18 @@ purge_twilio(const struct cp_conf *conf, struct db *db,
     struct purge_stats *st, char *err, size_t errlen)
 {
 	long long keep = purge_secs(conf->recording.retention_days);
-	unsigned long long last = 0;
+	struct purge_cursor cur = PURGE_CURSOR_START;
 	size_t got;
 	enum cp_err rc;
 
 	do {
-		struct db_param p[3] = { db_i64(keep), db_i64(keep),
-		    db_i64((long long)last) };
+		struct db_param p[5];
 		struct db_result *res = NULL;
 
+		purge_params(p, keep, &cur);
 		if ((rc = purge_lease(conf, db, job, err, errlen)) != CP_OK)
 			return rc;
-		if (db_exec(db, purge_twilio_sql, p, 3, &res, NULL) != CP_OK) {
+		if (db_exec(db, purge_twilio_sql, p, 5, &res, NULL) != CP_OK) {
 			cp_fmt(err, errlen, "purge: %s", db_error(db));
 			return CP_DB;
 		}
@@ -287,7 +329,7 @@ purge_twilio(const struct cp_conf *conf, struct db *db,
 
 			(void)db_cell_ll(res, r, 0, 1, LLONG_MAX, &id);
 			(void)db_cell_ll(res, r, 3, LLONG_MIN, LLONG_MAX, &age);
-			last = (unsigned long long)id;
+			purge_advance(&cur, res, r, 4, id);
 			if (cs == NULL || rs == NULL)
 				continue;
 			if (dry_run) {
@@ -326,17 +368,23 @@ purge_twilio(const struct cp_conf *conf, struct db *db,
 	return CP_OK;
 }
 
-/* The old calls whose transcripts were not cleared yet, after id last. */
+/*
+ * The old calls whose transcripts were not cleared yet, after the cursor.
+ * A stage still processing is left for the next day's run: a worker's
+ * answer landing after the clear would keep the text past retention.
+ */
 static const char purge_transcript_sql[] =
     "SELECT id, call_sid, "
     "TIMESTAMPDIFF(SECOND, COALESCE(ended_at, created_at), NOW(3)), "
     "transcription IS NOT NULL OR final_transcript IS NOT NULL OR "
     "transcript_segments IS NOT NULL OR summary IS NOT NULL OR "
-    "extracted_service IS NOT NULL OR extracted_city IS NOT NULL "
-    "FROM call_log WHERE transcript_purged_at IS NULL "
+    "extracted_service IS NOT NULL OR extracted_city IS NOT NULL, created_at "
+    "FROM call_log FORCE INDEX (ix_call_log_tr_purged_created) "
+    "WHERE transcript_purged_at IS NULL "
     "AND created_at < NOW(3) - INTERVAL ? SECOND "
     "AND COALESCE(ended_at, created_at) < NOW(3) - INTERVAL ? SECOND "
-    "AND id > ? ORDER BY id LIMIT " PURGE_STR(PURGE_BATCH);
+    "AND transcript_status <> 'processing' AND summary_status <> 'processing' "
+    PURGE_KEYSET;
 
 /* Clears what the caller said, and what was drawn from it. */
 static const char purge_clear_head[] =
@@ -352,20 +400,20 @@ purge_transcripts(const struct cp_conf *conf, struct db *db,
     struct purge_stats *st, char *err, size_t errlen)
 {
 	long long keep = purge_secs(conf->transcript.retention_days);
-	unsigned long long last = 0;
+	struct purge_cursor cur = PURGE_CURSOR_START;
 	size_t got;
 	enum cp_err rc;
 
 	do {
-		struct db_param p[PURGE_BATCH] = { db_i64(keep), db_i64(keep),
-		    db_i64((long long)last) };
+		struct db_param p[PURGE_BATCH];
 		char sql[sizeof(purge_clear_head) + 2 * PURGE_BATCH + 4];
 		size_t len = sizeof(purge_clear_head) - 1, n = 0;
 		struct db_result *res = NULL;
 
+		purge_params(p, keep, &cur);
 		if ((rc = purge_lease(conf, db, job, err, errlen)) != CP_OK)
 			return rc;
-		if (db_exec(db, purge_transcript_sql, p, 3, &res, NULL) != CP_OK) {
+		if (db_exec(db, purge_transcript_sql, p, 5, &res, NULL) != CP_OK) {
 			cp_fmt(err, errlen, "purge: %s", db_error(db));
 			return CP_DB;
 		}
@@ -378,7 +426,7 @@ purge_transcripts(const struct cp_conf *conf, struct db *db,
 			if (db_cell_ll(res, r, 0, 1, LLONG_MAX, &id) != CP_OK)
 				continue;
 			(void)db_cell_ll(res, r, 2, LLONG_MIN, LLONG_MAX, &age);
-			last = (unsigned long long)id;
+			purge_advance(&cur, res, r, 4, id);
 			p[n++] = db_i64(id);
 			sql[len++] = '?';
 			sql[len++] = ',';

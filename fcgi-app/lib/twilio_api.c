@@ -147,6 +147,14 @@ twilio_fetch_call(const struct cp_conf *conf, const char *call_sid,
 		cp_fmt(out->direction, sizeof(out->direction), "%s", dir);
 	if ((dir = sid_token(twilio_json_str(root, "status"))) != NULL)
 		cp_fmt(out->status, sizeof(out->status), "%s", dir);
+	/* duration: a string of whole seconds, null until the call ended
+	 * (OpenAPI api.v2010.account.call). */
+	{
+		const char *d = twilio_json_str(root, "duration");
+		long long dur;
+		out->duration_s = d != NULL && cp_parse_ll(d, 0, 1000000, &dur) ==
+		    CP_OK ? (long)dur : -1;
+	}
 	json_object_put(root);
 	return CP_OK;
 }

@@ -42,6 +42,7 @@ struct twilio_call {
 	char from[65], to[65];
 	char direction[33];    /* "" when Twilio's value is not a token */
 	char status[33];
+	long duration_s;       /* seconds; -1 while live or unknown */
 };
 
 /*

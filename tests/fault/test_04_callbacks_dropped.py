@@ -43,6 +43,14 @@ def test_callbacks_dropped(stack):
               "reconcile jobs of %s are not the sweep's: %r", sid,
               [j["dedupe_key"] for j in rec])
         eq(rows[sid]["recording_sid"], states[sid]["recording_sid"], "recording_sid of %s" % sid)
+        # The Call resource's status and duration, as the lost call status
+        # callback would have given them, and so the coverage.
+        row = stack.row(sid)
+        eq(row["call_status"], "completed", "call_status of %s" % sid)
+        eq(row["call_duration"], states[sid]["call_duration"], "call_duration of %s" % sid)
+        check(row["recording_coverage"] is not None and row["recording_coverage_low"] == 0,
+              "recording_coverage of %s: %r (low %r)", sid, row["recording_coverage"],
+              row["recording_coverage_low"])
     check_transcripts(stack, rows)
     fig("every callback dropped: %d calls (each %.1f s) done at Twilio after %.1f s, all "
         "completed through the sweep after %.1f s (sweep every %d s, after %d s)", CALLS,

@@ -225,6 +225,9 @@ def check_upgraded(db, fresh, before, upto, label):
                       "ON b.id = c.business_id WHERE c.business_id IS NOT NULL "
                       "AND b.id IS NULL")[0]["n"]
     eq(orphans, 0, "%s: rows whose business is missing" % label)
+    trig = [r["n"] for r in db.rows("SELECT trigger_name AS n FROM information_schema.triggers "
+                                    "WHERE trigger_schema = DATABASE()")]
+    eq(trig, [], "%s: triggers left after the upgrade" % label)
 
 
 def check_noop(stack, db, label):
