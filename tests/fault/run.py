@@ -131,28 +131,11 @@ def main(argv):
             if probs:
                 reason = (reason + "; " if reason else "") + \
                     "the stack is not as it was: " + "; ".join(probs)
-            dt = time.monotonic() - t0
-            if reason is None:
+            if ir.report_one(tname, reason, tb, time.monotonic() - t0):
                 passed += 1
-                print("PASS %s (%.1fs)" % (tname, dt))
             else:
                 failed += 1
-                print("FAIL %s: %s (%.1fs)" % (tname, ir.one_line(reason), dt))
-                if tb:
-                    for line in tb.rstrip().splitlines():
-                        print("    " + line)
-            sys.stdout.flush()
-    for s in names:
-        if s not in matched:
-            failed += 1
-            print("FAIL %s: no such test file or function" % s)
-    if not ran_any and not failed:
-        failed += 1
-        print("FAIL suite: no tests found in %s" % HERE)
-    print("# fault suite took %.1fs" % (time.monotonic() - t_suite))
-    print("%d passed, %d failed" % (passed, failed))
-    sys.stdout.flush()
-    return 1 if failed else 0
+    return ir.report_end(names, matched, ran_any, passed, failed, t_suite, "fault suite", HERE)
 
 
 if __name__ == "__main__":

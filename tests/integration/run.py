@@ -212,25 +212,37 @@ def main(argv):
             ran_any = True
             t0 = time.monotonic()
             reason, tb = run_one(fn, stack, timeout)
-            dt = time.monotonic() - t0
-            if reason is None:
+            if report_one(tname, reason, tb, time.monotonic() - t0):
                 passed += 1
-                print("PASS %s (%.1fs)" % (tname, dt))
             else:
                 failed += 1
-                print("FAIL %s: %s (%.1fs)" % (tname, one_line(reason), dt))
-                if tb:
-                    for line in tb.rstrip().splitlines():
-                        print("    " + line)
-            sys.stdout.flush()
+    return report_end(selected, matched, ran_any, passed, failed, t_suite, "suite", HERE)
+
+
+def report_one(tname, reason, tb, dt):
+    """Prints a test's PASS or FAIL line (and its traceback); True when it passed."""
+    if reason is None:
+        print("PASS %s (%.1fs)" % (tname, dt))
+    else:
+        print("FAIL %s: %s (%.1fs)" % (tname, one_line(reason), dt))
+        if tb:
+            for line in tb.rstrip().splitlines():
+                print("    " + line)
+    sys.stdout.flush()
+    return reason is None
+
+
+def report_end(selected, matched, ran_any, passed, failed, t_suite, what, where):
+    """Fails names that matched nothing and an empty suite, prints the
+    totals line dev.sh counts; returns the exit status."""
     for s in selected:
         if s not in matched:
             failed += 1
             print("FAIL %s: no such test file or function" % s)
     if not ran_any and not failed:
         failed += 1
-        print("FAIL suite: no tests found in %s" % HERE)
-    print("# suite took %.1fs" % (time.monotonic() - t_suite))
+        print("FAIL suite: no tests found in %s" % where)
+    print("# %s took %.1fs" % (what, time.monotonic() - t_suite))
     print("%d passed, %d failed" % (passed, failed))
     sys.stdout.flush()
     return 1 if failed else 0
