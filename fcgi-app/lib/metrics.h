@@ -63,7 +63,7 @@ void metrics_count_reconnect(void);
  * bytes. A database that fails is no error: callpipe_database_up is 0 and
  * the queue gauges are left out. Returns CP_OK; CP_NOTFOUND (this process
  * has no shared scoreboard: callpipe-fcgi's children always have one);
- * CP_NOMEM.
+ * CP_BUSY (scoreboard_read: the master died folding); CP_NOMEM.
  */
 enum cp_err metrics_render(struct db *db, char **out, size_t *len);
 

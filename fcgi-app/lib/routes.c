@@ -108,8 +108,9 @@ routes_metrics(struct req *r, int arg, char *reason, size_t reasonlen)
 
 	(void)arg;
 	if ((rc = metrics_render(r->db, &text, &len)) != CP_OK) {
-		cp_fmt(reason, reasonlen, rc == CP_NOTFOUND ? "no scoreboard in "
-		    "this process" : "out of memory");
+		cp_fmt(reason, reasonlen, "%s", rc == CP_NOTFOUND ? "no "
+		    "scoreboard in this process" : rc == CP_BUSY ? "scoreboard "
+		    "fold never ended (master gone?)" : "out of memory");
 		return rc == CP_NOTFOUND ? CP_AGAIN : rc;
 	}
 	req_answer(r, 200, METRICS_CONTENT_TYPE, text, len,

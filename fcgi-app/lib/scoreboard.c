@@ -25,6 +25,7 @@
 #define SB_VERSION   1u
 #define SB_MAX_SLOTS 4096
 #define SB_PID_RESERVED (-1)       /* taken, fork not returned yet */
+#define SB_READ_TRIES 100000       /* scoreboard_read's retries of a fold */
 
 struct sb_slot {
 	_Atomic int   pid;       /* 0 free; written by the master only */
@@ -272,10 +273,14 @@ scoreboard_read(struct sb_totals *out)
 
 	if (sb_map == NULL)
 		return CP_NOTFOUND;
-	for (;;) {
+	for (long tries = 0;; tries++) {
+		/* A fold takes microseconds; a master that died in one (the
+		 * children get SIGTERM then) never finishes it. */
+		if (tries >= SB_READ_TRIES)
+			return CP_BUSY;
 		s1 = atomic_load_explicit(&sb_map->seq, memory_order_acquire);
 		if (s1 & 1u) {
-			sched_yield();    /* the master is folding: microseconds */
+			sched_yield();
 			continue;
 		}
 		memset(out, 0, sizeof(*out));

@@ -118,7 +118,8 @@ void scoreboard_add(size_t idx, unsigned long long n);
  * Reads the totals: every slot plus the retired total, the processes
  * alive by kind and the respawns, consistent with respect to folds (a
  * fold in progress is waited out). Returns CP_OK; CP_NOTFOUND (this
- * process has no shared board).
+ * process has no shared board); CP_BUSY (a fold never ended: the master
+ * died inside one).
  */
 enum cp_err scoreboard_read(struct sb_totals *out);
 
