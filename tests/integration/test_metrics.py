@@ -14,7 +14,8 @@ present. Then that values move:
 - a FastCGI child killed with SIGKILL raises the children's respawns, and
   no counter summed across the processes goes down (the dead child's
   counts are folded into the retired total);
-- the queue gauges are read from the jobs table at scrape time.
+- the queue gauges are read from the jobs table at scrape time;
+- connections killed in MariaDB raise callpipe_db_reconnects_total.
 """
 
 import math
@@ -285,3 +286,39 @@ def test_metrics_queue_gauges(stack):
     after = scrape(stack)
     eq(after.get("callpipe_queue_jobs", **q), before.get("callpipe_queue_jobs", **q),
        "callpipe_queue_jobs%r after the row is gone" % q)
+
+
+def test_metrics_db_reconnects(stack):
+    """Every connection of callpipe's user is killed (KILL CONNECTION, as
+    root); the children and workers connect again on their next query, and
+    callpipe_db_reconnects_total counts it."""
+    before = scrape(stack)
+    root = stack.root_db()
+    try:
+        with root.cursor() as cur:
+            cur.execute("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = %s "
+                        "AND ID <> CONNECTION_ID()", (stack.env["MYSQL_USER"],))
+            ids = [r["ID"] for r in cur.fetchall()]
+            check(ids, "no connection of %s to kill", stack.env["MYSQL_USER"])
+            for i in ids:
+                try:
+                    cur.execute("KILL CONNECTION %d" % int(i))
+                except Exception:     # gone meanwhile (a worker's own reconnect)
+                    pass
+    finally:
+        root.close()
+    # Each child's next /healthz pings, finds its connection gone and
+    # connects again; the workers do on their next claim.
+    for _ in range(10):
+        eq(stack.https("GET", "/healthz").status, 200, "GET /healthz after the kill")
+    deadline = time.monotonic() + 10
+    while True:
+        after = scrape(stack)
+        got = (after.get("callpipe_db_reconnects_total") -
+               before.get("callpipe_db_reconnects_total"))
+        if got >= 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    check(got >= 2, "callpipe_db_reconnects_total rose by %r after %d connections were "
+          "killed", got, len(ids))
+    not_down(before, after, "after the reconnects")
