@@ -388,9 +388,6 @@ spawn(struct prefork_master *m, struct prefork_slot *s, const char *what,
 	/* Its scoreboard slot (scoreboard.h), reserved before the fork. */
 	int sb = scoreboard_slot_take(run == run_worker ? SB_WORKER : SB_CHILD);
 
-	if (sb < 0 && scoreboard_shared())
-		log_warn("no free scoreboard slot: the new %s's counts are not "
-		    "served", what);
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
 	pid = fork();

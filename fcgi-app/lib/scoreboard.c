@@ -105,6 +105,8 @@ scoreboard_slot_take(enum sb_proc kind)
 			return (int)i;
 		}
 	}
+	log_warn("scoreboard: all %u slots are taken; the new process's counts "
+	    "are not served", sb_map->nslots);
 	return -1;
 }
 

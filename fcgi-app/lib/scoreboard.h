@@ -70,7 +70,7 @@ enum cp_err scoreboard_create(int nslots);
 /*
  * Master: reserves a free slot for a process of kind about to be forked.
  * Returns the slot index, or -1 when there is no board or no free slot
- * (the process then counts privately; the caller logs it).
+ * (logged; the process then counts privately).
  */
 int scoreboard_slot_take(enum sb_proc kind);
 
