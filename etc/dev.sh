@@ -102,6 +102,10 @@ AUDIO_OPENAI=(he_call.wav en_call.wav silent_agent.wav long25.wav manifest.json)
 NGINX_API_RATE=200r/s
 NGINX_API_BURST=1000
 NGINX_API_CONN=64
+# The same for /webhook/ (a real host: 100r/s, burst 500): the benchmarks
+# and the suite send every webhook from 127.0.0.1.
+NGINX_WEBHOOK_RATE=50000r/s
+NGINX_WEBHOOK_BURST=50000
 # The browser tests' runner (tests/browser/run.sh) has this long at most.
 BROWSER_TIMEOUT_S=600
 # The fault suite's runner (tests/fault/run.py) keeps to 360 s itself; this
@@ -119,7 +123,7 @@ PKGS=(build-essential autoconf automake pkg-config
 	libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us
 	pocketsphinx-testdata pocketsphinx libsoxr-dev
 	mariadb-server mariadb-client
-	python3 python3-twilio python3-pymysql python3-numpy
+	python3 python3-twilio python3-pymysql python3-numpy python3-prometheus-client
 	flite espeak-ng sox libsox-fmt-mp3
 	openssl curl ca-certificates valgrind procps psmisc util-linux
 	chromium fonts-dejavu-core)
@@ -781,6 +785,7 @@ nginx_render() {
 		CACHE_DIR="$CACHE_DIR" RECORDINGS_PREFIX="$RECORDINGS_PREFIX" \
 		HTML_DIR="$HTML_DIR" API_RATE="$NGINX_API_RATE" \
 		API_BURST="$NGINX_API_BURST" API_CONN="$NGINX_API_CONN" \
+		WEBHOOK_RATE="$NGINX_WEBHOOK_RATE" WEBHOOK_BURST="$NGINX_WEBHOOK_BURST" \
 		ACCESS_LOG="$LOG/nginx-access.log" || die "nginx/render.sh failed"
 	replace_if_changed "$NGINX_DIR/callpipe.conf.tmp" "$NGINX_DIR/callpipe.conf" && changed=0
 	tmp=$NGINX_DIR/nginx.conf.tmp

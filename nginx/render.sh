@@ -14,6 +14,11 @@
 #           API_RATE (default 10r/s; N r/s or N r/m, per client address)
 #           API_BURST (default 50; requests beyond API_RATE at once, 0..100000)
 #           API_CONN (default 16; requests in progress at once, 1..100000)
+#           WEBHOOK_RATE (default 100r/s), WEBHOOK_BURST (default 500): the
+#           per address limit of /webhook/ (see the template for the sizing)
+#           METRICS_ALLOW (default "127.0.0.1 ::1"): the addresses or CIDR
+#           ranges, space separated, that may GET /metrics (403 for the
+#           rest); "none" lets nobody
 # FCGI_SOCKET and CACHE_DIR must equal fcgi.socket and recording.cache_dir
 # of callpipe.conf. Without -o the result goes to standard output; with -o
 # it replaces OUTPUT atomically. Exit status 2 on a usage or value error.
@@ -24,7 +29,7 @@ template="$here/callpipe.conf.in"
 output=""
 
 usage() {
-	sed -n '7,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	sed -n '7,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -39,9 +44,12 @@ declare -A val=(
 	[API_RATE]=10r/s
 	[API_BURST]=50
 	[API_CONN]=16
+	[WEBHOOK_RATE]=100r/s
+	[WEBHOOK_BURST]=500
+	[METRICS_ALLOW]="127.0.0.1 ::1"
 )
 required=(SERVER_NAME LISTEN SSL_CERT SSL_KEY FCGI_SOCKET CACHE_DIR HTML_DIR)
-known=" ${required[*]} RECORDINGS_PREFIX ACCESS_LOG API_RATE API_BURST API_CONN "
+known=" ${required[*]} RECORDINGS_PREFIX ACCESS_LOG API_RATE API_BURST API_CONN WEBHOOK_RATE WEBHOOK_BURST METRICS_ALLOW "
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -70,7 +78,7 @@ for name in "${!val[@]}"; do
 		fail "$name: the value contains one of ; { } \" ' # \$ \\ or a control character" ;;
 	esac
 	case $name in
-	SERVER_NAME|LISTEN) ;;      # several names / listen parameters: spaces allowed
+	SERVER_NAME|LISTEN|METRICS_ALLOW) ;;  # lists: spaces allowed
 	*) case $v in *' '*) fail "$name: no spaces allowed in a path" ;; esac ;;
 	esac
 done
@@ -93,6 +101,24 @@ num_in "${val[API_BURST]}" 0 100000 ||
 	fail "API_BURST must be a number 0..100000, not '${val[API_BURST]}'"
 num_in "${val[API_CONN]}" 1 100000 ||
 	fail "API_CONN must be a number 1..100000, not '${val[API_CONN]}'"
+[[ ${val[WEBHOOK_RATE]} =~ ^[1-9][0-9]{0,5}r/[sm]$ ]] ||
+	fail "WEBHOOK_RATE must look like 100r/s or 600r/m (1..999999, per second or minute), not '${val[WEBHOOK_RATE]}'"
+num_in "${val[WEBHOOK_BURST]}" 0 100000 ||
+	fail "WEBHOOK_BURST must be a number 0..100000, not '${val[WEBHOOK_BURST]}'"
+
+# METRICS_ALLOW: "none", or IPv4/IPv6 addresses or CIDR ranges; each
+# becomes an "allow ADDR;" line of location = /metrics (before deny all).
+allow_lines=""
+if [ "${val[METRICS_ALLOW]}" != none ]; then
+	read -r -a allow_list <<<"${val[METRICS_ALLOW]}"
+	[ ${#allow_list[@]} -gt 0 ] || fail "METRICS_ALLOW is empty (say none to let nobody in)"
+	for a in "${allow_list[@]}"; do
+		[[ $a =~ ^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*)(/[0-9]{1,3})?$ ]] ||
+			fail "METRICS_ALLOW: '$a' is no IPv4/IPv6 address or CIDR range"
+		allow_lines+="${allow_lines:+$'\n        '}allow $a;"
+	done
+fi
+val[METRICS_ALLOW]=${allow_lines:-"# METRICS_ALLOW=none: nobody"}
 
 # root takes the directory as it is; a trailing slash would only double
 # the one of the URI.

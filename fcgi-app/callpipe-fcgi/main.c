@@ -99,6 +99,7 @@ main(int argc, char *argv[])
 		return 0;
 	}
 	log_init("callpipe-fcgi", conf.log_level);
+	(void)log_set_format(conf.log_format, conf.log_timestamps);
 
 	if (conf.worker.binary != NULL && conf.worker.binary[0] != '\0')
 		worker_path = conf.worker.binary;

@@ -14,6 +14,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "scoreboard.h"
 #include "worker.h"
 
 static volatile sig_atomic_t worker_stop;
@@ -50,6 +51,12 @@ main(int argc, char **argv)
 		return 1;
 	}
 	log_init("callpipe-worker", conf.log_level);
+	(void)log_set_format(conf.log_format, conf.log_timestamps);
+	/* Spawned by callpipe-fcgi: count into its scoreboard (scoreboard.h).
+	 * Run on its own, the worker counts privately and nobody serves it. */
+	if ((rc = scoreboard_attach_env()) != CP_OK && rc != CP_NOTFOUND)
+		log_warn("scoreboard from %s: %s; counting privately", SB_ENV_FD,
+		    cp_strerror(rc));
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;   /* no SA_RESTART: sleeps end at once */
 	sigemptyset(&sa.sa_mask);

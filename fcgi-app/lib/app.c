@@ -11,6 +11,7 @@
 #include "cp_num.h"
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
 #include "req.h"
 #include "routes.h"
 
@@ -84,6 +85,7 @@ app_handle(struct app *a, FCGX_Request *fr)
 	r.fr = fr;
 	r.conf = a->conf;
 	r.db = a->db;
+	r.route = -1;
 	r.method = app_param(fr, "REQUEST_METHOD");
 	r.request_uri = app_param(fr, "REQUEST_URI");
 	r.path = app_param(fr, "DOCUMENT_URI");
@@ -101,6 +103,9 @@ app_handle(struct app *a, FCGX_Request *fr)
 	} else
 		routes_dispatch(&r);
 	app_log(&r);
+	/* Every answered request is counted here, once (metrics.h). */
+	metrics_count_request(r.route, r.status);
+	log_ctx_clear();
 	form_free(&r.form);
 	form_free(&r.query_form);
 }

@@ -282,9 +282,19 @@ static const struct conf_key conf_api_keys[] = {
 	K_END
 };
 
+static const char *const conf_log_formats[] = { "text", "logfmt", "json",
+	NULL };
+
 static const struct conf_key conf_log_keys[] = {
 	{ .name = "level", .kind = CONF_LEVEL, .off = OFF(log_level),
 	  .idef = LOG_LVL_INFO },
+	K_ONEOF("format", log_format, "text", conf_log_formats),
+	K_BOOL("timestamps", log_timestamps, 1),
+	K_END
+};
+
+static const struct conf_key conf_health_keys[] = {
+	K_INT("max_queue_age_s", health.max_queue_age_s, 1, 86400 * 7, 300),
 	K_END
 };
 
@@ -303,6 +313,7 @@ static const struct conf_key conf_root_keys[] = {
 	K_GROUP("jobs", conf_jobs_keys),
 	K_GROUP("api", conf_api_keys),
 	K_GROUP("log", conf_log_keys),
+	K_GROUP("health", conf_health_keys),
 	K_END
 };
 

@@ -156,7 +156,14 @@ struct cp_conf {
 		                           and the default one */
 	} api;
 
+	struct {
+		int   max_queue_age_s;  /* /healthz is 503 once the oldest due job
+		                           has waited longer (seconds, by run_after) */
+	} health;
+
 	enum log_level log_level;
+	char *log_format;           /* "text" | "logfmt" | "json" (log.h) */
+	bool  log_timestamps;       /* false: no time in a line (journald) */
 };
 
 /*

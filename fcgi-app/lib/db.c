@@ -9,6 +9,7 @@
 
 #include "cp_num.h"
 #include "log.h"
+#include "metrics.h"
 
 /* Server/client error numbers (MariaDB "Error Codes" page, errmsg.h). */
 #define DB_ER_LOCK_WAIT_TIMEOUT  1205
@@ -166,7 +167,8 @@ db_connect(struct db *db)
 			db_disconnect(db);
 			return CP_DB;
 		}
-	db->connects++;
+	if (db->connects++ > 0)
+		metrics_count_reconnect();
 	return CP_OK;
 }
 

@@ -61,6 +61,7 @@
 #include "db.h"
 #include "log.h"
 #include "queue.h"
+#include "scoreboard.h"
 
 /* After SIGTERM, children and workers get this long before SIGKILL. */
 #define PREFORK_STOP_GRACE_MS     10000
@@ -384,6 +385,8 @@ spawn(struct prefork_master *m, struct prefork_slot *s, const char *what,
 	sigset_t all, old;
 	pid_t master = getpid();
 	pid_t pid;
+	/* Its scoreboard slot (scoreboard.h), reserved before the fork. */
+	int sb = scoreboard_slot_take(run == run_worker ? SB_WORKER : SB_CHILD);
 
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
@@ -391,15 +394,18 @@ spawn(struct prefork_master *m, struct prefork_slot *s, const char *what,
 	if (pid == 0) {
 		if (getppid() != master)
 			_exit(0);
+		scoreboard_after_fork(sb, run == run_worker);
 		run(m, &old);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
 		log_error("cannot fork a %s: %s; trying again in 1 s", what,
 		    strerror(errno));
+		scoreboard_slot_release(sb);
 		s->respawn_ms = now_ms() + 1000;
 		return;
 	}
+	scoreboard_slot_started(sb, pid);
 	s->pid = pid;
 	s->started_ms = now_ms();
 	if (run == run_worker)
@@ -547,6 +553,10 @@ reap(struct prefork_master *m)
 		log_msg(abnormal && !m->stopping ? LOG_LVL_WARN : LOG_LVL_INFO,
 		    "%s %ld %s", is_child ? "child" : "worker", (long)pid, how);
 		s->pid = 0;
+		/* Its counts join the retired total; a respawn follows unless
+		 * stopping. */
+		scoreboard_reaped(pid, !m->stopping,
+		    abnormal ? SB_DIED : SB_RECYCLED);
 		/* A worker that exits 0 finished its job first. */
 		if (!is_child && abnormal && !m->stopping)
 			release_worker_jobs(m, pid, how);
@@ -818,6 +828,10 @@ prefork_run(const struct cp_conf *conf, const char *worker_path)
 	}
 	if (m.nworkers > 0 && access(worker_path, X_OK) != 0)
 		log_warn("worker binary %s: %s", worker_path, strerror(errno));
+	/* Before the first fork: children inherit it, workers get its fd. */
+	if (scoreboard_create(m.nchildren + m.nworkers + SB_SPARE_SLOTS) != CP_OK)
+		log_warn("scoreboard: %s; GET /metrics answers 503",
+		    strerror(errno));
 
 	m.children = calloc((size_t)m.nchildren, sizeof(*m.children));
 	m.workers = calloc((size_t)(m.nworkers ? m.nworkers : 1),

@@ -42,6 +42,7 @@ struct req {
 
 	/* Set by the router before the handler runs. */
 	enum req_style style;
+	int         route;                 /* row of the route table; -1 none */
 	char        sid[REQ_SID_MAX + 1];  /* the path's {sid} segment; "" when
 	                                      absent or longer than REQ_SID_MAX */
 	long long   business_id;           /* bearer / signed-url: the caller's

@@ -7,12 +7,15 @@
 #include "routes.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
 #include "auth.h"
 #include "download.h"
 #include "log.h"
+#include "metrics.h"
+#include "sid.h"
 #include "webhook.h"
 
 /* How a route's caller proves who it is. */
@@ -30,6 +33,8 @@ typedef enum cp_err (*route_fn)(struct req *r, int arg, char *reason,
 
 static enum cp_err routes_healthz(struct req *r, int arg, char *reason,
     size_t reasonlen);
+static enum cp_err routes_metrics(struct req *r, int arg, char *reason,
+    size_t reasonlen);
 
 /* The routes. "{sid}" matches one non-empty path segment, which the
  * handler gets in r->sid. A path that matches with another method is 405
@@ -43,6 +48,8 @@ static const struct route {
 } routes[] = {
 	{ "GET",  "/healthz",                      AUTH_NONE,   routes_healthz, 0 },
 	{ "HEAD", "/healthz",                      AUTH_NONE,   routes_healthz, 0 },
+	/* nginx lets only its allow list reach it (nginx/callpipe.conf.in). */
+	{ "GET",  "/metrics",                      AUTH_NONE,   routes_metrics, 0 },
 	{ "POST", "/webhook/incoming_call",        AUTH_TWILIO, webhook_handle, WEBHOOK_INCOMING_CALL },
 	{ "POST", "/webhook/outbound_call",        AUTH_TWILIO, webhook_handle, WEBHOOK_OUTBOUND_CALL },
 	{ "POST", "/webhook/stream_ended",         AUTH_TWILIO, webhook_handle, WEBHOOK_STREAM_ENDED },
@@ -58,19 +65,73 @@ static const struct route {
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
+/*
+ * 200 when the database answers and no due job has waited longer than
+ * health.max_queue_age_s (by run_after: the workers are gone, stuck or
+ * too few); else 503 with the reason.
+ */
 static enum cp_err
 routes_healthz(struct req *r, int arg, char *reason, size_t reasonlen)
 {
 	static const char ok[] = "{\"ok\":true,\"database\":\"up\"}";
+	double age_s = 0;
 
 	(void)arg;
 	if (db_ping(r->db) != CP_OK) {
 		cp_fmt(reason, reasonlen, "database unreachable");
 		return CP_DB;
 	}
+	if (metrics_oldest_due_age(r->db, &age_s) != CP_OK) {
+		log_error("healthz: queue age: %s", db_error(r->db));
+		cp_fmt(reason, reasonlen, "database query failed");
+		return CP_DB;
+	}
+	if (age_s > (double)r->conf->health.max_queue_age_s) {
+		cp_fmt(reason, reasonlen, "oldest due job has waited %.0f s "
+		    "(health.max_queue_age_s %d)", age_s,
+		    r->conf->health.max_queue_age_s);
+		return CP_BUSY;
+	}
 	req_answer(r, 200, "application/json", ok, sizeof(ok) - 1,
 	    "Cache-Control: no-store\r\n");
 	return CP_OK;
+}
+
+/* The Prometheus exposition (metrics.h); 503 when this process has no
+ * scoreboard (never in a child of callpipe-fcgi's master). */
+static enum cp_err
+routes_metrics(struct req *r, int arg, char *reason, size_t reasonlen)
+{
+	char *text = NULL;
+	size_t len = 0;
+	enum cp_err rc;
+
+	(void)arg;
+	if ((rc = metrics_render(r->db, &text, &len)) != CP_OK) {
+		cp_fmt(reason, reasonlen, "%s", rc == CP_NOTFOUND ? "no "
+		    "scoreboard in this process" : rc == CP_BUSY ? "scoreboard "
+		    "fold never ended (master gone?)" : "out of memory");
+		return rc == CP_NOTFOUND ? CP_AGAIN : rc;
+	}
+	req_answer(r, 200, METRICS_CONTENT_TYPE, text, len,
+	    "Cache-Control: no-store\r\n");
+	free(text);
+	return CP_OK;
+}
+
+size_t
+routes_count(void)
+{
+	return NROUTES;
+}
+
+void
+routes_row(size_t i, const char **method, const char **pattern,
+    bool *download)
+{
+	*method = i < NROUTES ? routes[i].method : "none";
+	*pattern = i < NROUTES ? routes[i].pattern : "none";
+	*download = i < NROUTES && routes[i].fn == download_handle;
 }
 
 /*
@@ -140,6 +201,23 @@ routes_auth(struct req *r, const struct route *route, char *reason,
 	return CP_SYSTEM;
 }
 
+/*
+ * Once the caller is authenticated, the CallSid the request is about (a
+ * webhook's form, an API path's {sid}) goes into every log line until the
+ * request ends (log.h context; app.c clears it). Only a well-formed SID:
+ * it reaches the log as is.
+ */
+static void
+routes_log_call(const struct req *r)
+{
+	const char *sid = form_get(&r->form, "CallSid");
+
+	if (sid == NULL || !sid_valid(sid, "CA"))
+		sid = r->sid;
+	if (sid_valid(sid, "CA"))
+		log_ctx_set_call(sid);
+}
+
 void
 routes_dispatch(struct req *r)
 {
@@ -148,6 +226,7 @@ routes_dispatch(struct req *r)
 	enum cp_err rc;
 
 	r->style = strncmp(r->path, "/webhook/", 9) == 0 ? REQ_TEXT : REQ_JSON;
+	r->route = -1;
 	for (size_t i = 0; i < NROUTES; i++) {
 		if (!routes_match(routes[i].pattern, r->path, r->sid))
 			continue;
@@ -171,8 +250,11 @@ routes_dispatch(struct req *r)
 		req_fail(r, CP_METHOD, reason);
 		return;
 	}
-	if ((rc = routes_auth(r, hit, reason, sizeof(reason))) == CP_OK)
+	r->route = (int)(hit - routes);
+	if ((rc = routes_auth(r, hit, reason, sizeof(reason))) == CP_OK) {
+		routes_log_call(r);
 		rc = hit->fn(r, hit->arg, reason, sizeof(reason));
+	}
 	if (rc != CP_OK)
 		req_fail(r, rc, reason);
 }

@@ -10,9 +10,21 @@
 #ifndef CP_ROUTES_H
 #define CP_ROUTES_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "req.h"
 
-/* Answers r completely: route, authentication, handler, error answer. */
+/* Answers r completely: route, authentication, handler, error answer.
+ * r->route gets the route table row that took it (-1: none). */
 void routes_dispatch(struct req *r);
+
+/* The route table's rows (for the labels of /metrics, metrics.c). */
+size_t routes_count(void);
+
+/* Row i's method and pattern ("none" past the table) and whether it is
+ * the recording download. */
+void routes_row(size_t i, const char **method, const char **pattern,
+    bool *download);
 
 #endif

@@ -11,6 +11,7 @@
 #include "jobkey.h"
 #include "jobs.h"
 #include "log.h"
+#include "metrics.h"
 #include "purge.h"
 #include "store.h"
 #include "sweep.h"
@@ -128,6 +129,9 @@ struct worker_finish_ctx {
 	const struct cp_conf    *conf;
 	const struct queue_job  *job;
 	struct job_outcome      *o;
+	/* Set by the transaction's last run, counted once it committed. */
+	enum metrics_job_result  result;
+	int                      stage_moved;  /* 1 completed, -1 failed, 0 */
 };
 
 /* Success: stage result, next stage's job, job done — one transaction. */
@@ -146,6 +150,8 @@ worker_finish_ok(struct db *db, struct worker_finish_ctx *c)
 		return CP_OK;
 	if ((rc = k->done(db, c->conf, job, c->o, &moved)) != CP_OK)
 		return rc;
+	if (moved && !k->stageless)
+		c->stage_moved = 1;
 	if (k->next == NULL || !moved)
 		return CP_OK;
 	if (calls_get(db, job->call_sid, &row) != CP_OK)
@@ -164,8 +170,11 @@ worker_finish_tx(struct db *db, void *arg, char *err, size_t errlen)
 	const struct job_kind *k = jobs_find(job->kind);
 	enum cp_err rc;
 
+	c->stage_moved = 0;
+	c->result = METRICS_JOB_DONE;
 	if (o->rc == CP_OK)
 		return worker_finish_ok(db, c);
+	c->result = METRICS_JOB_WAIT;
 	if (o->wait_ms > 0) {
 		/* Not a failure: back in the queue, the attempt given back. */
 		if ((rc = queue_finish_wait(db, job, o->wait_ms, o->reason)) !=
@@ -174,6 +183,7 @@ worker_finish_tx(struct db *db, void *arg, char *err, size_t errlen)
 		return job->call_sid[0] && (k == NULL || !k->stageless) ?
 		    calls_note_error(db, job->call_sid, o->reason) : CP_OK;
 	}
+	c->result = METRICS_JOB_RETRY;
 	if (!worker_permanent(o->rc) && job->attempts < job->max_attempts) {
 		long delay = queue_backoff_ms(job->attempts,
 		    c->conf->worker.backoff_base_ms,
@@ -192,20 +202,47 @@ worker_finish_tx(struct db *db, void *arg, char *err, size_t errlen)
 		return job->call_sid[0] && (k == NULL || !k->stageless) ?
 		    calls_note_error(db, job->call_sid, note) : CP_OK;
 	}
+	c->result = METRICS_JOB_DEAD;
 	if ((rc = queue_finish_dead(db, job, o->reason)) != CP_OK)
 		return rc;
-	if (k != NULL && !k->stageless && job->call_sid[0])
+	if (k != NULL && !k->stageless && job->call_sid[0]) {
+		c->stage_moved = -1;
 		return calls_stage_failed(db, job->call_sid, k->stage, o->reason);
+	}
 	return CP_OK;
 }
 
-enum cp_err
-worker_finish(struct db *db, const struct cp_conf *conf,
-    const struct queue_job *job, struct job_outcome *o)
+/* Counts a committed outcome (metrics.h): the attempt, its time
+ * (seconds; < 0 not measured) and a stage that moved. */
+static void
+worker_count(const struct worker_finish_ctx *c, double seconds)
 {
-	struct worker_finish_ctx c = { conf, job, o };
+	const struct job_kind *k = jobs_find(c->job->kind);
+
+	metrics_count_job(c->job->kind, c->result, seconds);
+	if (c->stage_moved != 0 && k != NULL)
+		metrics_count_stage(k->stage, c->stage_moved > 0);
+}
+
+static enum cp_err
+worker_finish_timed(struct db *db, const struct cp_conf *conf,
+    const struct queue_job *job, struct job_outcome *o,
+    const struct timespec *t0)
+{
+	struct worker_finish_ctx c = { conf, job, o, METRICS_JOB_DONE, 0 };
 	char err[CP_REASON_MAX + 1] = "";
 	enum cp_err rc = db_tx(db, worker_finish_tx, &c, err, sizeof(err));
+
+	if (rc == CP_OK) {
+		struct timespec t1;
+		double secs = -1;
+		if (t0 != NULL) {
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			secs = (double)(t1.tv_sec - t0->tv_sec) +
+			    (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+		}
+		worker_count(&c, secs);
+	}
 
 	/* A job without a call that did its work (the sweep, each period)
 	 * logs at debug: its own lines say what it changed. */
@@ -220,6 +257,13 @@ worker_finish(struct db *db, const struct cp_conf *conf,
 		log_error("job %llu %s: finishing failed: %s", job->id,
 		    job->dedupe_key, err);
 	return rc;
+}
+
+enum cp_err
+worker_finish(struct db *db, const struct cp_conf *conf,
+    const struct queue_job *job, struct job_outcome *o)
+{
+	return worker_finish_timed(db, conf, job, o, NULL);
 }
 
 /*
@@ -253,6 +297,7 @@ worker_run_one(struct worker *w, bool *ran)
 {
 	struct queue_job job;
 	struct job_outcome o;
+	struct timespec t0;
 	enum cp_err rc;
 
 	*ran = false;
@@ -262,11 +307,14 @@ worker_run_one(struct worker *w, bool *ran)
 	worker_after_reconnect(w, *ran ? job.id : 0);
 	if (!*ran)
 		return CP_OK;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* Every line until the job is written names it (log.h context). */
+	log_ctx_set_job(job.id, job.kind, job.call_sid);
 	log_msg(job.call_sid[0] ? LOG_LVL_INFO : LOG_LVL_DEBUG,
 	    "job %llu %s: claimed (attempt %d of %d)", job.id,
 	    job.dedupe_key, job.attempts, job.max_attempts);
 	worker_execute(w, &job, &o);
-	rc = worker_finish(w->db, w->conf, &job, &o);
+	rc = worker_finish_timed(w->db, w->conf, &job, &o, &t0);
 	job_outcome_free(&o);
 	if (rc != CP_OK && rc != CP_NOTFOUND) {
 		/* The result could not be written (a value the table refuses,
@@ -280,8 +328,9 @@ worker_run_one(struct worker *w, bool *ran)
 		f.rc = CP_SYSTEM;
 		cp_fmt(f.reason, sizeof(f.reason), "%s: writing the result "
 		    "failed: %u %s", job.kind, db_errno(w->db), db_error(w->db));
-		(void)worker_finish(w->db, w->conf, &job, &f);
+		(void)worker_finish_timed(w->db, w->conf, &job, &f, &t0);
 	}
+	log_ctx_clear();
 	return CP_OK;
 }
 
@@ -305,7 +354,9 @@ worker_reap_expired(struct worker *w)
 		cp_fmt(o.reason, sizeof(o.reason), "%s: lease expired on the "
 		    "last attempt (%d of %d); the worker died or hung",
 		    exp[i].kind, exp[i].attempts, exp[i].max_attempts);
+		log_ctx_set_job(exp[i].id, exp[i].kind, exp[i].call_sid);
 		(void)worker_finish(w->db, w->conf, &exp[i], &o);
+		log_ctx_clear();
 	}
 }
 
