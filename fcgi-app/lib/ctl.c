@@ -704,7 +704,7 @@ static const struct ctl_cmd {
 	ctl_fn      run;
 } ctl_cmds[] = {
 	{ "migrate", "[--dir DIR]",
-	  "apply the missing schema migrations (DIR: below)", ctl_migrate },
+	  "apply the missing schema migrations of DIR", ctl_migrate },
 	{ "upgrade-legacy", "[--dir DIR] [--batch N]",
 	  "turn the earlier system's call_log into callpipe's\n"
 	  "(resumable; copies call_log once: writes wait)", ctl_upgrade_legacy },
@@ -804,7 +804,7 @@ ctl_print_cmd(FILE *out, const struct ctl_cmd *c)
 	}
 	fprintf(out, "%s\n", h);
 	if (c->run == ctl_migrate || c->run == ctl_upgrade_legacy)
-		fprintf(out, "%*sDIR: %s\n", CTL_HELP_COL, "",
+		fprintf(out, "%*sDIR defaults to %s\n", CTL_HELP_COL, "",
 		    ctl_schema_dir(NULL));
 }
 
