@@ -126,7 +126,7 @@ PKGS=(build-essential autoconf automake pkg-config
 	python3 python3-twilio python3-pymysql python3-numpy python3-prometheus-client
 	flite espeak-ng sox libsox-fmt-mp3
 	openssl curl ca-certificates valgrind procps psmisc util-linux
-	chromium fonts-dejavu-core)
+	chromium fonts-dejavu-core systemd mandoc)
 # chromium is the browser tests' browser (driven by playwright-core from
 # npm); DejaVu Sans has the Hebrew glyphs of the page's Hebrew mode (a
 # minimal system may have no font with them, and chromium draws boxes).

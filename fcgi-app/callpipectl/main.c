@@ -1,6 +1,6 @@
 /*
- * callpipectl: operators' command line (migrations, businesses, tokens,
- * signed URLs, STT check). See ctl.h; `callpipectl -c FILE COMMAND ...`,
+ * callpipectl: operators' command line (migrations, status, calls, the
+ * queue, businesses, tokens, signed URLs, STT check). See ctl.h; `callpipectl -c FILE COMMAND ...`,
  * `callpipectl [COMMAND] --help` (no configuration needed).
  */
 #include <curl/curl.h>
@@ -39,8 +39,14 @@ main(int argc, char **argv)
 	}
 	if ((rc = ctl_help(argc - optind, argv + optind)) >= 0)
 		return rc;
-	if (path == NULL || optind >= argc) {
-		ctl_usage(stderr);
+	if (optind >= argc) {
+		fprintf(stderr, "callpipectl: no command (usage: callpipectl "
+		    "--help lists them)\n");
+		return 2;
+	}
+	if (path == NULL) {
+		fprintf(stderr, "callpipectl: %s needs -c FILE, the configuration "
+		    "(usage: callpipectl -c FILE COMMAND ...)\n", argv[optind]);
 		return 2;
 	}
 	if (conf_load(path, &conf, err, sizeof(err)) != CP_OK) {

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "auth.h"
 #include "calls.h"
 #include "cp_num.h"
+#include "ctl_ops.h"
 #include "db.h"
 #include "jobs.h"
 #include "legacy.h"
@@ -31,38 +33,37 @@
 #include "sweep.h"
 #include "jobkey.h"
 
-/* Prints the command's usage to stderr; returns 2, the usage exit status. */
-static int ctl_bad(const char *cmd);
-
-/* The schema directory: --dir, $CALLPIPE_SCHEMA_DIR, the installed
- * <prefix>/share/callpipe/schema beside <prefix>/bin, or the source tree. */
+/*
+ * The migrations directory: --dir (opt), else $CALLPIPE_SCHEMA_DIR, else,
+ * for a callpipectl run from the build tree it was built in (the local
+ * stack, the tests: /proc/self/exe lies under CP_BUILD_DIR), the source
+ * tree's schema/ (CP_SRC_SCHEMA_DIR), else CP_SCHEMA_DIR, the installed
+ * $(pkgdatadir)/schema (Makefile.am). Never a guess between two copies:
+ * an installed program reads only the installed migrations.
+ */
 static const char *
-ctl_schema_dir(const char *opt, char *buf, size_t len)
+ctl_schema_dir(const char *opt)
 {
+	static char exe[PATH_MAX], build[PATH_MAX];
 	const char *env = getenv("CALLPIPE_SCHEMA_DIR");
-	char exe[PATH_MAX];
 	ssize_t n;
-	struct stat st;
+	size_t blen;
 
 	if (opt != NULL)
 		return opt;
 	if (env != NULL && *env != '\0')
 		return env;
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		char *slash;
+	if (n > 0 && realpath(CP_BUILD_DIR, build) != NULL) {
 		exe[n] = '\0';
-		if ((slash = strrchr(exe, '/')) != NULL) {
-			*slash = '\0';
-			cp_fmt(buf, len, "%s/../share/callpipe/schema", exe);
-			if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
-				return buf;
-		}
+		blen = strlen(build);
+		if (strncmp(exe, build, blen) == 0 && exe[blen] == '/')
+			return CP_SRC_SCHEMA_DIR;
 	}
-	return CP_SRC_SCHEMA_DIR;
+	return CP_SCHEMA_DIR;
 }
 
-static struct db *
+struct db *
 ctl_db(const struct cp_conf *conf)
 {
 	struct db *db = NULL;
@@ -76,21 +77,43 @@ ctl_db(const struct cp_conf *conf)
 	return db;
 }
 
+int
+ctl_arg_error(const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "callpipectl: %s: ", name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (callpipectl %s --help)\n", name);
+	return 2;
+}
+
+/* The usage error of an argument no option of the command takes. */
 static int
-ctl_migrate(const struct cp_conf *conf, int argc, char **argv)
+ctl_bad_arg(const char *name, const char *arg)
+{
+	return ctl_arg_error(name, "bad argument '%s' (unknown, or its value is "
+	    "missing)", arg);
+}
+
+static int
+ctl_migrate(const struct cp_conf *conf, const char *name, int argc,
+    char **argv)
 {
 	const char *opt = NULL, *dir;
-	char buf[PATH_MAX], err[CP_REASON_MAX + 1] = "";
+	char err[CP_REASON_MAX + 1] = "";
 	struct db *db;
 	int applied = 0;
 
-	for (int i = 1; i < argc; i++) {
+	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
 			opt = argv[++i];
 		else
-			return ctl_bad(argv[0]);
+			return ctl_bad_arg(name, argv[i]);
 	}
-	dir = ctl_schema_dir(opt, buf, sizeof(buf));
+	dir = ctl_schema_dir(opt);
 	if ((db = ctl_db(conf)) == NULL)
 		return 1;
 	if (migrate_run(db, dir, &applied, err, sizeof(err)) != CP_OK) {
@@ -105,27 +128,26 @@ ctl_migrate(const struct cp_conf *conf, int argc, char **argv)
 
 /* upgrade-legacy [--dir DIR] [--batch N]: legacy.h. */
 static int
-ctl_upgrade_legacy(const struct cp_conf *conf, int argc, char **argv)
+ctl_upgrade_legacy(const struct cp_conf *conf, const char *name, int argc,
+    char **argv)
 {
 	const char *opt = NULL, *dir;
-	char buf[PATH_MAX], err[CP_REASON_MAX + 1] = "";
+	char err[CP_REASON_MAX + 1] = "";
 	struct db *db;
 	long long batch = 10000;
 	enum cp_err rc;
 
-	for (int i = 1; i < argc; i++) {
+	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
 			opt = argv[++i];
 		else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) {
-			if (cp_parse_ll(argv[++i], 1, 1000000, &batch) != CP_OK) {
-				fprintf(stderr, "callpipectl: --batch takes 1 to "
-				    "1000000 rows\n");
-				return 2;
-			}
+			if (cp_parse_ll(argv[++i], 1, 1000000, &batch) != CP_OK)
+				return ctl_arg_error(name, "--batch takes 1 to "
+				    "1000000 rows");
 		} else
-			return ctl_bad(argv[0]);
+			return ctl_bad_arg(name, argv[i]);
 	}
-	dir = ctl_schema_dir(opt, buf, sizeof(buf));
+	dir = ctl_schema_dir(opt);
 	if ((db = ctl_db(conf)) == NULL)
 		return 1;
 	rc = legacy_upgrade(db, dir, (long)batch, stdout, err, sizeof(err));
@@ -171,46 +193,38 @@ ctl_business_tx(struct db *db, void *arg, char *err, size_t errlen)
 }
 
 static int
-ctl_business(const struct cp_conf *conf, int argc, char **argv)
+ctl_business(const struct cp_conf *conf, const char *name, int argc,
+    char **argv)
 {
 	struct ctl_business b = { NULL, NULL, NULL, 0, 0 };
 	char *numbers[64], err[CP_REASON_MAX + 1] = "";
 	struct db *db;
 	enum cp_err rc;
 
-	if (argc < 2 || strcmp(argv[1], "create") != 0)
-		return ctl_bad(argv[0]);
 	b.numbers = numbers;
-	for (int i = 2; i < argc; i++) {
+	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
 			b.name = argv[++i];
 		else if (strcmp(argv[i], "--language") == 0 && i + 1 < argc) {
 			/* The code the STT service takes (OPENAI.md). */
 			const char *l = argv[++i];
 			if (strlen(l) != 2 || l[0] < 'a' || l[0] > 'z' ||
-			    l[1] < 'a' || l[1] > 'z') {
-				fprintf(stderr, "callpipectl: --language %s is not an "
-				    "ISO-639-1 code such as he or en\n", l);
-				return 2;
-			}
+			    l[1] < 'a' || l[1] > 'z')
+				return ctl_arg_error(name, "--language %s is not an "
+				    "ISO-639-1 code such as he or en", l);
 			b.language = l;
 		} else if (strcmp(argv[i], "--number") == 0 && i + 1 < argc &&
 		    b.nnumbers < 64) {
-			if (!phone_e164(argv[i + 1])) {
-				fprintf(stderr, "callpipectl: %s is not an E.164 "
+			if (!phone_e164(argv[i + 1]))
+				return ctl_arg_error(name, "%s is not an E.164 "
 				    "number ('+', a digit 1-9, 2 to 15 digits in "
-				    "all)\n", argv[i + 1]);
-				return 2;
-			}
+				    "all)", argv[i + 1]);
 			numbers[b.nnumbers++] = argv[++i];
 		} else
-			return ctl_bad(argv[0]);
+			return ctl_bad_arg(name, argv[i]);
 	}
-	if (b.name == NULL || *b.name == '\0' || strlen(b.name) > 255) {
-		fprintf(stderr, "callpipectl: business create needs --name "
-		    "(1 to 255 bytes)\n");
-		return 2;
-	}
+	if (b.name == NULL || *b.name == '\0' || strlen(b.name) > 255)
+		return ctl_arg_error(name, "needs --name (1 to 255 bytes)");
 	if ((db = ctl_db(conf)) == NULL)
 		return 1;
 	rc = db_tx(db, ctl_business_tx, &b, err, sizeof(err));
@@ -225,7 +239,8 @@ ctl_business(const struct cp_conf *conf, int argc, char **argv)
 
 /* token create --business ID --name NAME: prints the token, once. */
 static int
-ctl_token_create(const struct cp_conf *conf, int argc, char **argv)
+ctl_token_create(const struct cp_conf *conf, const char *name_, int argc,
+    char **argv)
 {
 	const char *name = NULL, *bid = NULL;
 	char tok[AUTH_TOKEN_LEN + 1];
@@ -233,20 +248,18 @@ ctl_token_create(const struct cp_conf *conf, int argc, char **argv)
 	long long business, id = 0;
 	enum cp_err rc;
 
-	for (int i = 2; i < argc; i++) {
+	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
 			name = argv[++i];
 		else if (strcmp(argv[i], "--business") == 0 && i + 1 < argc)
 			bid = argv[++i];
 		else
-			return ctl_bad(argv[0]);
+			return ctl_bad_arg(name_, argv[i]);
 	}
 	if (cp_parse_ll(bid, 1, LLONG_MAX, &business) != CP_OK ||
-	    name == NULL || *name == '\0' || strlen(name) > 255) {
-		fprintf(stderr, "callpipectl: token create needs --business ID "
-		    "and --name NAME (1 to 255 bytes)\n");
-		return 2;
-	}
+	    name == NULL || *name == '\0' || strlen(name) > 255)
+		return ctl_arg_error(name_, "needs --business ID and --name NAME "
+		    "(1 to 255 bytes)");
 	if ((db = ctl_db(conf)) == NULL)
 		return 1;
 	rc = auth_token_create(db, business, name, &id, tok);
@@ -268,12 +281,12 @@ ctl_token_create(const struct cp_conf *conf, int argc, char **argv)
 	return 0;
 }
 
-/* s for a tab-separated line: control characters (a name stored by other
- * means than token create) become '?', "" becomes "-". */
-static void
+/* s for a tab-separated line (ctl_ops.h): control characters (a name
+ * stored by other means than token create) become '?', NULL and "" "-". */
+void
 ctl_print_field(const char *s)
 {
-	if (*s == '\0') {
+	if (s == NULL || *s == '\0') {
 		fputs("-", stdout);
 		return;
 	}
@@ -284,7 +297,8 @@ ctl_print_field(const char *s)
 /* token list [--business ID]: a header line, then one tab-separated line
  * per token: id, business, name, created, last used, revoked ("-" = not). */
 static int
-ctl_token_list(const struct cp_conf *conf, int argc, char **argv)
+ctl_token_list(const struct cp_conf *conf, const char *name, int argc,
+    char **argv)
 {
 	struct auth_token_info *rows = NULL;
 	long long business = 0;
@@ -292,15 +306,13 @@ ctl_token_list(const struct cp_conf *conf, int argc, char **argv)
 	size_t n = 0;
 	enum cp_err rc;
 
-	for (int i = 2; i < argc; i++) {
+	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--business") == 0 && i + 1 < argc) {
-			if (cp_parse_ll(argv[++i], 1, LLONG_MAX, &business) != CP_OK) {
-				fprintf(stderr, "callpipectl: --business %s is not a "
-				    "business id\n", argv[i]);
-				return 2;
-			}
+			if (cp_parse_ll(argv[++i], 1, LLONG_MAX, &business) != CP_OK)
+				return ctl_arg_error(name, "--business %s is not a "
+				    "business id", argv[i]);
 		} else
-			return ctl_bad(argv[0]);
+			return ctl_bad_arg(name, argv[i]);
 	}
 	if ((db = ctl_db(conf)) == NULL)
 		return 1;
@@ -330,19 +342,18 @@ ctl_token_list(const struct cp_conf *conf, int argc, char **argv)
 
 /* token revoke ID: exit 1 when there is no active token ID. */
 static int
-ctl_token_revoke(const struct cp_conf *conf, int argc, char **argv)
+ctl_token_revoke(const struct cp_conf *conf, const char *name, int argc,
+    char **argv)
 {
 	struct db *db;
 	long long id;
 	enum cp_err rc;
 
-	if (argc != 3)
-		return ctl_bad(argv[0]);
-	if (cp_parse_ll(argv[2], 1, LLONG_MAX, &id) != CP_OK) {
-		fprintf(stderr, "callpipectl: token revoke: %s is not a token id "
-		    "(the first column of token list)\n", argv[2]);
-		return 2;
-	}
+	if (argc != 1)
+		return ctl_arg_error(name, "takes one token ID");
+	if (cp_parse_ll(argv[0], 1, LLONG_MAX, &id) != CP_OK)
+		return ctl_arg_error(name, "%s is not a token id (the first column "
+		    "of token list)", argv[0]);
 	if ((db = ctl_db(conf)) == NULL)
 		return 1;
 	rc = auth_token_revoke(db, id);
@@ -358,18 +369,6 @@ ctl_token_revoke(const struct cp_conf *conf, int argc, char **argv)
 	return 0;
 }
 
-static int
-ctl_token(const struct cp_conf *conf, int argc, char **argv)
-{
-	if (argc >= 2 && strcmp(argv[1], "create") == 0)
-		return ctl_token_create(conf, argc, argv);
-	if (argc >= 2 && strcmp(argv[1], "list") == 0)
-		return ctl_token_list(conf, argc, argv);
-	if (argc >= 2 && strcmp(argv[1], "revoke") == 0)
-		return ctl_token_revoke(conf, argc, argv);
-	return ctl_bad(argv[0]);
-}
-
 /*
  * url CALL_SID [--ttl S] [--format wav|mp3]: a signed download URL of the
  * call (sign.h), as POST /api/calls/<sid>/download-url would mint it for
@@ -377,7 +376,7 @@ ctl_token(const struct cp_conf *conf, int argc, char **argv)
  * under public_base_url.
  */
 static int
-ctl_url(const struct cp_conf *conf, int argc, char **argv)
+ctl_url(const struct cp_conf *conf, const char *name, int argc, char **argv)
 {
 	const char *sid = NULL, *format = "wav";
 	enum store_format fmt;
@@ -387,34 +386,27 @@ ctl_url(const struct cp_conf *conf, int argc, char **argv)
 	struct db *db;
 	enum cp_err rc;
 
-	for (int i = 1; i < argc; i++) {
+	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--ttl") == 0 && i + 1 < argc) {
 			if (cp_parse_ll(argv[++i], 1, conf->api.signed_url_ttl_s,
-			    &ttl) != CP_OK) {
-				fprintf(stderr, "callpipectl: --ttl must be 1 .. %d "
-				    "seconds (api.signed_url_ttl_s)\n",
+			    &ttl) != CP_OK)
+				return ctl_arg_error(name, "--ttl must be 1 .. %d "
+				    "seconds (api.signed_url_ttl_s)",
 				    conf->api.signed_url_ttl_s);
-				return 2;
-			}
 		} else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc) {
 			format = argv[++i];
-			if (store_format_parse(format, &fmt) != CP_OK) {
-				fprintf(stderr, "callpipectl: --format must be wav or "
-				    "mp3\n");
-				return 2;
-			}
+			if (store_format_parse(format, &fmt) != CP_OK)
+				return ctl_arg_error(name, "--format must be wav or "
+				    "mp3");
 		} else if (sid == NULL && argv[i][0] != '-')
 			sid = argv[i];
 		else
-			return ctl_bad(argv[0]);
+			return ctl_bad_arg(name, argv[i]);
 	}
 	if (sid == NULL)
-		return ctl_bad(argv[0]);
-	if (!sid_valid(sid, "CA")) {
-		fprintf(stderr, "callpipectl: %s is not a CallSid (CA + 32 hex)\n",
-		    sid);
-		return 2;
-	}
+		return ctl_arg_error(name, "needs a CALL_SID");
+	if (!sid_valid(sid, "CA"))
+		return ctl_arg_error(name, "%s is not a CallSid (CA + 32 hex)", sid);
 	if ((db = ctl_db(conf)) == NULL)
 		return 1;
 	rc = calls_get(db, sid, &row);
@@ -452,19 +444,20 @@ ctl_url(const struct cp_conf *conf, int argc, char **argv)
 }
 
 static int
-ctl_transcribe(const struct cp_conf *conf, int argc, char **argv)
+ctl_transcribe(const struct cp_conf *conf, const char *name, int argc,
+    char **argv)
 {
 	struct stt_result res;
 	char err[CP_REASON_MAX + 1] = "";
 	enum cp_err rc;
 
-	if (argc != 2)
-		return ctl_bad(argv[0]);
+	if (argc != 1)
+		return ctl_arg_error(name, "takes one FILE.wav");
 	memset(&res, 0, sizeof(res));
-	rc = stt_transcribe_file(conf, argv[1], NULL, &res, NULL, err,
+	rc = stt_transcribe_file(conf, argv[0], NULL, &res, NULL, err,
 	    sizeof(err));
 	if (rc != CP_OK) {
-		fprintf(stderr, "callpipectl: transcribe %s: %s: %s\n", argv[1],
+		fprintf(stderr, "callpipectl: transcribe %s: %s: %s\n", argv[0],
 		    cp_strerror(rc), err);
 		return 1;
 	}
@@ -512,7 +505,8 @@ ctl_slurp(const char *path, size_t max, char *err, size_t errlen)
  * one JSON object, as the worker would store it.
  */
 static int
-ctl_summarize(const struct cp_conf *conf, int argc, char **argv)
+ctl_summarize(const struct cp_conf *conf, const char *name, int argc,
+    char **argv)
 {
 	struct summary_result res;
 	struct summary_request req = { NULL, "" };
@@ -520,10 +514,10 @@ ctl_summarize(const struct cp_conf *conf, int argc, char **argv)
 	char err[CP_REASON_MAX + 1], *text;
 	enum cp_err rc;
 
-	if (argc != 2)
-		return ctl_bad(argv[0]);
-	if ((text = ctl_slurp(argv[1], 1024 * 1024, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "callpipectl: summarize %s: %s\n", argv[1], err);
+	if (argc != 1)
+		return ctl_arg_error(name, "takes one FILE.txt");
+	if ((text = ctl_slurp(argv[0], 1024 * 1024, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "callpipectl: summarize %s: %s\n", argv[0], err);
 		return 1;
 	}
 	req.transcript = text;
@@ -531,7 +525,7 @@ ctl_summarize(const struct cp_conf *conf, int argc, char **argv)
 	rc = summary_run(conf, &req, &res, NULL, err, sizeof(err));
 	free(text);
 	if (rc != CP_OK) {
-		fprintf(stderr, "callpipectl: summarize %s: %s: %s\n", argv[1],
+		fprintf(stderr, "callpipectl: summarize %s: %s: %s\n", argv[0],
 		    cp_strerror(rc), err);
 		return 1;
 	}
@@ -576,7 +570,7 @@ ctl_retry_tx(struct db *db, void *arg, char *err, size_t errlen)
 }
 
 static int
-ctl_retry(const struct cp_conf *conf, int argc, char **argv)
+ctl_retry(const struct cp_conf *conf, const char *name, int argc, char **argv)
 {
 	static const char *const names[] = { "recording", "transcript",
 	    "summary" };
@@ -585,14 +579,12 @@ ctl_retry(const struct cp_conf *conf, int argc, char **argv)
 	struct db *db;
 	enum cp_err rc;
 
-	if (argc != 2)
-		return ctl_bad(argv[0]);
-	if (!sid_valid(argv[1], "CA")) {
-		fprintf(stderr, "callpipectl: %s is not a CallSid (CA + 32 hex)\n",
-		    argv[1]);
-		return 2;
-	}
-	r.call_sid = argv[1];
+	if (argc != 1)
+		return ctl_arg_error(name, "takes one CALL_SID");
+	if (!sid_valid(argv[0], "CA"))
+		return ctl_arg_error(name, "%s is not a CallSid (CA + 32 hex)",
+		    argv[0]);
+	r.call_sid = argv[0];
 	if ((db = ctl_db(conf)) == NULL)
 		return 1;
 	rc = db_tx(db, ctl_retry_tx, &r, err, sizeof(err));
@@ -617,7 +609,7 @@ ctl_purge_note(void *arg, const char *line)
  * and the database side; a line per thing deleted, then the totals. Exit
  * 0, or 1 when something failed (a Twilio delete, the database). */
 static int
-ctl_purge(const struct cp_conf *conf, int argc, char **argv)
+ctl_purge(const struct cp_conf *conf, const char *name, int argc, char **argv)
 {
 	struct purge_stats st = { 0 };
 	char err[CP_REASON_MAX + 1] = "";
@@ -626,9 +618,9 @@ ctl_purge(const struct cp_conf *conf, int argc, char **argv)
 	struct db *db;
 	enum cp_err rc;
 
-	for (int i = 1; i < argc; i++) {
+	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--dry-run") != 0)
-			return ctl_bad(argv[0]);
+			return ctl_bad_arg(name, argv[i]);
 		dry = true;
 	}
 	would = dry ? "would be " : "";
@@ -672,7 +664,7 @@ ctl_purge(const struct cp_conf *conf, int argc, char **argv)
  * (what was done stays done).
  */
 static int
-ctl_sweep(const struct cp_conf *conf, int argc, char **argv)
+ctl_sweep(const struct cp_conf *conf, const char *name, int argc, char **argv)
 {
 	struct sweep_counts counts;
 	char err[CP_REASON_MAX + 1] = "";
@@ -680,8 +672,8 @@ ctl_sweep(const struct cp_conf *conf, int argc, char **argv)
 	struct db *db;
 	enum cp_err rc;
 
-	if (argc != 1)
-		return ctl_bad(argv[0]);
+	if (argc != 0)
+		return ctl_arg_error(name, "takes no arguments, not '%s'", argv[0]);
 	if ((db = ctl_db(conf)) == NULL)
 		return 1;
 	period = jobkey_sweep_period((long long)time(NULL),
@@ -698,55 +690,122 @@ ctl_sweep(const struct cp_conf *conf, int argc, char **argv)
 	return 0;
 }
 
-/* The commands, one row each: its name, its function, its usage lines
- * (printed by --help and after a usage error). */
+/*
+ * The commands, one row each: the name (one or two words, as typed), its
+ * arguments, what it does (lines after the first start with "\n"), and
+ * the handler, which gets the words after the name. --help prints the
+ * rows; a command of two words is found by both.
+ */
+typedef int (*ctl_fn)(const struct cp_conf *, const char *, int, char **);
 static const struct ctl_cmd {
 	const char *name;
-	int (*run)(const struct cp_conf *, int, char **);
-	const char *usage;
+	const char *args;
+	const char *help;
+	ctl_fn      run;
 } ctl_cmds[] = {
-	{ "migrate", ctl_migrate,
-	  "  migrate [--dir DIR]                          apply missing schema migrations\n" },
-	{ "upgrade-legacy", ctl_upgrade_legacy,
-	  "  upgrade-legacy [--dir DIR] [--batch N]       turn the earlier system's call_log into callpipe's\n"
-	  "                                               (resumable; copies call_log once: writes wait)\n" },
-	{ "business", ctl_business,
-	  "  business create --name NAME [--number E164]... [--language he]\n"
-	  "                                               print the new business id\n" },
-	{ "token", ctl_token,
-	  "  token create --business ID --name NAME       print a new API token (once)\n"
-	  "  token list [--business ID]                   the tokens, tab-separated: id, business,\n"
-	  "                                               name, created, last_used, revoked (- = not)\n"
-	  "  token revoke ID                              revoke token ID (exit 1: no such active token)\n" },
-	{ "url", ctl_url,
-	  "  url CALL_SID [--ttl S] [--format wav|mp3]    print a signed download URL of the call:\n"
-	  "                                               the relative one, then under public_base_url;\n"
-	  "                                               S seconds, 1 .. api.signed_url_ttl_s (the default)\n" },
-	{ "transcribe", ctl_transcribe,
-	  "  transcribe FILE.wav                          print the transcript the STT backend makes, with times\n" },
-	{ "summarize", ctl_summarize,
-	  "  summarize FILE.txt                           print the summary backend's validated JSON\n" },
-	{ "retry", ctl_retry,
-	  "  retry CALL_SID                               restart the call's failed stage (and those after it)\n" },
-	{ "purge", ctl_purge,
-	  "  purge [--dry-run]                            the retention purge now: this host's cached WAV/MP3\n"
-	  "                                               of calls past recording.retention_days, then (with\n"
-	  "                                               recording.delete_at_twilio) the recordings at Twilio\n"
-	  "                                               and (transcript.retention_days > 0) the transcripts;\n"
-	  "                                               a line per deletion; --dry-run deletes nothing\n" },
-	{ "sweep", ctl_sweep,
-	  "  sweep                                        run one sweep now: reconcile silent calls, give lost\n"
-	  "                                               stage jobs again, delete old finished jobs; print them\n" },
+	{ "migrate", "[--dir DIR]",
+	  "apply the missing schema migrations of DIR", ctl_migrate },
+	{ "upgrade-legacy", "[--dir DIR] [--batch N]",
+	  "turn the earlier system's call_log into callpipe's\n"
+	  "(resumable; copies call_log once: writes wait)", ctl_upgrade_legacy },
+	{ "status", "",
+	  "calls per stage and status; per job kind: queued, due,\n"
+	  "running, dead, age of the oldest due job (s)", ctl_status },
+	{ "calls list", "[--phone E164] [--failed] [--limit N]",
+	  "the newest calls first (N: 1..1000, 20); --phone: from or\n"
+	  "to is the number; --failed: a stage failed", ctl_calls_list },
+	{ "calls show", "CALL_SID",
+	  "the call's call_log fields, summary, transcript and jobs",
+	  ctl_calls_show },
+	{ "queue list", "[--dead] [--kind K] [--limit N]",
+	  "queued and running jobs in claim order, or the dead ones,\n"
+	  "the last to die first (N: 1..1000, 50)", ctl_queue_list },
+	{ "queue retry-dead", "[--kind K]",
+	  "dead jobs back to queued, attempts 0, the stages they\n"
+	  "failed back to pending; prints how many", ctl_queue_retry_dead },
+	{ "business create", "--name NAME [--number E164]... [--language he]",
+	  "print the new business id", ctl_business },
+	{ "token create", "--business ID --name NAME",
+	  "print a new API token (once)", ctl_token_create },
+	{ "token list", "[--business ID]",
+	  "the tokens, tab-separated: id, business, name,\n"
+	  "created, last_used, revoked (- = not)", ctl_token_list },
+	{ "token revoke", "ID",
+	  "revoke token ID (exit 1: no such active token)", ctl_token_revoke },
+	{ "url", "CALL_SID [--ttl S] [--format wav|mp3]",
+	  "print a signed download URL of the call: the relative\n"
+	  "one, then under public_base_url; S seconds,\n"
+	  "1 .. api.signed_url_ttl_s (the default)", ctl_url },
+	{ "transcribe", "FILE.wav",
+	  "print the transcript the STT backend makes, with times",
+	  ctl_transcribe },
+	{ "summarize", "FILE.txt",
+	  "print the summary backend's validated JSON", ctl_summarize },
+	{ "retry", "CALL_SID",
+	  "restart the call's failed stage (and those after it)", ctl_retry },
+	{ "purge", "[--dry-run]",
+	  "the retention purge now: this host's cached WAV/MP3\n"
+	  "of calls past recording.retention_days, then (with\n"
+	  "recording.delete_at_twilio) the recordings at Twilio\n"
+	  "and (transcript.retention_days > 0) the transcripts;\n"
+	  "a line per deletion; --dry-run deletes nothing", ctl_purge },
+	{ "sweep", "",
+	  "run one sweep now: reconcile silent calls, give lost\n"
+	  "stage jobs again, delete old finished jobs; print them", ctl_sweep },
 };
 #define CTL_NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
+#define CTL_HELP_COL 46
 
-static const struct ctl_cmd *
-ctl_find(const char *name)
+/* Whether row c's name is argv's first word (first_only) or its first
+ * words (one or two). */
+static bool
+ctl_matches(const struct ctl_cmd *c, int argc, char **argv, bool first_only)
 {
-	for (size_t i = 0; name != NULL && i < CTL_NCMDS; i++)
-		if (strcmp(name, ctl_cmds[i].name) == 0)
+	const char *sp = strchr(c->name, ' ');
+	size_t n = sp ? (size_t)(sp - c->name) : strlen(c->name);
+
+	if (argc < 1 || strncmp(argv[0], c->name, n) != 0 || argv[0][n] != '\0')
+		return false;
+	if (sp == NULL || first_only)
+		return true;
+	return argc >= 2 && strcmp(argv[1], sp + 1) == 0;
+}
+
+/* The row whose whole name argv starts with, or NULL. */
+static const struct ctl_cmd *
+ctl_find(int argc, char **argv)
+{
+	for (size_t i = 0; i < CTL_NCMDS; i++)
+		if (ctl_matches(&ctl_cmds[i], argc, argv, false))
 			return &ctl_cmds[i];
 	return NULL;
+}
+
+/* Prints row c: "  name args", the help's first line at CTL_HELP_COL (on
+ * a line of its own when name and args reach it), the rest under it. */
+static void
+ctl_print_cmd(FILE *out, const struct ctl_cmd *c)
+{
+	char head[128];
+	const char *h = c->help, *nl;
+	int len;
+
+	len = snprintf(head, sizeof(head), "  %s%s%s", c->name,
+	    c->args[0] ? " " : "", c->args);
+	if (len < 0)
+		return;
+	if (len + 1 > CTL_HELP_COL)
+		fprintf(out, "%s\n%*s", head, CTL_HELP_COL, "");
+	else
+		fprintf(out, "%-*s", CTL_HELP_COL, head);
+	while ((nl = strchr(h, '\n')) != NULL) {
+		fprintf(out, "%.*s\n%*s", (int)(nl - h), h, CTL_HELP_COL, "");
+		h = nl + 1;
+	}
+	fprintf(out, "%s\n", h);
+	if (c->run == ctl_migrate || c->run == ctl_upgrade_legacy)
+		fprintf(out, "%*sDIR defaults to %s\n", CTL_HELP_COL, "",
+		    ctl_schema_dir(NULL));
 }
 
 void
@@ -754,20 +813,36 @@ ctl_usage(FILE *out)
 {
 	fprintf(out, "usage: callpipectl -c FILE COMMAND ...\n");
 	for (size_t i = 0; i < CTL_NCMDS; i++)
-		fputs(ctl_cmds[i].usage, out);
-	fprintf(out, "  COMMAND --help                               this command's usage (no -c needed)\n");
+		ctl_print_cmd(out, &ctl_cmds[i]);
+	fprintf(out, "  %-*s%s\n", CTL_HELP_COL - 2, "COMMAND --help",
+	    "this command's usage (no -c needed)");
 }
 
+/* The usage of argv's command (its row, or all rows of its first word),
+ * to stdout. Returns 0, or 2 after a line on stderr for an unknown one. */
 static int
-ctl_bad(const char *cmd)
+ctl_usage_of(int argc, char **argv)
 {
-	const struct ctl_cmd *c = ctl_find(cmd);
+	const struct ctl_cmd *c = ctl_find(argc, argv);
+	bool any = false;
 
-	if (c == NULL) {
-		ctl_usage(stderr);
-		return 2;
+	if (c != NULL) {
+		printf("usage: callpipectl -c FILE COMMAND ...\n");
+		ctl_print_cmd(stdout, c);
+		return 0;
 	}
-	fprintf(stderr, "usage: callpipectl -c FILE COMMAND ...\n%s", c->usage);
+	for (size_t i = 0; i < CTL_NCMDS; i++) {
+		if (!ctl_matches(&ctl_cmds[i], argc, argv, true))
+			continue;
+		if (!any)
+			printf("usage: callpipectl -c FILE COMMAND ...\n");
+		ctl_print_cmd(stdout, &ctl_cmds[i]);
+		any = true;
+	}
+	if (any)
+		return 0;
+	fprintf(stderr, "callpipectl: unknown command %s (usage: callpipectl "
+	    "--help lists them)\n", argv[0]);
 	return 2;
 }
 
@@ -780,43 +855,57 @@ ctl_is_help(const char *arg)
 int
 ctl_help(int argc, char **argv)
 {
-	const struct ctl_cmd *c;
 	bool asked = false;
 
 	if (argc < 1)
 		return -1;
-	/* "help [COMMAND]", "--help", or COMMAND ... --help. */
+	/* "help [COMMAND]", "--help [COMMAND]", or COMMAND ... --help. */
 	if (strcmp(argv[0], "help") == 0 || ctl_is_help(argv[0])) {
-		if (argc < 2 || (c = ctl_find(argv[1])) == NULL) {
+		if (argc < 2) {
 			ctl_usage(stdout);
 			return 0;
 		}
-		printf("usage: callpipectl -c FILE COMMAND ...\n%s", c->usage);
-		return 0;
+		return ctl_usage_of(argc - 1, argv + 1);
 	}
 	for (int i = 1; i < argc && !asked; i++)
 		asked = ctl_is_help(argv[i]);
-	if (!asked)
-		return -1;
-	if ((c = ctl_find(argv[0])) == NULL) {
-		fprintf(stderr, "callpipectl: unknown command %s\n", argv[0]);
-		ctl_usage(stderr);
-		return 2;
-	}
-	printf("usage: callpipectl -c FILE COMMAND ...\n%s", c->usage);
-	return 0;
+	return asked ? ctl_usage_of(argc, argv) : -1;
 }
 
 int
 ctl_main(const struct cp_conf *conf, int argc, char **argv)
 {
-	const struct ctl_cmd *c = argc >= 1 ? ctl_find(argv[0]) : NULL;
+	const struct ctl_cmd *c = ctl_find(argc, argv);
+	char names[256] = "";
+	size_t used = 0, words;
 
-	if (c == NULL) {
-		if (argc >= 1)
-			fprintf(stderr, "callpipectl: unknown command %s\n", argv[0]);
-		ctl_usage(stderr);
+	if (c != NULL) {
+		words = strchr(c->name, ' ') != NULL ? 2 : 1;
+		return c->run(conf, c->name, argc - (int)words, argv + words);
+	}
+	if (argc < 1) {
+		fprintf(stderr, "callpipectl: no command (usage: callpipectl "
+		    "--help lists them)\n");
 		return 2;
 	}
-	return c->run(conf, argc, argv);
+	/* A known first word with a wrong or missing second one. */
+	for (size_t i = 0; i < CTL_NCMDS; i++) {
+		if (!ctl_matches(&ctl_cmds[i], argc, argv, true))
+			continue;
+		cp_fmt(names + used, sizeof(names) - used, "%s%s", used ? ", " : "",
+		    ctl_cmds[i].name);
+		used = strlen(names);
+	}
+	if (used > 0) {
+		if (argc > 1)
+			fprintf(stderr, "callpipectl: %s: %s is not one of %s\n",
+			    argv[0], argv[1], names);
+		else
+			fprintf(stderr, "callpipectl: %s: needs one of %s\n",
+			    argv[0], names);
+		return 2;
+	}
+	fprintf(stderr, "callpipectl: unknown command %s (usage: callpipectl "
+	    "--help lists them)\n", argv[0]);
+	return 2;
 }

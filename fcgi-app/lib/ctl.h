@@ -1,7 +1,9 @@
 /*
- * ctl.h: callpipectl's commands (migrations, businesses, API tokens,
- * signed URLs, STT and summary checks, retry). main.c only parses -c and
- * hands over argv.
+ * ctl.h: callpipectl's commands (migrations, status, calls, the queue,
+ * businesses, API tokens, signed URLs, STT and summary checks, retry): one
+ * table in ctl.c (name, arguments, help, handler); the views of status,
+ * calls and queue are in ctl_ops.c. main.c only parses -c and hands over
+ * argv. A usage error is one line on stderr and exit status 2.
  */
 #ifndef CP_CTL_H
 #define CP_CTL_H
