@@ -133,12 +133,23 @@ scoreboard_after_fork(int idx, bool will_exec)
 	int fl;
 
 	if (sb_map == NULL || idx < 0 || (uint32_t)idx >= sb_map->nslots) {
+		/* No slot: the process counts privately and needs no fd (a
+		 * worker's would be closed by its exec anyway, MFD_CLOEXEC). */
 		sb_self = sb_private;
+		if (sb_fd >= 0) {
+			close(sb_fd);
+			sb_fd = -1;
+		}
 		return;
 	}
 	sb_self = sb_map->slots[idx].v;
-	if (!will_exec)
+	if (!will_exec) {
+		/* A FastCGI child has the mapping and never passes the board
+		 * on: the memfd would only be one more fd open in it. */
+		close(sb_fd);
+		sb_fd = -1;
 		return;
+	}
 	/* The fd number the worker will find, kept across execv. */
 	if ((fl = fcntl(sb_fd, F_GETFD)) < 0 ||
 	    fcntl(sb_fd, F_SETFD, fl & ~FD_CLOEXEC) < 0) {
@@ -193,6 +204,17 @@ scoreboard_reaped(pid_t pid, bool respawn, enum sb_cause cause)
 	atomic_store_explicit(&s->pid, 0, memory_order_release);
 }
 
+/* Closes the passed fd (errno kept) and returns rc. */
+static enum cp_err
+sb_close(long long fd, enum cp_err rc)
+{
+	int saved = errno;
+
+	close((int)fd);
+	errno = saved;
+	return rc;
+}
+
 static enum cp_err
 sb_env_int(const char *name, long long max, long long *out)
 {
@@ -206,17 +228,25 @@ sb_env_int(const char *name, long long max, long long *out)
 enum cp_err
 scoreboard_attach_env(void)
 {
-	long long fd, slot;
+	long long fd = -1, slot = 0;
 	struct stat st;
 	struct sb_map *m;
 	enum cp_err rc;
 
-	if ((rc = sb_env_int(SB_ENV_FD, 1 << 20, &fd)) != CP_OK)
+	rc = sb_env_int(SB_ENV_FD, 1 << 20, &fd);
+	if (rc == CP_OK && (rc = sb_env_int(SB_ENV_SLOT, SB_MAX_SLOTS - 1,
+	    &slot)) == CP_NOTFOUND)
+		rc = CP_INPUT;
+	if (rc == CP_NOTFOUND)
 		return rc;
-	if ((rc = sb_env_int(SB_ENV_SLOT, SB_MAX_SLOTS - 1, &slot)) != CP_OK)
-		return rc == CP_NOTFOUND ? CP_INPUT : rc;
+	/* Gone on every path: programs the worker runs never see them. */
 	(void)unsetenv(SB_ENV_FD);
 	(void)unsetenv(SB_ENV_SLOT);
+	if (rc != CP_OK)
+		return fd > STDERR_FILENO ? sb_close(fd, rc) : rc;
+	/* stdin, stdout and stderr are never the board: not ours to close. */
+	if (fd <= STDERR_FILENO)
+		return CP_INPUT;
 	if (fstat((int)fd, &st) != 0) {
 		rc = CP_SYSTEM;
 		goto out;
