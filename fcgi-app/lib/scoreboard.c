@@ -29,7 +29,7 @@
 
 struct sb_slot {
 	_Atomic int   pid;       /* 0 free; written by the master only */
-	int           kind;      /* enum sb_proc; master only */
+	_Atomic int   kind;      /* enum sb_proc; written by the master only */
 	atomic_ullong v[SB_NCOUNTERS];   /* the process's own counters */
 };
 
@@ -99,7 +99,8 @@ scoreboard_slot_take(enum sb_proc kind)
 	for (uint32_t i = 0; i < sb_map->nslots; i++) {
 		struct sb_slot *s = &sb_map->slots[i];
 		if (atomic_load_explicit(&s->pid, memory_order_relaxed) == 0) {
-			s->kind = (int)kind;
+			atomic_store_explicit(&s->kind, (int)kind,
+			    memory_order_relaxed);
 			atomic_store_explicit(&s->pid, SB_PID_RESERVED,
 			    memory_order_release);
 			return (int)i;
@@ -172,6 +173,7 @@ scoreboard_reaped(pid_t pid, bool respawn, enum sb_cause cause)
 {
 	struct sb_slot *s = NULL;
 	unsigned int seq;
+	int kind;
 
 	if (sb_map == NULL || pid <= 0)
 		return;
@@ -197,11 +199,16 @@ scoreboard_reaped(pid_t pid, bool respawn, enum sb_cause cause)
 		    memory_order_relaxed) + n, memory_order_relaxed);
 		atomic_store_explicit(&s->v[i], 0, memory_order_relaxed);
 	}
+	/* The respawn and the freed slot belong to the same fold: a reader
+	 * never sees the counts moved but the process still alive, and a
+	 * slot taken again afterwards (a new kind) makes it read again. */
+	kind = atomic_load_explicit(&s->kind, memory_order_relaxed);
+	if (respawn && kind >= 0 && kind < SB_NPROC && cause < SB_NCAUSE)
+		atomic_store_explicit(&sb_map->respawns[kind][cause],
+		    atomic_load_explicit(&sb_map->respawns[kind][cause],
+		    memory_order_relaxed) + 1, memory_order_relaxed);
+	atomic_store_explicit(&s->pid, 0, memory_order_relaxed);
 	atomic_store_explicit(&sb_map->seq, seq + 2, memory_order_release);
-	if (respawn && s->kind >= 0 && s->kind < SB_NPROC && cause < SB_NCAUSE)
-		atomic_fetch_add_explicit(&sb_map->respawns[s->kind][cause], 1,
-		    memory_order_relaxed);
-	atomic_store_explicit(&s->pid, 0, memory_order_release);
 }
 
 /* Closes the passed fd (errno kept) and returns rc. */
@@ -323,11 +330,13 @@ scoreboard_read(struct sb_totals *out)
 			struct sb_slot *s = &sb_map->slots[j];
 			int pid = atomic_load_explicit(&s->pid,
 			    memory_order_acquire);
+			int kind = atomic_load_explicit(&s->kind,
+			    memory_order_relaxed);
 			for (size_t i = 0; i < SB_NCOUNTERS; i++)
 				out->v[i] += atomic_load_explicit(&s->v[i],
 				    memory_order_relaxed);
-			if (pid != 0 && s->kind >= 0 && s->kind < SB_NPROC)
-				out->alive[s->kind]++;
+			if (pid != 0 && kind >= 0 && kind < SB_NPROC)
+				out->alive[kind]++;
 		}
 		for (int k = 0; k < SB_NPROC; k++)
 			for (int c = 0; c < SB_NCAUSE; c++)
