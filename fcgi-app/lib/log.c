@@ -80,15 +80,17 @@ log_ctx_clear(void)
 	log_kind[0] = log_call[0] = '\0';
 }
 
-/* A growing line: appends stop (silently) at the end of the buffer. */
+/* A growing line: appends stop at the end of the buffer; want counts
+ * the bytes asked for, so want > used says the line was cut. */
 struct log_buf {
 	char  *p;
-	size_t len, used;
+	size_t len, used, want;
 };
 
 static void
 lb_put(struct log_buf *b, const char *s, size_t n)
 {
+	b->want += n;
 	if (b->used + 1 >= b->len)
 		return;
 	if (n > b->len - 1 - b->used)
@@ -118,8 +120,11 @@ lb_fmt(struct log_buf *b, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
-	if (n > 0)
+	if (n > 0) {
 		lb_put(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+		if ((size_t)n >= sizeof(tmp))
+			b->want += (size_t)n - (sizeof(tmp) - 1);
+	}
 }
 
 /* A logfmt value: bare when it is a non-empty run of printable bytes
@@ -200,53 +205,83 @@ log_render_json(struct log_buf *b, const char *stamp, enum log_level level,
 	return b->used;
 }
 
+/* One attempt of log_render into b, msg as given. */
+static void
+log_render_once(struct log_buf *b, enum log_level level, const char *st,
+    const char *msg)
+{
+	switch (log_fmt) {
+	case LOG_FMT_JSON:
+		(void)log_render_json(b, st, level, msg);
+		return;
+	case LOG_FMT_LOGFMT:
+		if (st != NULL)
+			lb_fmt(b, "ts=%s ", st);
+		lb_fmt(b, "level=%s prog=", log_names[level]);
+		lb_logfmt_value(b, log_prog);
+		lb_fmt(b, " pid=%ld msg=", (long)getpid());
+		lb_logfmt_value(b, msg);
+		break;
+	case LOG_FMT_TEXT:
+		if (st != NULL)
+			lb_fmt(b, "%s ", st);
+		lb_fmt(b, "%s[%ld] %s: ", log_prog, (long)getpid(),
+		    log_names[level]);
+		lb_str(b, msg);
+		break;
+	}
+	/* The context values are SIDs, ids and kinds: never in need of
+	 * quoting, but a kind comes from a table row, so logfmt checks. */
+	if (log_call[0]) {
+		lb_str(b, " call_sid=");
+		lb_logfmt_value(b, log_call);
+	}
+	if (log_job) {
+		lb_fmt(b, " job_id=%llu kind=", log_job);
+		lb_logfmt_value(b, log_kind[0] ? log_kind : "unknown");
+	}
+}
+
+/* The message marker of a record that was too long. */
+static const char log_cut_mark[] = "...";
+
 size_t
 log_render(char *out, size_t outlen, enum log_level level,
     const struct timespec *ts, const char *msg)
 {
-	struct log_buf b = { out, outlen, 0 };
-	char stamp[48];
-	const char *st = NULL;
+	char stamp[48], shorter[LOG_LINE_MAX];
+	const char *st = NULL, *m = msg;
+	size_t keep;
 
 	if (outlen == 0)
 		return 0;
-	out[0] = '\0';
 	if ((int)level < 0 || level > LOG_LVL_DEBUG)
 		level = LOG_LVL_ERROR;
 	if (ts != NULL && log_stamps) {
 		log_stamp(ts, stamp, sizeof(stamp));
 		st = stamp;
 	}
-	switch (log_fmt) {
-	case LOG_FMT_JSON:
-		return log_render_json(&b, st, level, msg);
-	case LOG_FMT_LOGFMT:
-		if (st != NULL)
-			lb_fmt(&b, "ts=%s ", st);
-		lb_fmt(&b, "level=%s prog=", log_names[level]);
-		lb_logfmt_value(&b, log_prog);
-		lb_fmt(&b, " pid=%ld msg=", (long)getpid());
-		lb_logfmt_value(&b, msg);
-		break;
-	case LOG_FMT_TEXT:
-		if (st != NULL)
-			lb_fmt(&b, "%s ", st);
-		lb_fmt(&b, "%s[%ld] %s: ", log_prog, (long)getpid(),
-		    log_names[level]);
-		lb_str(&b, msg);
-		break;
+	keep = strnlen(msg, sizeof(shorter) - sizeof(log_cut_mark));
+	for (;;) {
+		struct log_buf b = { out, outlen, 0, 0 };
+		size_t over;
+
+		out[0] = '\0';
+		log_render_once(&b, level, st, m);
+		if (b.want <= b.used || keep == 0)
+			return b.used;
+		/* Too long: cut the message, never the record's syntax (a JSON
+		 * object or logfmt quote left open) or its context fields.
+		 * Escapes make a byte of msg up to 6 in the line, so this may
+		 * take a few rounds; at a UTF-8 character's first byte. */
+		over = b.want - b.used + sizeof(log_cut_mark) - 1;
+		keep = keep > over ? keep - over : keep / 2;
+		while (keep > 0 && ((unsigned char)msg[keep] & 0xc0) == 0x80)
+			keep--;
+		memcpy(shorter, msg, keep);
+		memcpy(shorter + keep, log_cut_mark, sizeof(log_cut_mark));
+		m = shorter;
 	}
-	/* The context values are SIDs, ids and kinds: never in need of
-	 * quoting, but a kind comes from a table row, so logfmt checks. */
-	if (log_call[0]) {
-		lb_str(&b, " call_sid=");
-		lb_logfmt_value(&b, log_call);
-	}
-	if (log_job) {
-		lb_fmt(&b, " job_id=%llu kind=", log_job);
-		lb_logfmt_value(&b, log_kind[0] ? log_kind : "unknown");
-	}
-	return b.used;
 }
 
 void

@@ -62,7 +62,11 @@ void log_ctx_clear(void);
  * Renders one record of level with message msg, as the format and context
  * set now say, into out (outlen bytes, LOG_LINE_MAX is enough), without
  * the newline; ts is the record's time (NULL: none, as with timestamps
- * off). Returns the length in bytes (cut to fit, NUL-terminated).
+ * off). A record too long for outlen has its message cut (ending in
+ * "...", at a UTF-8 character boundary), so it stays one whole JSON
+ * object or logfmt line with its context fields; only when even an empty
+ * message does not fit is the line itself cut. Returns the length in
+ * bytes (NUL-terminated).
  */
 size_t log_render(char *out, size_t outlen, enum log_level level,
     const struct timespec *ts, const char *msg);

@@ -475,6 +475,15 @@ metrics_render(struct db *db, char **out, size_t *len)
 
 	*out = NULL;
 	*len = 0;
+	/* Rows past the layout's room would count as "none" / "unknown":
+	 * say so rather than serve such counts silently. */
+	if (routes_count() + 1 > M_ROUTES_MAX ||
+	    (m_nkinds() == M_KINDS_MAX - 1 &&
+	    jobs_kinds[M_KINDS_MAX - 1].kind != NULL))
+		log_warn("metrics: the route table (%zu rows) or the job kinds "
+		    "table outgrows the counters (M_ROUTES_MAX %d, M_KINDS_MAX "
+		    "%d): the rest count as none/unknown", routes_count(),
+		    M_ROUTES_MAX, M_KINDS_MAX);
 	if ((t = malloc(sizeof(*t))) == NULL)
 		return CP_NOMEM;
 	if ((rc = scoreboard_read(t)) != CP_OK) {

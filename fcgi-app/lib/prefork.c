@@ -810,6 +810,7 @@ prefork_run(const struct cp_conf *conf, const char *worker_path)
 	sigset_t msigs, oldmask;
 	sig_atomic_t seen_stops = 0;
 	int status = 1;
+	enum cp_err rc;
 
 	memset(&m, 0, sizeof(m));
 	m.conf = conf;
@@ -829,9 +830,10 @@ prefork_run(const struct cp_conf *conf, const char *worker_path)
 	if (m.nworkers > 0 && access(worker_path, X_OK) != 0)
 		log_warn("worker binary %s: %s", worker_path, strerror(errno));
 	/* Before the first fork: children inherit it, workers get its fd. */
-	if (scoreboard_create(m.nchildren + m.nworkers + SB_SPARE_SLOTS) != CP_OK)
+	if ((rc = scoreboard_create(m.nchildren + m.nworkers + SB_SPARE_SLOTS))
+	    != CP_OK)
 		log_warn("scoreboard: %s; GET /metrics answers 503",
-		    strerror(errno));
+		    rc == CP_SYSTEM ? strerror(errno) : "more than 4096 slots");
 
 	m.children = calloc((size_t)m.nchildren, sizeof(*m.children));
 	m.workers = calloc((size_t)(m.nworkers ? m.nworkers : 1),

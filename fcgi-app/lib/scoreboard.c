@@ -29,7 +29,7 @@
 
 struct sb_slot {
 	_Atomic int   pid;       /* 0 free; written by the master only */
-	int           kind;      /* enum sb_proc; master only */
+	_Atomic int   kind;      /* enum sb_proc; written by the master only */
 	atomic_ullong v[SB_NCOUNTERS];   /* the process's own counters */
 };
 
@@ -99,7 +99,8 @@ scoreboard_slot_take(enum sb_proc kind)
 	for (uint32_t i = 0; i < sb_map->nslots; i++) {
 		struct sb_slot *s = &sb_map->slots[i];
 		if (atomic_load_explicit(&s->pid, memory_order_relaxed) == 0) {
-			s->kind = (int)kind;
+			atomic_store_explicit(&s->kind, (int)kind,
+			    memory_order_relaxed);
 			atomic_store_explicit(&s->pid, SB_PID_RESERVED,
 			    memory_order_release);
 			return (int)i;
@@ -133,12 +134,23 @@ scoreboard_after_fork(int idx, bool will_exec)
 	int fl;
 
 	if (sb_map == NULL || idx < 0 || (uint32_t)idx >= sb_map->nslots) {
+		/* No slot: the process counts privately and needs no fd (a
+		 * worker's would be closed by its exec anyway, MFD_CLOEXEC). */
 		sb_self = sb_private;
+		if (sb_fd >= 0) {
+			close(sb_fd);
+			sb_fd = -1;
+		}
 		return;
 	}
 	sb_self = sb_map->slots[idx].v;
-	if (!will_exec)
+	if (!will_exec) {
+		/* A FastCGI child has the mapping and never passes the board
+		 * on: the memfd would only be one more fd open in it. */
+		close(sb_fd);
+		sb_fd = -1;
 		return;
+	}
 	/* The fd number the worker will find, kept across execv. */
 	if ((fl = fcntl(sb_fd, F_GETFD)) < 0 ||
 	    fcntl(sb_fd, F_SETFD, fl & ~FD_CLOEXEC) < 0) {
@@ -161,6 +173,7 @@ scoreboard_reaped(pid_t pid, bool respawn, enum sb_cause cause)
 {
 	struct sb_slot *s = NULL;
 	unsigned int seq;
+	int kind;
 
 	if (sb_map == NULL || pid <= 0)
 		return;
@@ -186,11 +199,27 @@ scoreboard_reaped(pid_t pid, bool respawn, enum sb_cause cause)
 		    memory_order_relaxed) + n, memory_order_relaxed);
 		atomic_store_explicit(&s->v[i], 0, memory_order_relaxed);
 	}
+	/* The respawn and the freed slot belong to the same fold: a reader
+	 * never sees the counts moved but the process still alive, and a
+	 * slot taken again afterwards (a new kind) makes it read again. */
+	kind = atomic_load_explicit(&s->kind, memory_order_relaxed);
+	if (respawn && kind >= 0 && kind < SB_NPROC && cause < SB_NCAUSE)
+		atomic_store_explicit(&sb_map->respawns[kind][cause],
+		    atomic_load_explicit(&sb_map->respawns[kind][cause],
+		    memory_order_relaxed) + 1, memory_order_relaxed);
+	atomic_store_explicit(&s->pid, 0, memory_order_relaxed);
 	atomic_store_explicit(&sb_map->seq, seq + 2, memory_order_release);
-	if (respawn && s->kind >= 0 && s->kind < SB_NPROC && cause < SB_NCAUSE)
-		atomic_fetch_add_explicit(&sb_map->respawns[s->kind][cause], 1,
-		    memory_order_relaxed);
-	atomic_store_explicit(&s->pid, 0, memory_order_release);
+}
+
+/* Closes the passed fd (errno kept) and returns rc. */
+static enum cp_err
+sb_close(long long fd, enum cp_err rc)
+{
+	int saved = errno;
+
+	close((int)fd);
+	errno = saved;
+	return rc;
 }
 
 static enum cp_err
@@ -206,17 +235,25 @@ sb_env_int(const char *name, long long max, long long *out)
 enum cp_err
 scoreboard_attach_env(void)
 {
-	long long fd, slot;
+	long long fd = -1, slot = 0;
 	struct stat st;
 	struct sb_map *m;
 	enum cp_err rc;
 
-	if ((rc = sb_env_int(SB_ENV_FD, 1 << 20, &fd)) != CP_OK)
+	rc = sb_env_int(SB_ENV_FD, 1 << 20, &fd);
+	if (rc == CP_OK && (rc = sb_env_int(SB_ENV_SLOT, SB_MAX_SLOTS - 1,
+	    &slot)) == CP_NOTFOUND)
+		rc = CP_INPUT;
+	if (rc == CP_NOTFOUND)
 		return rc;
-	if ((rc = sb_env_int(SB_ENV_SLOT, SB_MAX_SLOTS - 1, &slot)) != CP_OK)
-		return rc == CP_NOTFOUND ? CP_INPUT : rc;
+	/* Gone on every path: programs the worker runs never see them. */
 	(void)unsetenv(SB_ENV_FD);
 	(void)unsetenv(SB_ENV_SLOT);
+	if (rc != CP_OK)
+		return fd > STDERR_FILENO ? sb_close(fd, rc) : rc;
+	/* stdin, stdout and stderr are never the board: not ours to close. */
+	if (fd <= STDERR_FILENO)
+		return CP_INPUT;
 	if (fstat((int)fd, &st) != 0) {
 		rc = CP_SYSTEM;
 		goto out;
@@ -293,11 +330,13 @@ scoreboard_read(struct sb_totals *out)
 			struct sb_slot *s = &sb_map->slots[j];
 			int pid = atomic_load_explicit(&s->pid,
 			    memory_order_acquire);
+			int kind = atomic_load_explicit(&s->kind,
+			    memory_order_relaxed);
 			for (size_t i = 0; i < SB_NCOUNTERS; i++)
 				out->v[i] += atomic_load_explicit(&s->v[i],
 				    memory_order_relaxed);
-			if (pid != 0 && s->kind >= 0 && s->kind < SB_NPROC)
-				out->alive[s->kind]++;
+			if (pid != 0 && kind >= 0 && kind < SB_NPROC)
+				out->alive[kind]++;
 		}
 		for (int k = 0; k < SB_NPROC; k++)
 			for (int c = 0; c < SB_NCAUSE; c++)

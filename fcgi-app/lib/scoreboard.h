@@ -84,8 +84,9 @@ void scoreboard_slot_release(int idx);
  * In the new process right after fork: counts into slot idx from now on
  * (idx -1: privately). will_exec: the process is about to exec a worker,
  * so the memfd loses FD_CLOEXEC and SB_ENV_FD / SB_ENV_SLOT are set in
- * the environment. Errors (setenv, fcntl) are logged; the worker then
- * counts privately.
+ * the environment. Otherwise (a FastCGI child, which keeps the mapping)
+ * and without a slot, the memfd is closed here. Errors (setenv, fcntl)
+ * are logged; the worker then counts privately.
  */
 void scoreboard_after_fork(int idx, bool will_exec);
 
@@ -100,11 +101,13 @@ void scoreboard_reaped(pid_t pid, bool respawn, enum sb_cause cause);
 /*
  * A worker at start-up: maps the scoreboard named by SB_ENV_FD and
  * SB_ENV_SLOT, closes the fd and removes both variables (programs it
- * runs do not inherit them). Returns CP_OK; CP_NOTFOUND (the variables
- * are absent: a worker run on its own, counting privately); CP_INPUT (a
- * variable is malformed, the fd is no scoreboard or the slot is out of
- * range); CP_SYSTEM (fstat or mmap failed). On any error the process
- * counts privately.
+ * runs do not inherit them). The fd is closed whenever SB_ENV_FD names
+ * one above 2, on errors too (a worker never keeps the memfd); 0, 1 and
+ * 2 are never closed (CP_INPUT). Returns CP_OK; CP_NOTFOUND (SB_ENV_FD is
+ * absent: a worker run on its own, counting privately); CP_INPUT (a
+ * variable is malformed or missing, the fd is no scoreboard or the slot
+ * is out of range); CP_SYSTEM (fstat or mmap failed). On any error the
+ * process counts privately.
  */
 enum cp_err scoreboard_attach_env(void);
 

@@ -136,6 +136,57 @@ START_TEST(test_unknown_format_and_cut)
 }
 END_TEST
 
+/* A message longer than the line: the record keeps its syntax and its
+ * context, the message is cut and marked. */
+START_TEST(test_long_message_keeps_record)
+{
+	static char msg[LOG_LINE_MAX * 2];
+	struct json_object *o, *v;
+	const char *m;
+	size_t n;
+
+	/* Quotes and control bytes grow under escaping (\" and \u0001). */
+	for (size_t i = 0; i < sizeof(msg) - 1; i++)
+		msg[i] = i % 3 == 0 ? '"' : i % 3 == 1 ? '\x01' : 'x';
+	msg[sizeof(msg) - 1] = '\0';
+	log_ctx_set_job(5, "transcribe", "CA0123456789abcdef0123456789abcdef");
+
+	ck_assert_int_eq(log_set_format("json", true), 0);
+	n = log_render(line, sizeof(line), LOG_LVL_WARN, &ts, msg);
+	ck_assert_uint_lt(n, sizeof(line));
+	o = json_tokener_parse(line);
+	ck_assert_msg(o != NULL, "cut JSON record: %.80s...", line);
+	ck_assert(json_object_object_get_ex(o, "call_sid", NULL));
+	ck_assert(json_object_object_get_ex(o, "kind", NULL));
+	ck_assert(json_object_object_get_ex(o, "msg", &v));
+	m = json_object_get_string(v);
+	ck_assert_uint_gt(strlen(m), 100);
+	ck_assert_str_eq(m + strlen(m) - 3, "...");
+	json_object_put(o);
+
+	ck_assert_int_eq(log_set_format("logfmt", true), 0);
+	n = log_render(line, sizeof(line), LOG_LVL_WARN, &ts, msg);
+	ck_assert_uint_lt(n, sizeof(line));
+	ck_assert_msg(strstr(line, "...\" call_sid=CA0123456789abcdef0123456789"
+	    "abcdef job_id=5 kind=transcribe") != NULL, "logfmt tail: %s",
+	    line + (n > 120 ? n - 120 : 0));
+	ck_assert_str_eq(line + n - 15, "kind=transcribe");
+
+	/* A cut inside a UTF-8 character never splits it. */
+	for (size_t i = 0; i + 1 < sizeof(msg) - 1; i += 2) {
+		msg[i] = '\xd7';
+		msg[i + 1] = '\x90';
+	}
+	ck_assert_int_eq(log_set_format("text", false), 0);
+	n = log_render(line, sizeof(line), LOG_LVL_WARN, NULL, msg);
+	m = strstr(line, "...");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq((unsigned char)m[-2], 0xd7);
+	ck_assert_int_eq((unsigned char)m[-1], 0x90);
+	ck_assert_str_eq(line + n - 15, "kind=transcribe");
+}
+END_TEST
+
 int
 main(void)
 {
@@ -149,6 +200,7 @@ main(void)
 	tcase_add_test(tc, test_logfmt_escaping);
 	tcase_add_test(tc, test_json_escaping);
 	tcase_add_test(tc, test_unknown_format_and_cut);
+	tcase_add_test(tc, test_long_message_keeps_record);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -4,6 +4,9 @@
  * down), respawns are counted, and a process without the environment
  * counts privately. */
 #include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -13,6 +16,30 @@
 
 static struct sb_totals t;
 
+/* Whether this process has the scoreboard's memfd open (/proc/self/fd). */
+static bool
+has_board_fd(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	bool found = false;
+
+	if (d == NULL)
+		return true;       /* cannot tell: fail the caller's check */
+	while (!found && (e = readdir(d)) != NULL) {
+		char path[300], to[128];
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+		if ((n = readlink(path, to, sizeof(to) - 1)) <= 0)
+			continue;
+		to[n] = '\0';
+		found = strstr(to, "memfd:callpipe-scoreboard") != NULL;
+	}
+	closedir(d);
+	return found;
+}
+
 /* The exec'd "worker": attaches from the environment, counts, exits. */
 static int
 as_worker(void)
@@ -21,6 +48,8 @@ as_worker(void)
 		return 3;
 	if (getenv(SB_ENV_FD) != NULL || getenv(SB_ENV_SLOT) != NULL)
 		return 4;          /* the variables must be gone */
+	if (has_board_fd())
+		return 5;          /* the fd must be closed */
 	scoreboard_add(5, 7);
 	scoreboard_add(SB_NCOUNTERS - 1, 1);
 	return 0;
@@ -43,7 +72,8 @@ spawn(enum sb_proc kind, bool do_exec, unsigned long long n)
 			_exit(126);
 		}
 		scoreboard_add(5, n);
-		_exit(0);
+		/* A FastCGI child keeps the mapping, not the memfd. */
+		_exit(has_board_fd() ? 5 : 0);
 	}
 	scoreboard_slot_started(idx, pid);
 	return pid;
@@ -72,6 +102,23 @@ START_TEST(test_private_without_board)
 	setenv(SB_ENV_FD, "0", 1);     /* stdin is no scoreboard */
 	setenv(SB_ENV_SLOT, "0", 1);
 	ck_assert_int_ne(scoreboard_attach_env(), CP_OK);
+	ck_assert(!scoreboard_shared());
+	ck_assert_int_ne(fcntl(0, F_GETFD), -1);   /* and stays open */
+	ck_assert_ptr_null(getenv(SB_ENV_FD));
+	/* An fd without its slot variable: refused, yet closed and both
+	 * variables gone (the worker never keeps the memfd). */
+	{
+		int fd = open("/dev/null", O_RDONLY);
+		char num[16];
+
+		ck_assert_int_gt(fd, 2);
+		snprintf(num, sizeof(num), "%d", fd);
+		setenv(SB_ENV_FD, num, 1);
+		unsetenv(SB_ENV_SLOT);
+		ck_assert_int_eq(scoreboard_attach_env(), CP_INPUT);
+		ck_assert_int_eq(fcntl(fd, F_GETFD), -1);
+		ck_assert_ptr_null(getenv(SB_ENV_FD));
+	}
 	ck_assert(!scoreboard_shared());
 }
 END_TEST
