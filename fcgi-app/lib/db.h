@@ -72,7 +72,11 @@ enum cp_err db_open(const struct cp_conf *conf, struct db **out,
 void db_close(struct db *db);
 
 /*
- * Runs one prepared statement with nparams parameters (? placeholders).
+ * Runs one prepared statement with nparams parameters (? placeholders,
+ * at most 128). The statement is prepared once per connection and kept,
+ * keyed by the text of sql (64 per connection, least recently used
+ * closed first; all prepared again after a reconnect; one the server
+ * asks to prepare again, 1615, is, and run once more).
  * With res non-NULL, the whole result set is fetched into *res (free with
  * db_result_free). affected, when non-NULL, gets the rows changed (for
  * UPDATE: rows matched with CLIENT_FOUND_ROWS off = rows actually changed).
