@@ -71,15 +71,12 @@ webhook_voice_tx(struct db *db, struct webhook_ctx *c)
 {
 	const struct webhook_form *w = c->w;
 	const char *dir = w->direction;
-	long long business;
 
 	if (dir == NULL)
 		dir = c->kind == WEBHOOK_INCOMING_CALL ? "inbound" : "outbound-api";
-	if (calls_business_for(db, dir, w->from, w->to,
-	    c->conf->default_business_id, &business) != CP_OK)
-		return CP_DB;
-	if (calls_voice(db, w->call_sid, dir, w->from, w->to,
-	    w->call_status, business) != CP_OK)
+	/* One statement: the business lookup is inside the upsert. */
+	if (calls_voice_business(db, w->call_sid, dir, w->from, w->to,
+	    w->call_status, c->conf->default_business_id) != CP_OK)
 		return CP_DB;
 	/* recording.mode "rest": the TwiML has no <Start><Recording>; the
 	 * start_recording job (rest_start.c) starts it, and its created_at
