@@ -610,8 +610,10 @@ db_tx(struct db *db, db_tx_fn fn, void *arg, char *err, size_t errlen)
 	return db_tx_within(db, DB_LOST_BUDGET_MS, fn, arg, err, errlen);
 }
 
-enum cp_err
-db_tx_within(struct db *db, long budget_ms, db_tx_fn fn, void *arg,
+/* db_tx_within (tx true) and db_single_within (tx false: no START
+ * TRANSACTION/COMMIT, fn's one statement commits by itself). */
+static enum cp_err
+db_run_within(struct db *db, long budget_ms, bool tx, db_tx_fn fn, void *arg,
     char *err, size_t errlen)
 {
 	enum cp_err rc = CP_DB;
@@ -621,7 +623,10 @@ db_tx_within(struct db *db, long budget_ms, db_tx_fn fn, void *arg,
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (int attempt = 1;; attempt++) {
-		if ((rc = db_simple(db, "START TRANSACTION")) == CP_OK) {
+		if (!tx) {
+			if ((rc = fn(db, arg, err, errlen)) == CP_OK)
+				return CP_OK;
+		} else if ((rc = db_simple(db, "START TRANSACTION")) == CP_OK) {
 			db->in_tx = true;
 			rc = fn(db, arg, err, errlen);
 			if (rc == CP_OK)
@@ -663,4 +668,18 @@ db_tx_within(struct db *db, long budget_ms, db_tx_fn fn, void *arg,
 	if (rc == CP_DB && err != NULL)
 		cp_fmt(err, errlen, "database: %u %s", db->err_no, db->err_msg);
 	return rc;
+}
+
+enum cp_err
+db_tx_within(struct db *db, long budget_ms, db_tx_fn fn, void *arg,
+    char *err, size_t errlen)
+{
+	return db_run_within(db, budget_ms, true, fn, arg, err, errlen);
+}
+
+enum cp_err
+db_single_within(struct db *db, long budget_ms, db_tx_fn fn, void *arg,
+    char *err, size_t errlen)
+{
+	return db_run_within(db, budget_ms, false, fn, arg, err, errlen);
 }

@@ -118,6 +118,17 @@ enum cp_err db_tx_within(struct db *db, long budget_ms, db_tx_fn fn,
     void *arg, char *err, size_t errlen);
 
 /*
+ * db_tx_within for an fn that runs exactly one statement, which must be
+ * safe to run twice (an upsert): no START TRANSACTION and COMMIT around it
+ * (two round trips fewer; the statement commits by itself), the same
+ * retries (deadlock, lock wait timeout; a lost connection within
+ * budget_ms — the statement may then have committed before it is run
+ * again). Same returns as db_tx.
+ */
+enum cp_err db_single_within(struct db *db, long budget_ms, db_tx_fn fn,
+    void *arg, char *err, size_t errlen);
+
+/*
  * How many times db has connected successfully (the first connect
  * included), so a caller sees that a reconnect happened in between — a
  * transaction may have committed though its COMMIT reply was lost (the
