@@ -55,7 +55,11 @@ def stack_env():
 
 
 ENV = stack_env()
-BUILD = ENV.get("CALLPIPE_BUILD", os.path.join(RUN, "build"))
+# BENCH_BUILD: the build directory of another commit, to compare with it
+# (its programs run on the same config: BENCH_DROP_KEYS="group.key ..."
+# leaves out keys that build does not know).
+BUILD = os.environ.get("BENCH_BUILD") or ENV.get("CALLPIPE_BUILD",
+                                                 os.path.join(RUN, "build"))
 BIN_FCGI = os.path.join(BUILD, "fcgi-app/callpipe-fcgi/callpipe-fcgi")
 BIN_WORKER = os.path.join(BUILD, "fcgi-app/callpipe-worker/callpipe-worker")
 BIN_CTL = os.path.join(BUILD, "fcgi-app/callpipectl/callpipectl")
@@ -132,6 +136,13 @@ def make_conf(path, overrides):
     with open(ENV.get("CALLPIPE_CONF", os.path.join(RUN, "callpipe.conf"))) as f:
         text = f.read()
     text = set_conf(text, "database", "name", BENCH_DB)
+    for k in os.environ.get("BENCH_DROP_KEYS", "").split():
+        g, _, key = k.rpartition(".")
+        text = re.sub(r"^\s*%s\s*=[^;]*;.*\n" % re.escape(key), "", text,
+                      flags=re.M)
+    if os.environ.get("BENCH_CLAIM_BATCH"):
+        overrides = dict(overrides)
+        overrides["worker.claim_batch"] = int(os.environ["BENCH_CLAIM_BATCH"])
     for k, v in overrides.items():
         g, _, key = k.rpartition(".")
         text = set_conf(text, g or None, key, v)
