@@ -61,47 +61,80 @@ calls_business_for(struct db *db, const char *direction, const char *from,
 	return rc == CP_DB ? CP_DB : CP_OK;   /* CP_NOTFOUND: no row */
 }
 
+/*
+ * The voice webhook's row in one statement (no SELECT before the write):
+ * created with everything when it is new, else direction and numbers
+ * replaced, call_status never moved back from a final one, business_id
+ * kept once set. Its business is the business_numbers row of number when
+ * number is non-NULL and has one, else fallback (<= 0: NULL).
+ */
+static enum cp_err
+calls_voice_upsert(struct db *db, const char *call_sid, const char *direction,
+    const char *from, const char *to, const char *call_status,
+    const char *number, long long fallback)
+{
+	struct db_param p[7];
+
+	p[0] = db_str(call_sid);
+	p[1] = db_str(direction);
+	p[2] = db_str(from);
+	p[3] = db_str(to);
+	p[4] = db_str(call_status);
+	p[5] = db_str(number);
+	p[6] = fallback > 0 ? db_i64(fallback) : db_null();
+	return calls_exec(db, "INSERT INTO call_log (call_sid, direction, "
+	    "from_number, to_number, call_status, business_id) "
+	    "VALUES (?, ?, ?, ?, ?, COALESCE((SELECT business_id FROM "
+	    "business_numbers WHERE number = ?), ?)) "
+	    "ON DUPLICATE KEY UPDATE direction = VALUES(direction), "
+	    "from_number = VALUES(from_number), to_number = VALUES(to_number), "
+	    "call_status = IF(call_status IN " CALLS_FINAL_SQL
+	    ", call_status, COALESCE(VALUES(call_status), call_status)), "
+	    "business_id = COALESCE(business_id, VALUES(business_id))",
+	    p, 7, NULL);
+}
+
 enum cp_err
 calls_voice(struct db *db, const char *call_sid, const char *direction,
     const char *from, const char *to, const char *call_status,
     long long business_id)
 {
-	struct db_param p[6];
+	return calls_voice_upsert(db, call_sid, direction, from, to,
+	    call_status, NULL, business_id);
+}
 
-	if (calls_ensure(db, call_sid) != CP_OK)
-		return CP_DB;
-	p[0] = db_str(direction);
-	p[1] = db_str(from);
-	p[2] = db_str(to);
-	p[3] = db_str(call_status);
-	p[4] = business_id > 0 ? db_i64(business_id) : db_null();
-	p[5] = db_str(call_sid);
-	return calls_exec(db, "UPDATE call_log SET direction = ?, "
-	    "from_number = ?, to_number = ?, "
-	    "call_status = IF(call_status IN " CALLS_FINAL_SQL
-	    ", call_status, COALESCE(?, call_status)), "
-	    "business_id = COALESCE(business_id, ?) "
-	    "WHERE call_sid = ?", p, 6, NULL);
+enum cp_err
+calls_voice_business(struct db *db, const char *call_sid,
+    const char *direction, const char *from, const char *to,
+    const char *call_status, long default_id)
+{
+	const char *number = direction != NULL &&
+	    strcmp(direction, "inbound") == 0 ? to : from;
+
+	/* Same rule as calls_business_for, inside the one statement. */
+	return calls_voice_upsert(db, call_sid, direction, from, to,
+	    call_status, phone_e164(number) ? number : NULL, default_id);
 }
 
 enum cp_err
 calls_status(struct db *db, const char *call_sid, const char *call_status,
     long call_duration)
 {
-	struct db_param p[5];
+	struct db_param p[4];
 
-	if (calls_ensure(db, call_sid) != CP_OK)
-		return CP_DB;
-	p[0] = db_str(call_status);
-	p[1] = call_duration >= 0 ? db_i64(call_duration) : db_null();
-	p[2] = db_i64(calls_status_final(call_status) ? 1 : 0);
-	p[3] = db_str(call_sid);
-	/* A final status is never replaced by a late non-final one. */
-	return calls_exec(db, "UPDATE call_log SET "
+	p[0] = db_str(call_sid);
+	p[1] = db_str(call_status);
+	p[2] = call_duration >= 0 ? db_i64(call_duration) : db_null();
+	p[3] = db_i64(calls_status_final(call_status) ? 1 : 0);
+	/* One statement: a final status is never replaced by a late
+	 * non-final one; ended_at is set by the first final status. */
+	return calls_exec(db, "INSERT INTO call_log (call_sid, call_status, "
+	    "call_duration, ended_at) VALUES (?, ?, ?, IF(? = 1, NOW(3), NULL)) "
+	    "ON DUPLICATE KEY UPDATE "
 	    "call_status = IF(call_status IN " CALLS_FINAL_SQL
-	    ", call_status, ?), call_duration = COALESCE(?, call_duration), "
-	    "ended_at = IF(? = 1, COALESCE(ended_at, NOW(3)), ended_at) "
-	    "WHERE call_sid = ?", p, 4, NULL);
+	    ", call_status, VALUES(call_status)), "
+	    "call_duration = COALESCE(VALUES(call_duration), call_duration), "
+	    "ended_at = COALESCE(ended_at, VALUES(ended_at))", p, 4, NULL);
 }
 
 enum cp_err
@@ -109,25 +142,26 @@ calls_stream_ended(struct db *db, const char *call_sid)
 {
 	struct db_param p[1] = { db_str(call_sid) };
 
-	if (calls_ensure(db, call_sid) != CP_OK)
-		return CP_DB;
-	return calls_exec(db, "UPDATE call_log SET stream_ended_at = "
-	    "COALESCE(stream_ended_at, NOW(3)) WHERE call_sid = ?", p, 1, NULL);
+	return calls_exec(db, "INSERT INTO call_log (call_sid, stream_ended_at) "
+	    "VALUES (?, NOW(3)) ON DUPLICATE KEY UPDATE stream_ended_at = "
+	    "COALESCE(stream_ended_at, VALUES(stream_ended_at))", p, 1, NULL);
 }
 
 enum cp_err
 calls_recording_started(struct db *db, const char *call_sid,
     const char *recording_sid)
 {
-	struct db_param p[2] = { db_str(recording_sid), db_str(call_sid) };
+	struct db_param p[2] = { db_str(call_sid), db_str(recording_sid) };
 
-	if (calls_ensure(db, call_sid) != CP_OK)
-		return CP_DB;
-	return calls_exec(db, "UPDATE call_log SET "
-	    "recording_sid = COALESCE(recording_sid, ?), "
-	    "recording_started_at = COALESCE(recording_started_at, NOW(3)), "
+	/* A new row starts as pending, which this moves to recording. */
+	return calls_exec(db, "INSERT INTO call_log (call_sid, recording_sid, "
+	    "recording_started_at, recording_status) VALUES (?, ?, NOW(3), "
+	    "'recording') ON DUPLICATE KEY UPDATE "
+	    "recording_sid = COALESCE(recording_sid, VALUES(recording_sid)), "
+	    "recording_started_at = COALESCE(recording_started_at, "
+	    "VALUES(recording_started_at)), "
 	    "recording_status = IF(recording_status = 'pending', 'recording', "
-	    "recording_status) WHERE call_sid = ?", p, 2, NULL);
+	    "recording_status)", p, 2, NULL);
 }
 
 enum cp_err

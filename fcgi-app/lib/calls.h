@@ -45,6 +45,16 @@ enum cp_err calls_voice(struct db *db, const char *call_sid,
     const char *direction, const char *from, const char *to,
     const char *call_status, long long business_id);
 
+/*
+ * calls_voice with the business found by calls_business_for's rule
+ * (business_numbers of To for "inbound", of From otherwise; default_id
+ * when not E.164 or no row) inside the same single statement (an INSERT
+ * ... ON DUPLICATE KEY UPDATE, no SELECT before it). CP_OK or CP_DB.
+ */
+enum cp_err calls_voice_business(struct db *db, const char *call_sid,
+    const char *direction, const char *from, const char *to,
+    const char *call_status, long default_id);
+
 
 /* True for a final CallStatus: completed, busy, failed, no-answer,
  * canceled (TWILIO.md "CallStatus values"). */

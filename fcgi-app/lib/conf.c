@@ -258,6 +258,7 @@ static const struct conf_key conf_worker_keys[] = {
 	K_INT("reconcile_delay_s", worker.reconcile_delay_s, 1, 86400, 300),
 	K_INT("sweep_interval_s", worker.sweep_interval_s, 1, 86400, 60),
 	K_INT("sweep_after_s", worker.sweep_after_s, 1, 604800, 900),
+	K_INT("claim_batch", worker.claim_batch, 1, 100, 8),
 	K_END
 };
 

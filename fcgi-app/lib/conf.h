@@ -145,6 +145,7 @@ struct cp_conf {
 		                            recording no callback reported */
 		int   sweep_interval_s; /* one sweep job per this period */
 		int   sweep_after_s;    /* a call with no event this long is swept */
+		int   claim_batch;      /* jobs claimed per transaction (queue.h) */
 	} worker;
 
 	struct {

@@ -14,20 +14,46 @@
 /* Server/client error numbers (MariaDB "Error Codes" page, errmsg.h). */
 #define DB_ER_LOCK_WAIT_TIMEOUT  1205
 #define DB_ER_LOCK_DEADLOCK      1213
+#define DB_ER_NEED_REPREPARE     1615
 #define DB_ER_CONNECTION_KILLED  1927
 #define DB_CR_CONNECTION_ERROR   2002
 #define DB_CR_CONN_HOST_ERROR    2003
 #define DB_CR_SERVER_GONE_ERROR  2006
 #define DB_CR_SERVER_LOST        2013
 #define DB_ER_CLIENT_TIMEOUT     4031
+#define DB_CR_NEW_STMT_METADATA  2057
+
+/*
+ * Prepared statements kept per connection, keyed by their SQL text (the
+ * text, not its pointer: some SQL is formatted into stack buffers). A
+ * fixed table of DB_STMT_SLOTS, the least recently used one closed when a
+ * new text needs a slot. All are dropped with the connection (a reconnect
+ * prepares again). Between uses mysql_stmt_free_result frees the stored
+ * rows on the client (mysql_stmt_execute flushes whatever is left; a
+ * mysql_stmt_reset would cost a COM_STMT_RESET round trip for nothing);
+ * a statement that failed is closed, not reused. Source: MariaDB
+ * Connector/C mariadb_stmt.c (mysql_stmt_execute, mysql_stmt_free_result).
+ */
+#define DB_STMT_SLOTS 64
+#define DB_MAX_PARAMS 128   /* binds live on the stack */
 
 #define DB_TX_TRIES     3     /* deadlock / lock wait timeout */
 #define DB_LOST_FIRST_MS 250   /* reconnect backoff: 250, 500, 1000 ... */
 #define DB_LOST_BUDGET_MS 8000 /* default budget: Twilio waits 15 s */
 
+struct db_stmt {
+	MYSQL_STMT         *st;      /* NULL: free slot */
+	char               *sql;     /* the key, NUL-terminated copy */
+	size_t              len;
+	unsigned long       hash;    /* FNV-1a of sql */
+	unsigned long long  used;    /* db->clock at the last use */
+};
+
 struct db {
 	const struct cp_conf *conf;
 	MYSQL                *my;      /* NULL while disconnected */
+	struct db_stmt        stmts[DB_STMT_SLOTS];
+	unsigned long long    clock;   /* uses so far, for LRU */
 	bool                  in_tx;
 	bool                  sent;    /* the last statement reached execute */
 	unsigned long         connects; /* successful connects so far */
@@ -120,12 +146,26 @@ db_errno_retry_tx(unsigned int no)
 	    db_errno_lost(no);
 }
 
+/* Frees slot s (its handle and key). After mysql_close the handle is
+ * detached (Connector/C invalidates a closed connection's statements), so
+ * mysql_stmt_close only frees it. */
+static void
+db_stmt_drop(struct db_stmt *s)
+{
+	if (s->st != NULL)
+		mysql_stmt_close(s->st);
+	free(s->sql);
+	memset(s, 0, sizeof(*s));
+}
+
 static void
 db_disconnect(struct db *db)
 {
 	if (db->my != NULL)
 		mysql_close(db->my);
 	db->my = NULL;
+	for (size_t i = 0; i < DB_STMT_SLOTS; i++)
+		db_stmt_drop(&db->stmts[i]);
 	/* in_tx stays: statements of a broken transaction must fail, not
 	 * run on a fresh connection outside it. db_tx clears it. */
 }
@@ -232,7 +272,6 @@ db_fetch_all(struct db *db, MYSQL_STMT *st, struct db_result **out)
 	struct db_result *r;
 	size_t ncols, cap = 0;
 	enum cp_err rc = CP_NOMEM;
-	my_bool update_max = 1;
 	int f;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
@@ -243,7 +282,7 @@ db_fetch_all(struct db *db, MYSQL_STMT *st, struct db_result **out)
 	}
 	ncols = mysql_num_fields(meta);
 	r->ncols = ncols;
-	mysql_stmt_attr_set(st, STMT_ATTR_UPDATE_MAX_LENGTH, &update_max);
+	/* STMT_ATTR_UPDATE_MAX_LENGTH is set at prepare (db_stmt_get). */
 	if (mysql_stmt_store_result(st) != 0) {
 		db_stmt_err(db, st);
 		rc = CP_DB;
@@ -343,14 +382,112 @@ out:
 	return rc;
 }
 
+static unsigned long
+db_hash(const char *s, size_t len)
+{
+	unsigned long h = 2166136261UL;   /* FNV-1a, 32-bit constants */
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 16777619UL;
+	}
+	return h;
+}
+
+/*
+ * The prepared statement of sql on db's connection: the cached one, or a
+ * new one prepared into the least recently used slot. *slot gets its
+ * slot. Returns CP_OK; CP_DB (prepare failed: db_errno says why);
+ * CP_NOMEM.
+ */
+static enum cp_err
+db_stmt_get(struct db *db, const char *sql, struct db_stmt **slot)
+{
+	size_t len = strlen(sql), victim = 0;
+	unsigned long h = db_hash(sql, len);
+	struct db_stmt *s;
+	my_bool update_max = 1;
+
+	for (size_t i = 0; i < DB_STMT_SLOTS; i++) {
+		s = &db->stmts[i];
+		if (s->st != NULL && s->hash == h && s->len == len &&
+		    memcmp(s->sql, sql, len) == 0) {
+			s->used = ++db->clock;
+			*slot = s;
+			return CP_OK;
+		}
+		if (s->st == NULL || (db->stmts[victim].st != NULL &&
+		    s->used < db->stmts[victim].used))
+			victim = i;
+	}
+	s = &db->stmts[victim];
+	db_stmt_drop(s);
+	if ((s->sql = malloc(len + 1)) == NULL)
+		return CP_NOMEM;
+	memcpy(s->sql, sql, len + 1);
+	if ((s->st = mysql_stmt_init(db->my)) == NULL) {
+		db_set_err(db, mysql_errno(db->my), mysql_error(db->my));
+		db_stmt_drop(s);
+		return CP_NOMEM;
+	}
+	if (mysql_stmt_prepare(s->st, sql, (unsigned long)len) != 0) {
+		db_stmt_err(db, s->st);
+		db_stmt_drop(s);
+		return CP_DB;
+	}
+	/* Exact column widths for db_fetch_all's buffers, every execute. */
+	mysql_stmt_attr_set(s->st, STMT_ATTR_UPDATE_MAX_LENGTH, &update_max);
+	s->len = len;
+	s->hash = h;
+	s->used = ++db->clock;
+	*slot = s;
+	return CP_OK;
+}
+
+/* Binds params to st and executes it. 0, or the Connector/C failure. */
+static int
+db_stmt_run(struct db *db, MYSQL_STMT *st, const struct db_param *params,
+    size_t nparams)
+{
+	MYSQL_BIND bind[DB_MAX_PARAMS];
+	unsigned long plens[DB_MAX_PARAMS];
+
+	memset(bind, 0, sizeof(bind[0]) * nparams);
+	for (size_t i = 0; i < nparams; i++) {
+		const struct db_param *p = &params[i];
+		switch (p->type) {
+		case DB_P_NULL:
+			bind[i].buffer_type = MYSQL_TYPE_NULL;
+			break;
+		case DB_P_STR:
+			plens[i] = (unsigned long)p->len;
+			bind[i].buffer_type = MYSQL_TYPE_STRING;
+			bind[i].buffer = (void *)p->s;
+			bind[i].buffer_length = plens[i];
+			bind[i].length = &plens[i];
+			break;
+		case DB_P_I64:
+			bind[i].buffer_type = MYSQL_TYPE_LONGLONG;
+			bind[i].buffer = (void *)&p->i;
+			break;
+		case DB_P_DBL:
+			bind[i].buffer_type = MYSQL_TYPE_DOUBLE;
+			bind[i].buffer = (void *)&p->d;
+			break;
+		}
+	}
+	if (nparams > 0 && mysql_stmt_bind_param(st, bind) != 0)
+		return 1;
+	db->sent = true;
+	return mysql_stmt_execute(st);
+}
+
 static enum cp_err
 db_exec_once(struct db *db, const char *sql, const struct db_param *params,
     size_t nparams, struct db_result **res, unsigned long long *affected)
 {
-	MYSQL_STMT *st;
-	MYSQL_BIND *bind = NULL;
-	unsigned long *plens = NULL;
-	enum cp_err rc = CP_DB;
+	struct db_stmt *s = NULL;
+	enum cp_err rc;
 
 	if (db->my == NULL && db->in_tx) {
 		db_set_err(db, DB_CR_SERVER_LOST, "connection lost in a transaction");
@@ -358,71 +495,56 @@ db_exec_once(struct db *db, const char *sql, const struct db_param *params,
 	}
 	if (db->my == NULL && (rc = db_connect(db)) != CP_OK)
 		return rc;
-	if ((st = mysql_stmt_init(db->my)) == NULL) {
-		db_set_err(db, mysql_errno(db->my), mysql_error(db->my));
-		return CP_NOMEM;
+	if (nparams > DB_MAX_PARAMS) {
+		db_set_err(db, 0, "too many parameters");
+		log_error("db: %zu parameters (at most %d) in: %.80s", nparams,
+		    DB_MAX_PARAMS, sql);
+		return CP_DB;
 	}
-	if (mysql_stmt_prepare(st, sql, (unsigned long)strlen(sql)) != 0) {
-		db_stmt_err(db, st);
+	if ((rc = db_stmt_get(db, sql, &s)) != CP_OK)
 		goto out;
-	}
-	if (mysql_stmt_param_count(st) != nparams) {
+	if (mysql_stmt_param_count(s->st) != nparams) {
 		db_set_err(db, 0, "parameter count mismatch");
 		log_error("db: %lu placeholders, %zu parameters in: %.80s",
-		    mysql_stmt_param_count(st), nparams, sql);
+		    mysql_stmt_param_count(s->st), nparams, sql);
+		rc = CP_DB;
 		goto out;
 	}
-	if (nparams > 0) {
-		bind = calloc(nparams, sizeof(*bind));
-		plens = calloc(nparams, sizeof(*plens));
-		if (bind == NULL || plens == NULL) {
-			rc = CP_NOMEM;
+	if (db_stmt_run(db, s->st, params, nparams) != 0) {
+		unsigned int no = mysql_stmt_errno(s->st);
+		/* The table changed under a kept statement (ER_NEED_REPREPARE,
+		 * CR_NEW_STMT_METADATA): nothing ran; prepare it again, once. */
+		if (no != DB_ER_NEED_REPREPARE && no != DB_CR_NEW_STMT_METADATA) {
+			db_stmt_err(db, s->st);
+			rc = CP_DB;
 			goto out;
 		}
-		for (size_t i = 0; i < nparams; i++) {
-			const struct db_param *p = &params[i];
-			switch (p->type) {
-			case DB_P_NULL:
-				bind[i].buffer_type = MYSQL_TYPE_NULL;
-				break;
-			case DB_P_STR:
-				plens[i] = (unsigned long)p->len;
-				bind[i].buffer_type = MYSQL_TYPE_STRING;
-				bind[i].buffer = (void *)p->s;
-				bind[i].buffer_length = plens[i];
-				bind[i].length = &plens[i];
-				break;
-			case DB_P_I64:
-				bind[i].buffer_type = MYSQL_TYPE_LONGLONG;
-				bind[i].buffer = (void *)&p->i;
-				break;
-			case DB_P_DBL:
-				bind[i].buffer_type = MYSQL_TYPE_DOUBLE;
-				bind[i].buffer = (void *)&p->d;
-				break;
-			}
-		}
-		if (mysql_stmt_bind_param(st, bind) != 0) {
-			db_stmt_err(db, st);
+		log_info("db: statement prepared again after %u: %.80s", no, sql);
+		db_stmt_drop(s);
+		db->sent = false;
+		if ((rc = db_stmt_get(db, sql, &s)) != CP_OK)
+			goto out;
+		if (db_stmt_run(db, s->st, params, nparams) != 0) {
+			db_stmt_err(db, s->st);
+			rc = CP_DB;
 			goto out;
 		}
-	}
-	db->sent = true;
-	if (mysql_stmt_execute(st) != 0) {
-		db_stmt_err(db, st);
-		goto out;
 	}
 	if (affected != NULL)
-		*affected = (unsigned long long)mysql_stmt_affected_rows(st);
-	if (res != NULL) {
-		if ((rc = db_fetch_all(db, st, res)) != CP_OK)
-			goto out;
+		*affected = (unsigned long long)mysql_stmt_affected_rows(s->st);
+	rc = res != NULL ? db_fetch_all(db, s->st, res) : CP_OK;
+	if (rc == CP_OK && mysql_stmt_free_result(s->st) != 0) {
+		db_stmt_err(db, s->st);
+		if (res != NULL) {
+			db_result_free(*res);
+			*res = NULL;
+		}
+		rc = CP_DB;
 	}
-	rc = CP_OK;
 out:
-	free(bind);
-	free(plens);
-	mysql_stmt_close(st);
+	/* A statement that failed is not trusted again: its slot is freed. */
+	if (rc != CP_OK && s != NULL)
+		db_stmt_drop(s);
 	if (rc == CP_DB && db_errno_lost(db->err_no))
 		db_disconnect(db);
 	return rc;
@@ -490,8 +612,10 @@ db_tx(struct db *db, db_tx_fn fn, void *arg, char *err, size_t errlen)
 	return db_tx_within(db, DB_LOST_BUDGET_MS, fn, arg, err, errlen);
 }
 
-enum cp_err
-db_tx_within(struct db *db, long budget_ms, db_tx_fn fn, void *arg,
+/* db_tx_within (tx true) and db_single_within (tx false: no START
+ * TRANSACTION/COMMIT, fn's one statement commits by itself). */
+static enum cp_err
+db_run_within(struct db *db, long budget_ms, bool tx, db_tx_fn fn, void *arg,
     char *err, size_t errlen)
 {
 	enum cp_err rc = CP_DB;
@@ -501,7 +625,10 @@ db_tx_within(struct db *db, long budget_ms, db_tx_fn fn, void *arg,
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (int attempt = 1;; attempt++) {
-		if ((rc = db_simple(db, "START TRANSACTION")) == CP_OK) {
+		if (!tx) {
+			if ((rc = fn(db, arg, err, errlen)) == CP_OK)
+				return CP_OK;
+		} else if ((rc = db_simple(db, "START TRANSACTION")) == CP_OK) {
 			db->in_tx = true;
 			rc = fn(db, arg, err, errlen);
 			if (rc == CP_OK)
@@ -543,4 +670,18 @@ db_tx_within(struct db *db, long budget_ms, db_tx_fn fn, void *arg,
 	if (rc == CP_DB && err != NULL)
 		cp_fmt(err, errlen, "database: %u %s", db->err_no, db->err_msg);
 	return rc;
+}
+
+enum cp_err
+db_tx_within(struct db *db, long budget_ms, db_tx_fn fn, void *arg,
+    char *err, size_t errlen)
+{
+	return db_run_within(db, budget_ms, true, fn, arg, err, errlen);
+}
+
+enum cp_err
+db_single_within(struct db *db, long budget_ms, db_tx_fn fn, void *arg,
+    char *err, size_t errlen)
+{
+	return db_run_within(db, budget_ms, false, fn, arg, err, errlen);
 }

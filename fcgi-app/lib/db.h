@@ -72,7 +72,11 @@ enum cp_err db_open(const struct cp_conf *conf, struct db **out,
 void db_close(struct db *db);
 
 /*
- * Runs one prepared statement with nparams parameters (? placeholders).
+ * Runs one prepared statement with nparams parameters (? placeholders,
+ * at most 128). The statement is prepared once per connection and kept,
+ * keyed by the text of sql (64 per connection, least recently used
+ * closed first; all prepared again after a reconnect; one the server
+ * asks to prepare again, 1615, is, and run once more).
  * With res non-NULL, the whole result set is fetched into *res (free with
  * db_result_free). affected, when non-NULL, gets the rows changed (for
  * UPDATE: rows matched with CLIENT_FOUND_ROWS off = rows actually changed).
@@ -111,6 +115,17 @@ enum cp_err db_tx(struct db *db, db_tx_fn fn, void *arg,
  * 1000; db_tx uses 8000, inside Twilio's 15 s webhook timeout).
  */
 enum cp_err db_tx_within(struct db *db, long budget_ms, db_tx_fn fn,
+    void *arg, char *err, size_t errlen);
+
+/*
+ * db_tx_within for an fn that runs exactly one statement, which must be
+ * safe to run twice (an upsert): no START TRANSACTION and COMMIT around it
+ * (two round trips fewer; the statement commits by itself), the same
+ * retries (deadlock, lock wait timeout; a lost connection within
+ * budget_ms — the statement may then have committed before it is run
+ * again). Same returns as db_tx.
+ */
+enum cp_err db_single_within(struct db *db, long budget_ms, db_tx_fn fn,
     void *arg, char *err, size_t errlen);
 
 /*

@@ -37,6 +37,7 @@
 #define JOB_PURGE           "purge"
 #define JOB_START_RECORDING "start_recording"
 #define JOB_SWEEP           "sweep"
+#define JOB_NOOP            "noop"
 
 /*
  * Each writes the key for call_sid / recording_sid at retry count n (>= 0)

@@ -465,6 +465,42 @@ jobs_refill_done(struct db *db, const struct cp_conf *conf,
 
 /* ------------------------------------------------------------ the table */
 
+/* ------------------------------------------------------------ noop */
+
+static void
+jobs_noop_run(const struct job_ctx *c, const struct calls_row *row,
+    struct job_outcome *o)
+{
+	(void)c;
+	(void)row;
+	o->rc = CP_OK;
+}
+
+static enum cp_err
+jobs_noop_done(struct db *db, const struct cp_conf *conf,
+    const struct queue_job *job, struct job_outcome *o, bool *moved)
+{
+	(void)db;
+	(void)conf;
+	(void)job;
+	(void)o;
+	*moved = false;
+	return CP_OK;
+}
+
+/* noop:<n> (a bench numbers its own jobs; call_sid and recording_sid are
+ * unused). CP_OK, or CP_INPUT when n < 0 or it does not fit. */
+static enum cp_err
+jobs_noop_key(char *out, size_t outlen, const char *call_sid,
+    const char *recording_sid, int n)
+{
+	(void)call_sid;
+	(void)recording_sid;
+	if (n < 0 || (size_t)snprintf(out, outlen, "noop:%d", n) >= outlen)
+		return CP_INPUT;
+	return CP_OK;
+}
+
 const struct job_kind jobs_kinds[] = {
 	/* kind                stage             run
 	 *   done                 next on success  dedupe key
@@ -500,6 +536,11 @@ const struct job_kind jobs_kinds[] = {
 	 * job again, old finished jobs are deleted. */
 	{ JOB_SWEEP,           CALLS_RECORDING,  sweep_job_run,
 	  sweep_job_done,       NULL,           jobkey_sweep,
+	                                                     true,  false, true },
+	/* Does nothing and finishes at once: tests/bench/bench-queue
+	 * measures the queue itself with it. No call. */
+	{ JOB_NOOP,            CALLS_RECORDING,  jobs_noop_run,
+	  jobs_noop_done,       NULL,           jobs_noop_key,
 	                                                     true,  false, true },
 	{ NULL, CALLS_RECORDING, NULL, NULL, NULL, NULL, false, false, false }
 };

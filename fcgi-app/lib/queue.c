@@ -185,6 +185,175 @@ queue_claim(struct db *db, const char *owner, int lease_s,
 	return CP_OK;
 }
 
+void
+queue_claim_batch_sql(char *out, size_t outlen, int max)
+{
+	cp_fmt(out, outlen, "SELECT id, kind, call_sid, dedupe_key, attempts, "
+	    "max_attempts FROM jobs WHERE state = 'queued' AND run_after <= "
+	    "NOW(3) ORDER BY run_after, id LIMIT %d FOR UPDATE SKIP LOCKED", max);
+}
+
+struct queue_batch_ctx {
+	const char       *owner;
+	int               lease_s, max;
+	unsigned long    *reconnects;
+	struct queue_job *jobs;
+	int               n;
+};
+
+/* "UPDATE jobs SET ... WHERE id IN (?, ..., ?)" with max placeholders, so
+ * one text per batch size (db.c keeps it prepared); unused ones get 0,
+ * which no job has. */
+static enum cp_err
+queue_batch_mark(struct db *db, struct queue_batch_ctx *c, int take)
+{
+	char sql[QUEUE_BATCH_MAX * 3 + 300];
+	struct db_param p[QUEUE_BATCH_MAX + 3];
+	unsigned long long n = 0;
+	size_t len;
+
+	cp_fmt(sql, sizeof(sql), "UPDATE jobs SET state = 'running', "
+	    "locked_by = ?, locked_until = NOW(3) + INTERVAL ? SECOND, "
+	    "attempts = attempts + (id = ?) WHERE id IN (?");
+	for (int i = 1; i < c->max; i++) {
+		len = strlen(sql);
+		cp_fmt(sql + len, sizeof(sql) - len, ", ?");
+	}
+	len = strlen(sql);
+	cp_fmt(sql + len, sizeof(sql) - len, ")");
+	p[0] = db_str(c->owner);
+	p[1] = db_i64(c->lease_s);
+	p[2] = db_i64((long long)c->jobs[0].id);
+	for (int i = 0; i < c->max; i++)
+		p[3 + i] = db_i64(i < take ? (long long)c->jobs[i].id : 0);
+	if (db_exec(db, sql, p, (size_t)c->max + 3, NULL, &n) != CP_OK)
+		return CP_DB;
+	if (n != (unsigned long long)take) {
+		/* The rows are locked FOR UPDATE: this cannot happen. */
+		log_error("queue: batch claim marked %llu of %d jobs", n, take);
+		return CP_DB;
+	}
+	return CP_OK;
+}
+
+static enum cp_err
+queue_claim_batch_tx(struct db *db, void *arg, char *err, size_t errlen)
+{
+	struct queue_batch_ctx *c = arg;
+	struct db_result *r = NULL;
+	char sql[400];
+	enum cp_err rc = CP_OK;
+	unsigned long now = db_connect_count(db);
+	int take;
+
+	(void)err;
+	(void)errlen;
+	c->n = 0;
+	if (now != *c->reconnects && queue_release_owner(db, c->owner, 0,
+	    "put back: claimed by a transaction whose COMMIT reply was lost "
+	    "(the worker reconnected)", true, NULL) != CP_OK)
+		return CP_DB;
+	queue_claim_batch_sql(sql, sizeof(sql), c->max);
+	if (db_exec(db, sql, NULL, 0, &r, NULL) != CP_OK)
+		return CP_DB;
+	take = r->nrows == (size_t)c->max ? c->max : r->nrows > 0 ? 1 : 0;
+	for (int i = 0; i < take && rc == CP_OK; i++)
+		rc = queue_job_from_row(r, (size_t)i, &c->jobs[i]);
+	db_result_free(r);
+	if (rc != CP_OK || take == 0)
+		return rc;
+	if ((rc = queue_batch_mark(db, c, take)) != CP_OK)
+		return rc;
+	for (int i = 0; i < take; i++)
+		queue_copy(c->jobs[i].locked_by, sizeof(c->jobs[i].locked_by),
+		    c->owner);
+	c->jobs[0].attempts++;  /* this run, as the UPDATE counts it */
+	c->n = take;
+	return CP_OK;
+}
+
+enum cp_err
+queue_claim_batch(struct db *db, const char *owner, int lease_s, int max,
+    unsigned long *reconnects, struct queue_job *jobs, int *n)
+{
+	struct queue_batch_ctx c = { owner, lease_s, max, reconnects, jobs, 0 };
+	char err[CP_REASON_MAX + 1];
+	enum cp_err rc;
+
+	*n = 0;
+	if (max < 1 || max > QUEUE_BATCH_MAX)
+		return CP_INPUT;
+	if ((rc = db_tx(db, queue_claim_batch_tx, &c, err, sizeof(err))) != CP_OK)
+		return rc;
+	/* Committed: what the release in it covered is done. */
+	*reconnects = db_connect_count(db);
+	*n = c.n;
+	return CP_OK;
+}
+
+enum cp_err
+queue_start_held(struct db *db, struct queue_job *job, int lease_s)
+{
+	struct db_param p[4] = { db_i64(lease_s), db_i64((long long)job->id),
+	    db_str(job->locked_by), db_i64(job->attempts) };
+	unsigned long long n = 0;
+
+	if (db_exec(db, "UPDATE jobs SET attempts = attempts + 1, "
+	    "locked_until = NOW(3) + INTERVAL ? SECOND WHERE id = ? AND "
+	    "locked_by = ? AND attempts = ? AND state = 'running'", p, 4, NULL,
+	    &n) != CP_OK)
+		return CP_DB;
+	if (n == 0)
+		return CP_NOTFOUND;
+	job->attempts++;
+	return CP_OK;
+}
+
+struct queue_held_ctx {
+	const struct queue_job *jobs;
+	int                     n, released;
+};
+
+static enum cp_err
+queue_release_held_tx(struct db *db, void *arg, char *err, size_t errlen)
+{
+	struct queue_held_ctx *c = arg;
+
+	(void)err;
+	(void)errlen;
+	c->released = 0;
+	for (int i = 0; i < c->n; i++) {
+		struct db_param p[3] = { db_i64((long long)c->jobs[i].id),
+		    db_str(c->jobs[i].locked_by), db_i64(c->jobs[i].attempts) };
+		unsigned long long k = 0;
+		if (db_exec(db, "UPDATE jobs SET state = 'queued', locked_by = "
+		    "NULL, locked_until = NULL WHERE id = ? AND locked_by = ? AND "
+		    "attempts = ? AND state = 'running'", p, 3, NULL, &k) != CP_OK)
+			return CP_DB;
+		c->released += (int)k;
+	}
+	return CP_OK;
+}
+
+enum cp_err
+queue_release_held(struct db *db, const struct queue_job *jobs, int n,
+    int *released)
+{
+	struct queue_held_ctx c = { jobs, n, 0 };
+	char err[CP_REASON_MAX + 1];
+	enum cp_err rc;
+
+	if (released != NULL)
+		*released = 0;
+	if (n <= 0)
+		return CP_OK;
+	if ((rc = db_tx(db, queue_release_held_tx, &c, err, sizeof(err))) != CP_OK)
+		return rc;
+	if (released != NULL)
+		*released = c.released;
+	return CP_OK;
+}
+
 static enum cp_err
 queue_guarded(struct db *db, const struct queue_job *job, const char *set,
     const struct db_param *setp, size_t nsetp)

@@ -73,6 +73,53 @@ enum cp_err queue_claim(struct db *db, const char *owner, int lease_s,
     struct queue_job *job, bool *got);
 
 /*
+ * Batch claims (worker.claim_batch): at most max (1 .. QUEUE_BATCH_MAX)
+ * due jobs for owner in one transaction, the query being
+ * queue_claim_batch_sql(max). All of them when the query finds max (the
+ * queue is deeper than a batch), else only the first, so a short queue
+ * stays spread over the workers. jobs[0] is claimed as queue_claim does
+ * (running, lease_s, attempts + 1: it runs now). jobs[1..] are held:
+ * running under owner with the same lease, attempts NOT counted yet —
+ * queue_start_held counts it when the worker gets to it. So every path
+ * that puts a job back without touching attempts (the master after a
+ * SIGKILL, an expired lease, queue_release_held) charges a held job
+ * nothing, and a held job never ends dead without having run.
+ * reconnects: the caller's db_connect_count at its last look; when the
+ * connection was made again since (a claim whose COMMIT reply was lost
+ * may have committed, and db_tx ran it again), every running job of owner
+ * is put back first, in the same transaction, attempts - 1 (the caller
+ * holds none when it claims; see queue_release_owner; a held job of that
+ * lost batch is charged nothing, so it gets one back — a spare attempt,
+ * never one too few), and *reconnects is updated. *n gets the count (0: nothing due). CP_OK, CP_INPUT (max out
+ * of range), CP_DB.
+ */
+#define QUEUE_BATCH_MAX 100
+enum cp_err queue_claim_batch(struct db *db, const char *owner, int lease_s,
+    int max, unsigned long *reconnects, struct queue_job *jobs, int *n);
+
+/* The claim query of a batch of max (1 .. QUEUE_BATCH_MAX) into out (at
+ * least 300 bytes), for EXPLAIN. */
+void queue_claim_batch_sql(char *out, size_t outlen, int max);
+
+/*
+ * Starts a held job (queue_claim_batch): attempts + 1 and the lease
+ * renewed to lease_s from now, guarded by id, locked_by and attempts.
+ * CP_OK (job->attempts is now this run's), CP_NOTFOUND (it was put back
+ * or claimed by another since: skip it), CP_DB.
+ */
+enum cp_err queue_start_held(struct db *db, struct queue_job *job,
+    int lease_s);
+
+/*
+ * Puts held jobs (claimed by queue_claim_batch, not started) back:
+ * queued, lease cleared, run_after, attempts and last_error as they were,
+ * each guarded like queue_start_held, in one transaction. *released (may
+ * be NULL) gets the count. CP_OK or CP_DB.
+ */
+enum cp_err queue_release_held(struct db *db, const struct queue_job *jobs,
+    int n, int *released);
+
+/*
  * Guarded finishes, to be called inside the db_tx that also writes the
  * stage's result. Each returns CP_NOTFOUND when 0 rows matched (the lease
  * was lost: the caller must roll back), CP_OK, or CP_DB.

@@ -71,15 +71,12 @@ webhook_voice_tx(struct db *db, struct webhook_ctx *c)
 {
 	const struct webhook_form *w = c->w;
 	const char *dir = w->direction;
-	long long business;
 
 	if (dir == NULL)
 		dir = c->kind == WEBHOOK_INCOMING_CALL ? "inbound" : "outbound-api";
-	if (calls_business_for(db, dir, w->from, w->to,
-	    c->conf->default_business_id, &business) != CP_OK)
-		return CP_DB;
-	if (calls_voice(db, w->call_sid, dir, w->from, w->to,
-	    w->call_status, business) != CP_OK)
+	/* One statement: the business lookup is inside the upsert. */
+	if (calls_voice_business(db, w->call_sid, dir, w->from, w->to,
+	    w->call_status, c->conf->default_business_id) != CP_OK)
 		return CP_DB;
 	/* recording.mode "rest": the TwiML has no <Start><Recording>; the
 	 * start_recording job (rest_start.c) starts it, and its created_at
@@ -294,6 +291,7 @@ webhook_handle(struct req *r, int kind_arg, char *reason, size_t reasonlen)
 	char *twiml = NULL, err[CP_REASON_MAX + 1] = "";
 	const char *why;
 	enum cp_err rc;
+	bool voice;
 
 	if ((why = webhook_decode(kind, &r->form, &w)) != NULL) {
 		cp_fmt(reason, reasonlen, "%s", why);
@@ -305,9 +303,12 @@ webhook_handle(struct req *r, int kind_arg, char *reason, size_t reasonlen)
 	/* The TwiML answers of voice webhooks go out whatever the database
 	 * does, so they wait for a reconnect 1 s at most; status callbacks
 	 * may take db_tx's 8 s. */
-	rc = db_tx_within(r->db, (kind == WEBHOOK_INCOMING_CALL ||
-	    kind == WEBHOOK_OUTBOUND_CALL || kind == WEBHOOK_STREAM_ENDED) ?
-	    1000 : 8000, webhook_tx, &ctx, err, sizeof(err));
+	voice = kind == WEBHOOK_INCOMING_CALL || kind == WEBHOOK_OUTBOUND_CALL;
+	/* A voice webhook without recording.mode "rest" is one upsert
+	 * (calls_voice_business): it commits by itself. */
+	rc = (voice && !rest_start_mode(conf) ? db_single_within :
+	    db_tx_within)(r->db, voice || kind == WEBHOOK_STREAM_ENDED ? 1000 :
+	    8000, webhook_tx, &ctx, err, sizeof(err));
 	if (rc != CP_OK)
 		log_error("webhook %s call %s: %s", r->path, w.call_sid,
 		    err[0] ? err : cp_strerror(rc));

@@ -18,6 +18,9 @@
 
 #define WORKER_REQUEUE_EVERY_S 5
 #define WORKER_EXPIRED_BATCH   16
+/* A batch's held jobs go back to the queue once it has been held this
+ * long, so jobs behind a slow one are not kept from idle workers. */
+#define WORKER_BATCH_HOLD_MS   1000
 
 struct worker {
 	const struct cp_conf *conf;
@@ -25,6 +28,11 @@ struct worker {
 	char                  id[QUEUE_OWNER_MAX + 1];
 	unsigned long         connects;  /* db_connect_count at the last check */
 	long long             swept;   /* the last sweep period enqueued, -1 */
+	/* The claimed batch (queue_claim_batch): batch[next..n-1] are held,
+	 * not started; batch[0] was started by the claim. */
+	struct queue_job      batch[QUEUE_BATCH_MAX];
+	int                   n, next;
+	struct timespec       claimed;   /* CLOCK_MONOTONIC of the claim */
 };
 
 enum cp_err
@@ -266,30 +274,85 @@ worker_finish(struct db *db, const struct cp_conf *conf,
 	return worker_finish_timed(db, conf, job, o, NULL);
 }
 
-/*
- * The connection was made again since the last look (issue 7 item 7): a
- * claim whose COMMIT reply was lost may have committed, and db_tx then
- * claimed again, so a job runs under this worker's id that no run holds.
- * Between jobs this worker holds only held_id (0: none): every other
- * running job of its id is put back, attempts - 1, at once rather than
- * when its lease runs out. A failure is logged; the next reconnect or the
- * lease still recovers the job.
- */
-static void
-worker_after_reconnect(struct worker *w, unsigned long long held_id)
+/* Milliseconds since *t0 (CLOCK_MONOTONIC). */
+static long
+worker_ms_since(const struct timespec *t0)
 {
-	unsigned long now = db_connect_count(w->db);
+	struct timespec t;
 
-	if (now == w->connects)
-		return;
-	if (queue_release_owner(w->db, w->id, held_id, "put back: claimed by "
-	    "a transaction whose COMMIT reply was lost (the worker reconnected)",
-	    true, NULL) != CP_OK) {
-		log_warn("worker: looking for jobs lost with the connection "
-		    "failed: %s", db_error(w->db));
-		return;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000L +
+	    (t.tv_nsec - t0->tv_nsec) / 1000000L;
+}
+
+/*
+ * Puts the held jobs of the batch back (queue_release_held: attempts as
+ * they were) and forgets them. CP_OK, or CP_DB when that failed: they stay
+ * held and the next worker_next_job tries again before claiming (their
+ * lease, or the master after this worker's death, also frees them).
+ */
+static enum cp_err
+worker_release_batch(struct worker *w, const char *why)
+{
+	int released = 0;
+
+	if (w->next >= w->n)
+		return CP_OK;
+	if (queue_release_held(w->db, &w->batch[w->next], w->n - w->next,
+	    &released) != CP_OK) {
+		log_warn("worker: putting back %d claimed job(s) failed: %s",
+		    w->n - w->next, db_error(w->db));
+		return CP_DB;
 	}
-	w->connects = now;   /* queue_release_owner logs what it put back */
+	log_debug("worker: %d of %d claimed job(s) put back unstarted (%s)",
+	    released, w->n - w->next, why);
+	w->n = w->next = 0;
+	return CP_OK;
+}
+
+/*
+ * The next job to run into *job: the next held one of the batch, started
+ * (queue_start_held), or the first of a new batch of up to
+ * worker.claim_batch (queue_claim_batch, which also puts back jobs a lost
+ * COMMIT reply left under this worker's id, issue 7 item 7). A batch held
+ * longer than WORKER_BATCH_HOLD_MS goes back first. *got is false when
+ * nothing is due. CP_OK or CP_DB.
+ */
+static enum cp_err
+worker_next_job(struct worker *w, struct queue_job *job, bool *got)
+{
+	enum cp_err rc;
+
+	*got = false;
+	if (w->next < w->n && worker_ms_since(&w->claimed) > WORKER_BATCH_HOLD_MS &&
+	    worker_release_batch(w, "held too long") != CP_OK)
+		return CP_DB;
+	while (w->next < w->n) {
+		*job = w->batch[w->next];
+		rc = queue_start_held(w->db, job, w->conf->worker.lease_seconds);
+		if (rc == CP_DB) {
+			(void)worker_release_batch(w, "starting one failed");
+			return CP_DB;
+		}
+		w->next++;
+		if (rc == CP_OK) {
+			*got = true;
+			return CP_OK;
+		}
+		log_info("job %llu %s: put back or claimed by another before it "
+		    "started here; skipped", job->id, job->dedupe_key);
+	}
+	w->n = w->next = 0;
+	if ((rc = queue_claim_batch(w->db, w->id, w->conf->worker.lease_seconds,
+	    w->conf->worker.claim_batch, &w->connects, w->batch, &w->n)) != CP_OK)
+		return rc;
+	if (w->n == 0)
+		return CP_OK;
+	clock_gettime(CLOCK_MONOTONIC, &w->claimed);
+	*job = w->batch[0];
+	w->next = 1;
+	*got = true;
+	return CP_OK;
 }
 
 static enum cp_err
@@ -301,10 +364,8 @@ worker_run_one(struct worker *w, bool *ran)
 	enum cp_err rc;
 
 	*ran = false;
-	if ((rc = queue_claim(w->db, w->id, w->conf->worker.lease_seconds, &job,
-	    ran)) != CP_OK)
+	if ((rc = worker_next_job(w, &job, ran)) != CP_OK)
 		return rc;
-	worker_after_reconnect(w, *ran ? job.id : 0);
 	if (!*ran)
 		return CP_OK;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -426,6 +487,9 @@ worker_loop(struct worker *w, volatile sig_atomic_t *stop)
 		/* +-50% jitter so several workers do not poll in step. */
 		worker_sleep_ms(poll / 2 + random() % (poll + 1));
 	}
+	/* Claimed jobs not started go back now, not when their lease ends
+	 * (the master skips its put-back while stopping). */
+	(void)worker_release_batch(w, "stopping");
 	log_info("worker %s: stopping", w->id);
 	return 0;
 }

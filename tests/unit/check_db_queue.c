@@ -508,6 +508,103 @@ START_TEST(test_worker_reconnect_puts_back_lost_claim)
 }
 END_TEST
 
+/* Issue 8 item 6: a batch claim takes claim_batch jobs when that many are
+ * due, else one; only the first counts an attempt; a held job counts when
+ * it starts; put back unstarted (or by the master's reap) it is charged
+ * nothing; a held job put back or taken by another is not started. */
+START_TEST(test_claim_batch_counts_started_jobs_only)
+{
+	struct queue_job jobs[QUEUE_BATCH_MAX], one[QUEUE_BATCH_MAX];
+	unsigned long rc_seen = db_connect_count(db);
+	char key[64], sql[300];
+	int n = -1, released = -1;
+
+	exec_ok("UPDATE jobs SET state = 'done' WHERE state IN ('queued','running')");
+	for (int i = 0; i < 5; i++) {
+		cp_fmt(key, sizeof(key), "noop:batch%d", i);
+		ck_assert_int_eq(queue_enqueue(db, "noop", NULL, key, 3, 0, NULL),
+		    CP_OK);
+	}
+	/* 5 due, batch of 8: the queue is shorter than a batch, so one. */
+	ck_assert_int_eq(queue_claim_batch(db, "wb:1", 300, 8, &rc_seen, one,
+	    &n), CP_OK);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(one[0].attempts, 1);
+	ck_assert_str_eq(one[0].locked_by, "wb:1");
+	/* 4 due, batch of 4: all four, the first counted. */
+	ck_assert_int_eq(queue_claim_batch(db, "wb:2", 300, 4, &rc_seen, jobs,
+	    &n), CP_OK);
+	ck_assert_int_eq(n, 4);
+	ck_assert_int_eq(count("SELECT COUNT(*) FROM jobs WHERE state = "
+	    "'running' AND locked_by = 'wb:2' AND locked_until > NOW(3)"), 4);
+	ck_assert_int_eq(count("SELECT SUM(attempts) FROM jobs WHERE "
+	    "locked_by = 'wb:2'"), 1);
+	ck_assert_int_eq(jobs[0].attempts, 1);
+	ck_assert_int_eq(jobs[1].attempts, 0);
+	ck_assert_uint_lt(jobs[0].id, jobs[1].id);   /* claim order */
+	/* jobs[1] starts: counted now. */
+	ck_assert_int_eq(queue_start_held(db, &jobs[1], 300), CP_OK);
+	ck_assert_int_eq(jobs[1].attempts, 1);
+	cp_fmt(sql, sizeof(sql), "SELECT attempts FROM jobs WHERE id = %llu",
+	    jobs[1].id);
+	ck_assert_int_eq(count(sql), 1);
+	/* The master reaps wb:2 (no refund): the two started keep their
+	 * count, jobs[2] keeps 0 — it never ran. */
+	ck_assert_int_eq(queue_release_owner(db, "wb:2", 0, NULL, false, &n),
+	    CP_OK);
+	ck_assert_int_eq(n, 4);
+	ck_assert_int_eq(count("SELECT SUM(attempts) FROM jobs WHERE state = "
+	    "'queued' AND dedupe_key LIKE 'noop:batch%'"), 2);
+	/* A held job put back is not started by its old holder. */
+	ck_assert_int_eq(queue_start_held(db, &jobs[2], 300), CP_NOTFOUND);
+	/* Claimed again, jobs put back unstarted: as they were. */
+	ck_assert_int_eq(queue_claim_batch(db, "wb:3", 300, 4, &rc_seen, jobs,
+	    &n), CP_OK);
+	ck_assert_int_eq(n, 4);
+	ck_assert_int_eq(queue_release_held(db, &jobs[1], 3, &released), CP_OK);
+	ck_assert_int_eq(released, 3);
+	ck_assert_int_eq(count("SELECT COUNT(*) FROM jobs WHERE state = "
+	    "'running' AND locked_by = 'wb:3'"), 1);
+	ck_assert_int_eq(count("SELECT COUNT(*) FROM jobs WHERE state = "
+	    "'queued' AND locked_by IS NULL AND locked_until IS NULL AND "
+	    "dedupe_key LIKE 'noop:batch%'"), 3);
+	ck_assert_int_eq(queue_claim_batch(db, "wb:4", 300, 0, &rc_seen, jobs,
+	    &n), CP_INPUT);
+	ck_assert_int_eq(queue_claim_batch(db, "wb:4", 300, 101, &rc_seen, jobs,
+	    &n), CP_INPUT);
+}
+END_TEST
+
+/* The noop kind runs and finishes at once through the worker's finish. */
+START_TEST(test_noop_job_done)
+{
+	struct queue_job j[1];
+	struct job_outcome o;
+	unsigned long seen = db_connect_count(db);
+	const struct job_kind *k = jobs_find("noop");
+	int n = 0;
+	char sql[200], *s;
+
+	ck_assert_ptr_nonnull(k);
+	exec_ok("UPDATE jobs SET state = 'done' WHERE state IN ('queued','running')");
+	ck_assert_int_eq(jobs_enqueue(db, "noop", NULL, NULL, 7, 3, 0, NULL),
+	    CP_OK);
+	ck_assert_int_eq(queue_claim_batch(db, "wn:1", 60, 1, &seen, j, &n),
+	    CP_OK);
+	ck_assert_int_eq(n, 1);
+	ck_assert_str_eq(j[0].dedupe_key, "noop:7");
+	memset(&o, 0, sizeof(o));
+	k->run(&(struct job_ctx){ &conf, db, &j[0] }, NULL, &o);
+	ck_assert_int_eq(o.rc, CP_OK);
+	ck_assert_int_eq(worker_finish(db, &conf, &j[0], &o), CP_OK);
+	cp_fmt(sql, sizeof(sql), "SELECT CONCAT(state, ' ', attempts) FROM jobs "
+	    "WHERE id = %llu", j[0].id);
+	s = cell(sql);
+	ck_assert_str_eq(s, "done 1");
+	free(s);
+}
+END_TEST
+
 /* v_calls_stuck shows a stage idle for 15 minutes, not a fresh one. */
 START_TEST(test_dba_view_lists_stuck_calls)
 {
@@ -1075,6 +1172,8 @@ main(void)
 	tcase_add_test(tc, test_release_owner_puts_back_others);
 	tcase_add_test(tc, test_connect_count_after_reconnect);
 	tcase_add_test(tc, test_worker_reconnect_puts_back_lost_claim);
+	tcase_add_test(tc, test_claim_batch_counts_started_jobs_only);
+	tcase_add_test(tc, test_noop_job_done);
 	tcase_add_test(tc, test_dba_view_lists_stuck_calls);
 	tcase_add_test(tc, test_backoff_grows_with_jitter_and_cap);
 	tcase_add_test(tc, test_refill_enqueue_dedupe_per_minute);
