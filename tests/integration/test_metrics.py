@@ -243,13 +243,22 @@ def test_metrics_child_sigkill_folds(stack):
     the one before plus the 200s answered since (a lost fold shows as
     less, a double fold as more; new requests cannot hide either)."""
     n = stack.conf_get("fcgi.children")
-    kids = stack.wait_children(lambda k: len(k) == n, 10, "%d children" % n)
     # Some child serves these; which one does not matter, all of them die.
     for _ in range(20):
         eq(stack.https("GET", "/healthz").status, 200, "GET /healthz")
+    # Listed after the requests: one may have been recycled meanwhile
+    # (fcgi.max_requests), and one recycled between this and its kill is
+    # not killed (ProcessLookupError) and not a "died" respawn.
+    kids = stack.wait_children(lambda k: len(k) == n, 10, "%d children" % n)
     before = scrape(stack)
+    killed = 0
     for victim in kids:
-        os.kill(victim, signal.SIGKILL)
+        try:
+            os.kill(victim, signal.SIGKILL)
+            killed += 1
+        except ProcessLookupError:
+            pass
+    check(killed > 0, "none of the children %r could be killed", kids)
     stack.wait_children(lambda k: len(k) == n and not set(k) & set(kids), 10,
                         "children %r replaced" % kids)
     # nginx may meet a dead child's socket once (502): retry briefly.
@@ -265,8 +274,8 @@ def test_metrics_child_sigkill_folds(stack):
     after = scrape(stack)
     died = dict(process="child", cause="died")
     eq(after.get("callpipe_respawns_total", **died) -
-       before.get("callpipe_respawns_total", **died), n,
-       "child respawns after a SIGKILL of all %d" % n)
+       before.get("callpipe_respawns_total", **died), killed,
+       "child respawns after a SIGKILL of %d of %d" % (killed, n))
     not_down(before, after, "after SIGKILL of children %r" % kids)
     h = dict(route="/healthz", method="GET", status="200")
     eq(after.get("callpipe_http_requests_total", **h) -
