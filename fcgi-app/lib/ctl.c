@@ -722,7 +722,8 @@ static const struct ctl_cmd {
 	  "the last to die first (N: 1..1000, 50)", ctl_queue_list },
 	{ "queue retry-dead", "[--kind K]",
 	  "dead jobs back to queued, attempts 0, the stages they\n"
-	  "failed back to pending; prints how many", ctl_queue_retry_dead },
+	  "failed back to pending (a job whose stage is not\n"
+	  "failed stays dead); prints how many", ctl_queue_retry_dead },
 	{ "business create", "--name NAME [--number E164]... [--language he]",
 	  "print the new business id", ctl_business },
 	{ "token create", "--business ID --name NAME",

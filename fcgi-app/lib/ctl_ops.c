@@ -428,12 +428,13 @@ ctl_queue_list(const struct cp_conf *conf, const char *name, int argc,
 #define CTL_REVIVE_BATCH 500
 
 struct ctl_revive {
-	const char        *kind;      /* NULL: every kind */
-	unsigned long long after_id;  /* keyset: ids above this */
-	unsigned long long last_id;   /* the batch's highest */
-	int                jobs;      /* this batch's */
+	const char        *kind;       /* NULL: every kind */
+	unsigned long long before_id;  /* keyset: ids below this */
+	unsigned long long last_id;    /* the batch's lowest */
+	int                jobs;       /* this batch's */
 	int                stages;
-	bool               more;      /* the batch was full */
+	int                superseded; /* left dead: their stage is not failed */
+	bool               more;       /* the batch was full */
 };
 
 static enum cp_err
@@ -445,20 +446,22 @@ ctl_revive_tx(struct db *db, void *arg, char *err, size_t errlen)
 	size_t np = 0;
 	long long id;
 
-	/* db_tx may run this again: only the caller moves after_id. */
-	v->jobs = v->stages = 0;
+	/* db_tx may run this again: only the caller moves before_id. */
+	v->jobs = v->stages = v->superseded = 0;
 	v->more = false;
-	v->last_id = v->after_id;
-	p[np++] = db_i64((long long)v->after_id);
+	v->last_id = v->before_id;
+	p[np++] = db_i64((long long)v->before_id);
 	if (v->kind)
 		p[np++] = db_str(v->kind);
 	p[np++] = db_i64(CTL_REVIVE_BATCH);
-	/* ix_jobs_claim (state, run_after, id) holds state and id. */
+	/* Newest first, so of a stage's dead jobs (a manual retry's, the
+	 * sweep's, the first one) the last to be made is the one revived.
+	 * ix_jobs_finished (state, updated_at, id) holds the dead ones. */
 	if (db_exec(db, v->kind ? "SELECT id, kind, call_sid FROM jobs WHERE "
-	    "state = 'dead' AND id > ? AND kind = ? ORDER BY id LIMIT ? FOR "
-	    "UPDATE" : "SELECT id, kind, call_sid FROM jobs WHERE state = 'dead' "
-	    "AND id > ? ORDER BY id LIMIT ? FOR UPDATE", p, np, &res, NULL) !=
-	    CP_OK) {
+	    "state = 'dead' AND id < ? AND kind = ? ORDER BY id DESC LIMIT ? "
+	    "FOR UPDATE" : "SELECT id, kind, call_sid FROM jobs WHERE state = "
+	    "'dead' AND id < ? ORDER BY id DESC LIMIT ? FOR UPDATE", p, np, &res,
+	    NULL) != CP_OK) {
 		cp_fmt(err, errlen, "%s", db_error(db));
 		return CP_DB;
 	}
@@ -475,6 +478,27 @@ ctl_revive_tx(struct db *db, void *arg, char *err, size_t errlen)
 			return CP_DB;
 		}
 		v->last_id = (unsigned long long)id;
+		/*
+		 * The dead job failed its stage (worker.c), and a stage still
+		 * failed would make the worker skip the job as finished: it
+		 * goes back to pending. A job of a stage that is not failed
+		 * (a retry or a later job of the stage has run or runs now, or
+		 * another dead job of it was revived just now) stays dead:
+		 * revived, it would run the stage a second time beside that.
+		 */
+		if (k != NULL && !k->stageless && sid != NULL && *sid != '\0') {
+			cp_fmt(sql, sizeof(sql), "UPDATE call_log SET %s = "
+			    "'pending' WHERE call_sid = ? AND %s = 'failed'",
+			    calls_stage_col(k->stage), calls_stage_col(k->stage));
+			p[0] = db_str(sid);
+			if (db_exec(db, sql, p, 1, NULL, &n) != CP_OK)
+				goto db_fail;
+			if (n == 0) {
+				v->superseded++;
+				continue;
+			}
+			v->stages += (int)n;
+		}
 		p[0] = db_i64(id);
 		if (db_exec(db, "UPDATE jobs SET state = 'queued', attempts = 0, "
 		    "run_after = UTC_TIMESTAMP(3), locked_by = NULL, locked_until "
@@ -482,17 +506,6 @@ ctl_revive_tx(struct db *db, void *arg, char *err, size_t errlen)
 		    CP_OK)
 			goto db_fail;
 		v->jobs += (int)n;
-		/* The dead job failed its stage (worker.c); a stage still
-		 * failed would make the worker skip the job as finished. */
-		if (k == NULL || k->stageless || sid == NULL)
-			continue;
-		cp_fmt(sql, sizeof(sql), "UPDATE call_log SET %s = 'pending' "
-		    "WHERE call_sid = ? AND %s = 'failed'",
-		    calls_stage_col(k->stage), calls_stage_col(k->stage));
-		p[0] = db_str(sid);
-		if (db_exec(db, sql, p, 1, NULL, &n) != CP_OK)
-			goto db_fail;
-		v->stages += (int)n;
 	}
 	db_result_free(res);
 	return CP_OK;
@@ -506,9 +519,9 @@ int
 ctl_queue_retry_dead(const struct cp_conf *conf, const char *name,
     int argc, char **argv)
 {
-	struct ctl_revive v = { NULL, 0, 0, 0, 0, false };
+	struct ctl_revive v = { NULL, LLONG_MAX, 0, 0, 0, 0, false };
 	char err[CP_REASON_MAX + 1] = "";
-	int jobs = 0, stages = 0, got;
+	int jobs = 0, stages = 0, superseded = 0, got;
 	struct db *db;
 	enum cp_err rc;
 
@@ -524,15 +537,17 @@ ctl_queue_retry_dead(const struct cp_conf *conf, const char *name,
 	do {
 		rc = db_tx(db, ctl_revive_tx, &v, err, sizeof(err));
 		if (rc == CP_OK) {
-			v.after_id = v.last_id;
+			v.before_id = v.last_id;
 			jobs += v.jobs;
 			stages += v.stages;
+			superseded += v.superseded;
 		}
 	} while (rc == CP_OK && v.more);
 	db_close(db);
 	/* What committed stays committed: the counts say how far it got. */
 	printf("%d dead job(s) queued again with attempts reset; %d failed "
-	    "stage(s) back to pending\n", jobs, stages);
+	    "stage(s) back to pending; %d left dead (their stage is not "
+	    "failed)\n", jobs, stages, superseded);
 	if (rc != CP_OK) {
 		fprintf(stderr, "callpipectl: %s: %s\n", name, err[0] ? err :
 		    cp_strerror(rc));

@@ -59,10 +59,15 @@ int ctl_queue_list(const struct cp_conf *conf, const char *name, int argc,
     char **argv);
 
 /* queue retry-dead [--kind K]: every dead job (of kind K) back to queued,
- * due now, attempts 0, lease cleared; a call_log stage the job had failed
- * (still 'failed') back to 'pending', so the worker runs the stage again
- * instead of skipping a finished one. In transactions of 500 jobs, oldest
- * id first. Prints how many jobs and stages. */
+ * due now, attempts 0, lease cleared, its dedupe key kept; the call_log
+ * stage the job had failed back from 'failed' to 'pending', so the worker
+ * runs the stage again instead of skipping a finished one. A job of a
+ * stage that is not (or no longer) failed stays dead: a manual retry or a
+ * later job of the stage has run or runs (two would run it twice), or a
+ * newer dead job of the same stage was revived. Stageless kinds and jobs
+ * of no call are always revived. In transactions of 500 jobs, newest id
+ * first. Prints how many jobs were revived, stages reset and jobs left
+ * dead. */
 int ctl_queue_retry_dead(const struct cp_conf *conf, const char *name,
     int argc, char **argv);
 
