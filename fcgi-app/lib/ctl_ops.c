@@ -37,6 +37,31 @@ ctl_print_row(const struct db_result *res, size_t r)
 	putchar('\n');
 }
 
+/* Runs sql with p[0..np-1] on a new connection and prints header, then
+ * each row as a tab-separated line. Returns 0, or 1 after "callpipectl:
+ * <name>: <database error>" on stderr (nothing on stdout). */
+static int
+ctl_query_print(const struct cp_conf *conf, const char *name,
+    const char *header, const char *sql, const struct db_param *p, size_t np)
+{
+	struct db_result *res = NULL;
+	struct db *db;
+
+	if ((db = ctl_db(conf)) == NULL)
+		return 1;
+	if (db_exec(db, sql, p, np, &res, NULL) != CP_OK) {
+		fprintf(stderr, "callpipectl: %s: %s\n", name, db_error(db));
+		db_close(db);
+		return 1;
+	}
+	db_close(db);
+	printf("%s\n", header);
+	for (size_t r = 0; r < res->nrows; r++)
+		ctl_print_row(res, r);
+	db_result_free(res);
+	return 0;
+}
+
 /* Parses "--limit N" at argv[*i] into *limit (1..CTL_LIMIT_MAX). Returns
  * 1 when argv[*i] is --limit and N good (*i moved past N), 0 when it is
  * not --limit, 2 after the usage message when N is missing or bad. */
@@ -175,6 +200,28 @@ ctl_status(const struct cp_conf *conf, const char *name, int argc,
 
 /* ------------------------------------------------------------ calls */
 
+/*
+ * Where calls list finds its calls, newest first, without walking the
+ * whole table for a filter few calls pass:
+ *   neither     ix_call_log_created, stopping at the limit;
+ *   --phone     the number's calls as caller and as called, each branch
+ *               along ix_call_log_from_created / ix_call_log_to_created
+ *               (008_ctl_phone.sql) stopping at the limit, --failed
+ *               tested there;
+ *   --failed    the failed calls of each stage, each branch a range on
+ *               its status index (ix_call_log_sweep_*): as many rows as
+ *               calls failed.
+ * The branches' ids are then joined to their rows (STRAIGHT_JOIN and the
+ * primary key: the optimizer must not scan call_log to probe the few ids)
+ * and ordered again.
+ */
+#define CTL_CALLS_COLS "c.call_sid, " CTL_ISO_F("c.created_at") ", " \
+	"c.business_id, c.direction, c.from_number, c.to_number, " \
+	"c.call_status, c.recording_status, c.transcript_status, " \
+	"c.summary_status, c.last_error"
+#define CTL_FAILED_ANY "'failed' IN (recording_status, transcript_status, " \
+	"summary_status)"
+
 int
 ctl_calls_list(const struct cp_conf *conf, const char *name, int argc,
     char **argv)
@@ -182,11 +229,9 @@ ctl_calls_list(const struct cp_conf *conf, const char *name, int argc,
 	const char *phone = NULL;
 	bool failed = false;
 	int limit = 20, got;
-	struct db_param p[3];
-	struct db_result *res = NULL;
-	struct db *db;
+	struct db_param p[5];
 	size_t np = 0;
-	char sql[1024];
+	char sql[2048];
 
 	for (int i = 0; i < argc; i++) {
 		if ((got = ctl_opt_limit(name, argc, argv, &i, &limit)) == 2)
@@ -205,35 +250,36 @@ ctl_calls_list(const struct cp_conf *conf, const char *name, int argc,
 			return ctl_arg_error(name, "bad argument '%s' (unknown, or "
 			    "its value is missing)", argv[i]);
 	}
-	/* Newest first along ix_call_log_created: the walk stops at the
-	 * limit's last match. */
-	cp_fmt(sql, sizeof(sql), "SELECT call_sid, " CTL_ISO_F("created_at")
-	    ", business_id, direction, from_number, to_number, call_status, "
-	    "recording_status, transcript_status, summary_status, last_error "
-	    "FROM call_log FORCE INDEX (ix_call_log_created) WHERE 1 = 1%s%s "
-	    "ORDER BY created_at DESC, id DESC LIMIT ?",
-	    phone ? " AND (from_number = ? OR to_number = ?)" : "",
-	    failed ? " AND 'failed' IN (recording_status, transcript_status, "
-	    "summary_status)" : "");
 	if (phone) {
+		cp_fmt(sql, sizeof(sql), "SELECT STRAIGHT_JOIN " CTL_CALLS_COLS " FROM (("
+		    "SELECT id FROM call_log FORCE INDEX (ix_call_log_from_created) "
+		    "WHERE from_number = ?%s ORDER BY created_at DESC, id DESC "
+		    "LIMIT ?) UNION (SELECT id FROM call_log FORCE INDEX "
+		    "(ix_call_log_to_created) WHERE to_number = ?%s ORDER BY "
+		    "created_at DESC, id DESC LIMIT ?)) m JOIN call_log c FORCE "
+		    "INDEX (PRIMARY) ON c.id = m.id ORDER BY c.created_at DESC, "
+		    "c.id DESC LIMIT ?",
+		    failed ? " AND " CTL_FAILED_ANY : "",
+		    failed ? " AND " CTL_FAILED_ANY : "");
 		p[np++] = db_str(phone);
+		p[np++] = db_i64(limit);
 		p[np++] = db_str(phone);
-	}
+		p[np++] = db_i64(limit);
+	} else if (failed)
+		cp_fmt(sql, sizeof(sql), "SELECT STRAIGHT_JOIN " CTL_CALLS_COLS " FROM ("
+		    "SELECT id FROM call_log WHERE recording_status = 'failed' "
+		    "UNION SELECT id FROM call_log WHERE transcript_status = "
+		    "'failed' UNION SELECT id FROM call_log WHERE summary_status = "
+		    "'failed') m JOIN call_log c FORCE INDEX (PRIMARY) ON c.id = "
+		    "m.id ORDER BY c.created_at DESC, c.id DESC LIMIT ?");
+	else
+		cp_fmt(sql, sizeof(sql), "SELECT " CTL_CALLS_COLS " FROM call_log "
+		    "c FORCE INDEX (ix_call_log_created) ORDER BY c.created_at "
+		    "DESC, c.id DESC LIMIT ?");
 	p[np++] = db_i64(limit);
-	if ((db = ctl_db(conf)) == NULL)
-		return 1;
-	if (db_exec(db, sql, p, np, &res, NULL) != CP_OK) {
-		fprintf(stderr, "callpipectl: %s: %s\n", name, db_error(db));
-		db_close(db);
-		return 1;
-	}
-	db_close(db);
-	printf("call_sid\tcreated\tbusiness\tdirection\tfrom\tto\tcall_status\t"
-	    "recording\ttranscript\tsummary\tlast_error\n");
-	for (size_t r = 0; r < res->nrows; r++)
-		ctl_print_row(res, r);
-	db_result_free(res);
-	return 0;
+	return ctl_query_print(conf, name, "call_sid\tcreated\tbusiness\t"
+	    "direction\tfrom\tto\tcall_status\trecording\ttranscript\tsummary\t"
+	    "last_error", sql, p, np);
 }
 
 /* The call_log columns calls show prints, in this order: the name shown,
@@ -378,8 +424,6 @@ ctl_queue_list(const struct cp_conf *conf, const char *name, int argc,
 	bool dead = false;
 	int limit = 50, got;
 	struct db_param p[2];
-	struct db_result *res = NULL;
-	struct db *db;
 	size_t np = 0;
 	char sql[1024];
 
@@ -409,20 +453,9 @@ ctl_queue_list(const struct cp_conf *conf, const char *name, int argc,
 	if (kind)
 		p[np++] = db_str(kind);
 	p[np++] = db_i64(limit);
-	if ((db = ctl_db(conf)) == NULL)
-		return 1;
-	if (db_exec(db, sql, p, np, &res, NULL) != CP_OK) {
-		fprintf(stderr, "callpipectl: %s: %s\n", name, db_error(db));
-		db_close(db);
-		return 1;
-	}
-	db_close(db);
-	printf("id\tkind\tstate\tattempts\tmax_attempts\trun_after\tupdated_at\t"
-	    "call_sid\tlocked_by\tlast_error\n");
-	for (size_t r = 0; r < res->nrows; r++)
-		ctl_print_row(res, r);
-	db_result_free(res);
-	return 0;
+	return ctl_query_print(conf, name, "id\tkind\tstate\tattempts\t"
+	    "max_attempts\trun_after\tupdated_at\tcall_sid\tlocked_by\t"
+	    "last_error", sql, p, np);
 }
 
 #define CTL_REVIVE_BATCH 500
