@@ -306,3 +306,11 @@ def test_ctl_new_commands_help(stack):
                        timeout=30, env=stack.ctl_env())
     eq(p.returncode, 2, "callpipectl status without -c")
     check("-c FILE" in p.stderr and p.stderr.count("\n") == 1, "no -c stderr %r", p.stderr)
+    # An option callpipectl itself does not take: one line too, not the
+    # whole usage.
+    for argv in (["-x", "status"], ["-c"]):
+        p = subprocess.run([stack.ctl_bin] + argv, capture_output=True, text=True,
+                           timeout=30, env=stack.ctl_env())
+        eq((p.returncode, p.stdout), (2, ""), "callpipectl %s" % " ".join(argv))
+        check(p.stderr.count("\n") == 1 and argv[0] in p.stderr,
+              "callpipectl %s stderr %r", " ".join(argv), p.stderr)
