@@ -723,7 +723,9 @@ static const struct ctl_cmd {
 	{ "queue retry-dead", "[--kind K]",
 	  "dead jobs back to queued, attempts 0, the stages they\n"
 	  "failed back to pending (a job whose stage is not\n"
-	  "failed stays dead); prints how many", ctl_queue_retry_dead },
+	  "failed stays dead; start_recording and reconcile:\n"
+	  "the stage is restarted as retry does); prints how many",
+	  ctl_queue_retry_dead },
 	{ "business create", "--name NAME [--number E164]... [--language he]",
 	  "print the new business id", ctl_business },
 	{ "token create", "--business ID --name NAME",

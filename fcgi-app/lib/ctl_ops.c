@@ -461,11 +461,13 @@ ctl_queue_list(const struct cp_conf *conf, const char *name, int argc,
 #define CTL_REVIVE_BATCH 500
 
 struct ctl_revive {
+	const struct cp_conf *conf;
 	const char        *kind;       /* NULL: every kind */
 	unsigned long long before_id;  /* keyset: ids below this */
 	unsigned long long last_id;    /* the batch's lowest */
 	int                jobs;       /* this batch's */
 	int                stages;
+	int                restarted;  /* of stages: by jobs_retry_stage */
 	int                superseded; /* left dead: their stage is not failed */
 	bool               more;       /* the batch was full */
 };
@@ -480,7 +482,7 @@ ctl_revive_tx(struct db *db, void *arg, char *err, size_t errlen)
 	long long id;
 
 	/* db_tx may run this again: only the caller moves before_id. */
-	v->jobs = v->stages = v->superseded = 0;
+	v->jobs = v->stages = v->restarted = v->superseded = 0;
 	v->more = false;
 	v->last_id = v->before_id;
 	p[np++] = db_i64((long long)v->before_id);
@@ -519,6 +521,30 @@ ctl_revive_tx(struct db *db, void *arg, char *err, size_t errlen)
 		 * another dead job of it was revived just now) stays dead:
 		 * revived, it would run the stage a second time beside that.
 		 */
+		/*
+		 * A kind that does not restart its stage (start_recording: the
+		 * call has ended; reconcile, when the recording is known now):
+		 * the stage is restarted as callpipectl retry does it (a
+		 * retry_count + 1 and the stage's own job under its new key),
+		 * and the dead job stays dead.
+		 */
+		if (k != NULL && !k->stageless && !k->restarts && sid != NULL &&
+		    *sid != '\0') {
+			enum calls_stage stage;
+			int retry;
+			enum cp_err rc = jobs_retry_stage(db, v->conf, sid,
+			    (int)k->stage, &stage, &retry);
+
+			if (rc == CP_DB)
+				goto db_fail;
+			if (rc != CP_OK) {   /* not failed, or no such call */
+				v->superseded++;
+				continue;
+			}
+			v->stages++;
+			v->restarted++;
+			continue;
+		}
 		if (k != NULL && !k->stageless && sid != NULL && *sid != '\0') {
 			cp_fmt(sql, sizeof(sql), "UPDATE call_log SET %s = "
 			    "'pending' WHERE call_sid = ? AND %s = 'failed'",
@@ -552,9 +578,9 @@ int
 ctl_queue_retry_dead(const struct cp_conf *conf, const char *name,
     int argc, char **argv)
 {
-	struct ctl_revive v = { NULL, LLONG_MAX, 0, 0, 0, 0, false };
+	struct ctl_revive v = { conf, NULL, LLONG_MAX, 0, 0, 0, 0, 0, false };
 	char err[CP_REASON_MAX + 1] = "";
-	int jobs = 0, stages = 0, superseded = 0, got;
+	int jobs = 0, stages = 0, restarted = 0, superseded = 0, got;
 	struct db *db;
 	enum cp_err rc;
 
@@ -573,14 +599,16 @@ ctl_queue_retry_dead(const struct cp_conf *conf, const char *name,
 			v.before_id = v.last_id;
 			jobs += v.jobs;
 			stages += v.stages;
+			restarted += v.restarted;
 			superseded += v.superseded;
 		}
 	} while (rc == CP_OK && v.more);
 	db_close(db);
 	/* What committed stays committed: the counts say how far it got. */
 	printf("%d dead job(s) queued again with attempts reset; %d failed "
-	    "stage(s) back to pending; %d left dead (their stage is not "
-	    "failed)\n", jobs, stages, superseded);
+	    "stage(s) back to pending, %d of them restarted by a new job as "
+	    "retry does; %d left dead (their stage is not failed)\n", jobs,
+	    stages, restarted, superseded);
 	if (rc != CP_OK) {
 		fprintf(stderr, "callpipectl: %s: %s\n", name, err[0] ? err :
 		    cp_strerror(rc));

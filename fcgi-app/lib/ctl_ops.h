@@ -64,10 +64,13 @@ int ctl_queue_list(const struct cp_conf *conf, const char *name, int argc,
  * runs the stage again instead of skipping a finished one. A job of a
  * stage that is not (or no longer) failed stays dead: a manual retry or a
  * later job of the stage has run or runs (two would run it twice), or a
- * newer dead job of the same stage was revived. Stageless kinds and jobs
- * of no call are always revived. In transactions of 500 jobs, newest id
- * first. Prints how many jobs were revived, stages reset and jobs left
- * dead. */
+ * newer dead job of the same stage was revived. A dead job of a kind that
+ * does not restart its stage (start_recording, reconcile: jobs.h) stays
+ * dead, and its failed stage is restarted as callpipectl retry does
+ * (jobs_retry_stage: retry_count + 1, the stage's own job under its new
+ * key). Stageless kinds and jobs of no call are always revived. In
+ * transactions of 500 jobs, newest id first. Prints how many jobs were
+ * revived, stages reset (and of them restarted) and jobs left dead. */
 int ctl_queue_retry_dead(const struct cp_conf *conf, const char *name,
     int argc, char **argv);
 

@@ -7,7 +7,8 @@ the oldest due job), calls list newest first with --phone / --failed /
 --limit, calls show's fields and jobs, queue list in claim order and
 --dead newest first, queue retry-dead --kind then all (jobs queued with
 attempts 0, the failed stage back to pending, a stageless kind's row
-untouched, a dead job whose stage is not failed left dead), and a call
+untouched, a dead job whose stage is not failed left dead, a dead
+start_recording restarted as retry does), and a call
 made through the stack shown by calls show as the
 database holds it. Every bad argument exits 2 with one line on stderr and
 nothing on stdout; every command has --help.
@@ -214,7 +215,8 @@ def run_views(stack, conf, conn):
     # ---- queue retry-dead
     out = ok(stack, conf, "queue", "retry-dead", "--kind", "transcribe")
     eq(out, "1 dead job(s) queued again with attempts reset; 1 failed stage(s) back to "
-       "pending; 1 left dead (their stage is not failed)\n",
+       "pending, 0 of them restarted by a new job as retry does; 1 left dead (their "
+       "stage is not failed)\n",
        "queue retry-dead --kind transcribe")
     with conn.cursor() as cur:
         cur.execute("SELECT state, attempts, run_after <= UTC_TIMESTAMP(3) AS due, locked_by "
@@ -230,7 +232,8 @@ def run_views(stack, conf, conn):
            "the call whose transcript the dead job had failed")
     out = ok(stack, conf, "queue", "retry-dead")
     eq(out, "1 dead job(s) queued again with attempts reset; 0 failed stage(s) back to "
-       "pending; 2 left dead (their stage is not failed)\n",
+       "pending, 0 of them restarted by a new job as retry does; 2 left dead (their "
+       "stage is not failed)\n",
        "queue retry-dead (the stageless refill; the stale fetch stays dead)")
     with conn.cursor() as cur:
         cur.execute("SELECT recording_status FROM call_log WHERE call_sid = %s", (sids[3],))
@@ -243,8 +246,38 @@ def run_views(stack, conf, conn):
         eq(cur.fetchone()["recording_status"], "completed",
            "the completed stage of the stale dead fetch")
     eq(ok(stack, conf, "queue", "retry-dead"), "0 dead job(s) queued again with attempts "
-       "reset; 0 failed stage(s) back to pending; 2 left dead (their stage is not "
-       "failed)\n", "queue retry-dead with only superseded ones dead")
+       "reset; 0 failed stage(s) back to pending, 0 of them restarted by a new job as "
+       "retry does; 2 left dead (their stage is not failed)\n", "queue retry-dead with only superseded ones dead")
+
+    # A dead start_recording (recording.mode "rest"; the call has ended):
+    # not revived, its stage restarted as callpipectl retry does it, by the
+    # recording stage's own job (no recording known: reconcile) under the
+    # new retry count.
+    late = {"call_sid": new_sid("CA"), "from_number": PHONE_A, "to_number": AGENT,
+            "direction": "inbound", "call_status": "completed",
+            "recording_status": "failed", "transcript_status": "pending",
+            "summary_status": "pending", "created_at": t0}
+    insert(conn, "call_log", [late])
+    start = {"kind": "start_recording", "call_sid": late["call_sid"], "state": "dead",
+             "run_after": ago, "attempts": 6, "max_attempts": 6,
+             "dedupe_key": "itest:start:%s" % late["call_sid"], "last_error": "21220"}
+    insert(conn, "jobs", [start])
+    eq(ok(stack, conf, "queue", "retry-dead", "--kind", "start_recording"),
+       "0 dead job(s) queued again with attempts reset; 1 failed stage(s) back to "
+       "pending, 1 of them restarted by a new job as retry does; 0 left dead (their "
+       "stage is not failed)\n", "queue retry-dead --kind start_recording")
+    with conn.cursor() as cur:
+        cur.execute("SELECT recording_status, retry_count FROM call_log WHERE call_sid = %s",
+                    (late["call_sid"],))
+        eq(cur.fetchone(), {"recording_status": "pending", "retry_count": 1},
+           "the call of the dead start_recording job")
+        cur.execute("SELECT kind, state, dedupe_key FROM jobs WHERE call_sid = %s "
+                    "ORDER BY id", (late["call_sid"],))
+        eq(cur.fetchall(), [
+            {"kind": "start_recording", "state": "dead", "dedupe_key": start["dedupe_key"]},
+            {"kind": "reconcile", "state": "queued",
+             "dedupe_key": "reconcile:%s:1" % late["call_sid"]}],
+           "the jobs of that call after retry-dead")
 
     # ---- bad arguments: exit 2, one line, nothing changed
     bad(stack, conf, "status", "x", says="status")
@@ -261,7 +294,7 @@ def run_views(stack, conf, conn):
     bad(stack, conf, "queue", "retry-dead", "--dead", says="--dead")
     with conn.cursor() as cur:
         cur.execute("SELECT COUNT(*) AS n FROM jobs WHERE state = 'queued'")
-        eq(cur.fetchone()["n"], 4, "queued jobs after the refused commands")
+        eq(cur.fetchone()["n"], 5, "queued jobs after the refused commands")
 
 
 def test_ctl_calls_show_real_call(stack):
