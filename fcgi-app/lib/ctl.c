@@ -90,8 +90,7 @@ ctl_arg_error(const char *name, const char *fmt, ...)
 	return 2;
 }
 
-/* The usage error of an argument no option of the command takes. */
-static int
+int
 ctl_bad_arg(const char *name, const char *arg)
 {
 	return ctl_arg_error(name, "bad argument '%s' (unknown, or its value is "

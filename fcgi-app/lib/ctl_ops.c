@@ -247,8 +247,7 @@ ctl_calls_list(const struct cp_conf *conf, const char *name, int argc,
 				    "number ('+', a digit 1-9, 2 to 15 digits in all)",
 				    phone);
 		} else
-			return ctl_arg_error(name, "bad argument '%s' (unknown, or "
-			    "its value is missing)", argv[i]);
+			return ctl_bad_arg(name, argv[i]);
 	}
 	if (phone) {
 		cp_fmt(sql, sizeof(sql), "SELECT STRAIGHT_JOIN " CTL_CALLS_COLS " FROM (("
@@ -438,8 +437,7 @@ ctl_queue_list(const struct cp_conf *conf, const char *name, int argc,
 		if (strcmp(argv[i], "--dead") == 0)
 			dead = true;
 		else
-			return ctl_arg_error(name, "bad argument '%s' (unknown, or "
-			    "its value is missing)", argv[i]);
+			return ctl_bad_arg(name, argv[i]);
 	}
 	/* Live jobs: the state range of ix_jobs_claim (state, run_after, id),
 	 * few rows; dead ones newest first along ix_jobs_finished (state,
@@ -588,8 +586,7 @@ ctl_queue_retry_dead(const struct cp_conf *conf, const char *name,
 		if ((got = ctl_opt_kind(name, argc, argv, &i, &v.kind)) == 2)
 			return 2;
 		if (got == 0)
-			return ctl_arg_error(name, "bad argument '%s' (unknown, or "
-			    "its value is missing)", argv[i]);
+			return ctl_bad_arg(name, argv[i]);
 	}
 	if ((db = ctl_db(conf)) == NULL)
 		return 1;

@@ -26,6 +26,10 @@ struct db *ctl_db(const struct cp_conf *conf);
 int ctl_arg_error(const char *name, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* ctl_arg_error for arg, an argument no option of the command takes (or
+ * an option whose value is missing); returns 2. */
+int ctl_bad_arg(const char *name, const char *arg);
+
 /* Prints s as one tab-separated field on stdout: NULL or "" as "-",
  * control characters (tab and newline among them) as '?'. */
 void ctl_print_field(const char *s);
