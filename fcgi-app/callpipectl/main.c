@@ -25,14 +25,18 @@ main(int argc, char **argv)
 	char err[1024];
 	int opt, rc;
 
-	/* "+": options end at the command, whose own options follow it. */
+	/* "+": options end at the command, whose own options follow it. A
+	 * usage error is one line (ctl.h), getopt's own message included. */
+	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+c:h", longopts, NULL)) != -1) {
 		if (opt == 'h') {
 			ctl_usage(stdout);
 			return 0;
 		}
 		if (opt != 'c') {
-			ctl_usage(stderr);
+			fprintf(stderr, "callpipectl: bad option %s (unknown, or its "
+			    "value is missing; callpipectl --help lists them)\n",
+			    argv[optind - 1]);
 			return 2;
 		}
 		path = optarg;

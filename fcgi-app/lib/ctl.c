@@ -90,8 +90,7 @@ ctl_arg_error(const char *name, const char *fmt, ...)
 	return 2;
 }
 
-/* The usage error of an argument no option of the command takes. */
-static int
+int
 ctl_bad_arg(const char *name, const char *arg)
 {
 	return ctl_arg_error(name, "bad argument '%s' (unknown, or its value is "
@@ -722,7 +721,10 @@ static const struct ctl_cmd {
 	  "the last to die first (N: 1..1000, 50)", ctl_queue_list },
 	{ "queue retry-dead", "[--kind K]",
 	  "dead jobs back to queued, attempts 0, the stages they\n"
-	  "failed back to pending; prints how many", ctl_queue_retry_dead },
+	  "failed back to pending (a job whose stage is not\n"
+	  "failed stays dead; start_recording and reconcile:\n"
+	  "the stage is restarted as retry does); prints how many",
+	  ctl_queue_retry_dead },
 	{ "business create", "--name NAME [--number E164]... [--language he]",
 	  "print the new business id", ctl_business },
 	{ "token create", "--business ID --name NAME",

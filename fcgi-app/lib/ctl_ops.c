@@ -37,6 +37,31 @@ ctl_print_row(const struct db_result *res, size_t r)
 	putchar('\n');
 }
 
+/* Runs sql with p[0..np-1] on a new connection and prints header, then
+ * each row as a tab-separated line. Returns 0, or 1 after "callpipectl:
+ * <name>: <database error>" on stderr (nothing on stdout). */
+static int
+ctl_query_print(const struct cp_conf *conf, const char *name,
+    const char *header, const char *sql, const struct db_param *p, size_t np)
+{
+	struct db_result *res = NULL;
+	struct db *db;
+
+	if ((db = ctl_db(conf)) == NULL)
+		return 1;
+	if (db_exec(db, sql, p, np, &res, NULL) != CP_OK) {
+		fprintf(stderr, "callpipectl: %s: %s\n", name, db_error(db));
+		db_close(db);
+		return 1;
+	}
+	db_close(db);
+	printf("%s\n", header);
+	for (size_t r = 0; r < res->nrows; r++)
+		ctl_print_row(res, r);
+	db_result_free(res);
+	return 0;
+}
+
 /* Parses "--limit N" at argv[*i] into *limit (1..CTL_LIMIT_MAX). Returns
  * 1 when argv[*i] is --limit and N good (*i moved past N), 0 when it is
  * not --limit, 2 after the usage message when N is missing or bad. */
@@ -175,6 +200,28 @@ ctl_status(const struct cp_conf *conf, const char *name, int argc,
 
 /* ------------------------------------------------------------ calls */
 
+/*
+ * Where calls list finds its calls, newest first, without walking the
+ * whole table for a filter few calls pass:
+ *   neither     ix_call_log_created, stopping at the limit;
+ *   --phone     the number's calls as caller and as called, each branch
+ *               along ix_call_log_from_created / ix_call_log_to_created
+ *               (008_ctl_phone.sql) stopping at the limit, --failed
+ *               tested there;
+ *   --failed    the failed calls of each stage, each branch a range on
+ *               its status index (ix_call_log_sweep_*): as many rows as
+ *               calls failed.
+ * The branches' ids are then joined to their rows (STRAIGHT_JOIN and the
+ * primary key: the optimizer must not scan call_log to probe the few ids)
+ * and ordered again.
+ */
+#define CTL_CALLS_COLS "c.call_sid, " CTL_ISO_F("c.created_at") ", " \
+	"c.business_id, c.direction, c.from_number, c.to_number, " \
+	"c.call_status, c.recording_status, c.transcript_status, " \
+	"c.summary_status, c.last_error"
+#define CTL_FAILED_ANY "'failed' IN (recording_status, transcript_status, " \
+	"summary_status)"
+
 int
 ctl_calls_list(const struct cp_conf *conf, const char *name, int argc,
     char **argv)
@@ -182,11 +229,9 @@ ctl_calls_list(const struct cp_conf *conf, const char *name, int argc,
 	const char *phone = NULL;
 	bool failed = false;
 	int limit = 20, got;
-	struct db_param p[3];
-	struct db_result *res = NULL;
-	struct db *db;
+	struct db_param p[5];
 	size_t np = 0;
-	char sql[1024];
+	char sql[2048];
 
 	for (int i = 0; i < argc; i++) {
 		if ((got = ctl_opt_limit(name, argc, argv, &i, &limit)) == 2)
@@ -202,38 +247,38 @@ ctl_calls_list(const struct cp_conf *conf, const char *name, int argc,
 				    "number ('+', a digit 1-9, 2 to 15 digits in all)",
 				    phone);
 		} else
-			return ctl_arg_error(name, "bad argument '%s' (unknown, or "
-			    "its value is missing)", argv[i]);
+			return ctl_bad_arg(name, argv[i]);
 	}
-	/* Newest first along ix_call_log_created: the walk stops at the
-	 * limit's last match. */
-	cp_fmt(sql, sizeof(sql), "SELECT call_sid, " CTL_ISO_F("created_at")
-	    ", business_id, direction, from_number, to_number, call_status, "
-	    "recording_status, transcript_status, summary_status, last_error "
-	    "FROM call_log FORCE INDEX (ix_call_log_created) WHERE 1 = 1%s%s "
-	    "ORDER BY created_at DESC, id DESC LIMIT ?",
-	    phone ? " AND (from_number = ? OR to_number = ?)" : "",
-	    failed ? " AND 'failed' IN (recording_status, transcript_status, "
-	    "summary_status)" : "");
 	if (phone) {
+		cp_fmt(sql, sizeof(sql), "SELECT STRAIGHT_JOIN " CTL_CALLS_COLS " FROM (("
+		    "SELECT id FROM call_log FORCE INDEX (ix_call_log_from_created) "
+		    "WHERE from_number = ?%s ORDER BY created_at DESC, id DESC "
+		    "LIMIT ?) UNION (SELECT id FROM call_log FORCE INDEX "
+		    "(ix_call_log_to_created) WHERE to_number = ?%s ORDER BY "
+		    "created_at DESC, id DESC LIMIT ?)) m JOIN call_log c FORCE "
+		    "INDEX (PRIMARY) ON c.id = m.id ORDER BY c.created_at DESC, "
+		    "c.id DESC LIMIT ?",
+		    failed ? " AND " CTL_FAILED_ANY : "",
+		    failed ? " AND " CTL_FAILED_ANY : "");
 		p[np++] = db_str(phone);
+		p[np++] = db_i64(limit);
 		p[np++] = db_str(phone);
-	}
+		p[np++] = db_i64(limit);
+	} else if (failed)
+		cp_fmt(sql, sizeof(sql), "SELECT STRAIGHT_JOIN " CTL_CALLS_COLS " FROM ("
+		    "SELECT id FROM call_log WHERE recording_status = 'failed' "
+		    "UNION SELECT id FROM call_log WHERE transcript_status = "
+		    "'failed' UNION SELECT id FROM call_log WHERE summary_status = "
+		    "'failed') m JOIN call_log c FORCE INDEX (PRIMARY) ON c.id = "
+		    "m.id ORDER BY c.created_at DESC, c.id DESC LIMIT ?");
+	else
+		cp_fmt(sql, sizeof(sql), "SELECT " CTL_CALLS_COLS " FROM call_log "
+		    "c FORCE INDEX (ix_call_log_created) ORDER BY c.created_at "
+		    "DESC, c.id DESC LIMIT ?");
 	p[np++] = db_i64(limit);
-	if ((db = ctl_db(conf)) == NULL)
-		return 1;
-	if (db_exec(db, sql, p, np, &res, NULL) != CP_OK) {
-		fprintf(stderr, "callpipectl: %s: %s\n", name, db_error(db));
-		db_close(db);
-		return 1;
-	}
-	db_close(db);
-	printf("call_sid\tcreated\tbusiness\tdirection\tfrom\tto\tcall_status\t"
-	    "recording\ttranscript\tsummary\tlast_error\n");
-	for (size_t r = 0; r < res->nrows; r++)
-		ctl_print_row(res, r);
-	db_result_free(res);
-	return 0;
+	return ctl_query_print(conf, name, "call_sid\tcreated\tbusiness\t"
+	    "direction\tfrom\tto\tcall_status\trecording\ttranscript\tsummary\t"
+	    "last_error", sql, p, np);
 }
 
 /* The call_log columns calls show prints, in this order: the name shown,
@@ -378,8 +423,6 @@ ctl_queue_list(const struct cp_conf *conf, const char *name, int argc,
 	bool dead = false;
 	int limit = 50, got;
 	struct db_param p[2];
-	struct db_result *res = NULL;
-	struct db *db;
 	size_t np = 0;
 	char sql[1024];
 
@@ -394,8 +437,7 @@ ctl_queue_list(const struct cp_conf *conf, const char *name, int argc,
 		if (strcmp(argv[i], "--dead") == 0)
 			dead = true;
 		else
-			return ctl_arg_error(name, "bad argument '%s' (unknown, or "
-			    "its value is missing)", argv[i]);
+			return ctl_bad_arg(name, argv[i]);
 	}
 	/* Live jobs: the state range of ix_jobs_claim (state, run_after, id),
 	 * few rows; dead ones newest first along ix_jobs_finished (state,
@@ -409,31 +451,23 @@ ctl_queue_list(const struct cp_conf *conf, const char *name, int argc,
 	if (kind)
 		p[np++] = db_str(kind);
 	p[np++] = db_i64(limit);
-	if ((db = ctl_db(conf)) == NULL)
-		return 1;
-	if (db_exec(db, sql, p, np, &res, NULL) != CP_OK) {
-		fprintf(stderr, "callpipectl: %s: %s\n", name, db_error(db));
-		db_close(db);
-		return 1;
-	}
-	db_close(db);
-	printf("id\tkind\tstate\tattempts\tmax_attempts\trun_after\tupdated_at\t"
-	    "call_sid\tlocked_by\tlast_error\n");
-	for (size_t r = 0; r < res->nrows; r++)
-		ctl_print_row(res, r);
-	db_result_free(res);
-	return 0;
+	return ctl_query_print(conf, name, "id\tkind\tstate\tattempts\t"
+	    "max_attempts\trun_after\tupdated_at\tcall_sid\tlocked_by\t"
+	    "last_error", sql, p, np);
 }
 
 #define CTL_REVIVE_BATCH 500
 
 struct ctl_revive {
-	const char        *kind;      /* NULL: every kind */
-	unsigned long long after_id;  /* keyset: ids above this */
-	unsigned long long last_id;   /* the batch's highest */
-	int                jobs;      /* this batch's */
+	const struct cp_conf *conf;
+	const char        *kind;       /* NULL: every kind */
+	unsigned long long before_id;  /* keyset: ids below this */
+	unsigned long long last_id;    /* the batch's lowest */
+	int                jobs;       /* this batch's */
 	int                stages;
-	bool               more;      /* the batch was full */
+	int                restarted;  /* of stages: by jobs_retry_stage */
+	int                superseded; /* left dead: their stage is not failed */
+	bool               more;       /* the batch was full */
 };
 
 static enum cp_err
@@ -445,20 +479,22 @@ ctl_revive_tx(struct db *db, void *arg, char *err, size_t errlen)
 	size_t np = 0;
 	long long id;
 
-	/* db_tx may run this again: only the caller moves after_id. */
-	v->jobs = v->stages = 0;
+	/* db_tx may run this again: only the caller moves before_id. */
+	v->jobs = v->stages = v->restarted = v->superseded = 0;
 	v->more = false;
-	v->last_id = v->after_id;
-	p[np++] = db_i64((long long)v->after_id);
+	v->last_id = v->before_id;
+	p[np++] = db_i64((long long)v->before_id);
 	if (v->kind)
 		p[np++] = db_str(v->kind);
 	p[np++] = db_i64(CTL_REVIVE_BATCH);
-	/* ix_jobs_claim (state, run_after, id) holds state and id. */
+	/* Newest first, so of a stage's dead jobs (a manual retry's, the
+	 * sweep's, the first one) the last to be made is the one revived.
+	 * ix_jobs_finished (state, updated_at, id) holds the dead ones. */
 	if (db_exec(db, v->kind ? "SELECT id, kind, call_sid FROM jobs WHERE "
-	    "state = 'dead' AND id > ? AND kind = ? ORDER BY id LIMIT ? FOR "
-	    "UPDATE" : "SELECT id, kind, call_sid FROM jobs WHERE state = 'dead' "
-	    "AND id > ? ORDER BY id LIMIT ? FOR UPDATE", p, np, &res, NULL) !=
-	    CP_OK) {
+	    "state = 'dead' AND id < ? AND kind = ? ORDER BY id DESC LIMIT ? "
+	    "FOR UPDATE" : "SELECT id, kind, call_sid FROM jobs WHERE state = "
+	    "'dead' AND id < ? ORDER BY id DESC LIMIT ? FOR UPDATE", p, np, &res,
+	    NULL) != CP_OK) {
 		cp_fmt(err, errlen, "%s", db_error(db));
 		return CP_DB;
 	}
@@ -475,6 +511,51 @@ ctl_revive_tx(struct db *db, void *arg, char *err, size_t errlen)
 			return CP_DB;
 		}
 		v->last_id = (unsigned long long)id;
+		/*
+		 * The dead job failed its stage (worker.c), and a stage still
+		 * failed would make the worker skip the job as finished: it
+		 * goes back to pending. A job of a stage that is not failed
+		 * (a retry or a later job of the stage has run or runs now, or
+		 * another dead job of it was revived just now) stays dead:
+		 * revived, it would run the stage a second time beside that.
+		 */
+		/*
+		 * A kind that does not restart its stage (start_recording: the
+		 * call has ended; reconcile, when the recording is known now):
+		 * the stage is restarted as callpipectl retry does it (a
+		 * retry_count + 1 and the stage's own job under its new key),
+		 * and the dead job stays dead.
+		 */
+		if (k != NULL && !k->stageless && !k->restarts && sid != NULL &&
+		    *sid != '\0') {
+			enum calls_stage stage;
+			int retry;
+			enum cp_err rc = jobs_retry_stage(db, v->conf, sid,
+			    (int)k->stage, &stage, &retry);
+
+			if (rc == CP_DB)
+				goto db_fail;
+			if (rc != CP_OK) {   /* not failed, or no such call */
+				v->superseded++;
+				continue;
+			}
+			v->stages++;
+			v->restarted++;
+			continue;
+		}
+		if (k != NULL && !k->stageless && sid != NULL && *sid != '\0') {
+			cp_fmt(sql, sizeof(sql), "UPDATE call_log SET %s = "
+			    "'pending' WHERE call_sid = ? AND %s = 'failed'",
+			    calls_stage_col(k->stage), calls_stage_col(k->stage));
+			p[0] = db_str(sid);
+			if (db_exec(db, sql, p, 1, NULL, &n) != CP_OK)
+				goto db_fail;
+			if (n == 0) {
+				v->superseded++;
+				continue;
+			}
+			v->stages += (int)n;
+		}
 		p[0] = db_i64(id);
 		if (db_exec(db, "UPDATE jobs SET state = 'queued', attempts = 0, "
 		    "run_after = UTC_TIMESTAMP(3), locked_by = NULL, locked_until "
@@ -482,17 +563,6 @@ ctl_revive_tx(struct db *db, void *arg, char *err, size_t errlen)
 		    CP_OK)
 			goto db_fail;
 		v->jobs += (int)n;
-		/* The dead job failed its stage (worker.c); a stage still
-		 * failed would make the worker skip the job as finished. */
-		if (k == NULL || k->stageless || sid == NULL)
-			continue;
-		cp_fmt(sql, sizeof(sql), "UPDATE call_log SET %s = 'pending' "
-		    "WHERE call_sid = ? AND %s = 'failed'",
-		    calls_stage_col(k->stage), calls_stage_col(k->stage));
-		p[0] = db_str(sid);
-		if (db_exec(db, sql, p, 1, NULL, &n) != CP_OK)
-			goto db_fail;
-		v->stages += (int)n;
 	}
 	db_result_free(res);
 	return CP_OK;
@@ -506,9 +576,9 @@ int
 ctl_queue_retry_dead(const struct cp_conf *conf, const char *name,
     int argc, char **argv)
 {
-	struct ctl_revive v = { NULL, 0, 0, 0, 0, false };
+	struct ctl_revive v = { conf, NULL, LLONG_MAX, 0, 0, 0, 0, 0, false };
 	char err[CP_REASON_MAX + 1] = "";
-	int jobs = 0, stages = 0, got;
+	int jobs = 0, stages = 0, restarted = 0, superseded = 0, got;
 	struct db *db;
 	enum cp_err rc;
 
@@ -516,23 +586,26 @@ ctl_queue_retry_dead(const struct cp_conf *conf, const char *name,
 		if ((got = ctl_opt_kind(name, argc, argv, &i, &v.kind)) == 2)
 			return 2;
 		if (got == 0)
-			return ctl_arg_error(name, "bad argument '%s' (unknown, or "
-			    "its value is missing)", argv[i]);
+			return ctl_bad_arg(name, argv[i]);
 	}
 	if ((db = ctl_db(conf)) == NULL)
 		return 1;
 	do {
 		rc = db_tx(db, ctl_revive_tx, &v, err, sizeof(err));
 		if (rc == CP_OK) {
-			v.after_id = v.last_id;
+			v.before_id = v.last_id;
 			jobs += v.jobs;
 			stages += v.stages;
+			restarted += v.restarted;
+			superseded += v.superseded;
 		}
 	} while (rc == CP_OK && v.more);
 	db_close(db);
 	/* What committed stays committed: the counts say how far it got. */
 	printf("%d dead job(s) queued again with attempts reset; %d failed "
-	    "stage(s) back to pending\n", jobs, stages);
+	    "stage(s) back to pending, %d of them restarted by a new job as "
+	    "retry does; %d left dead (their stage is not failed)\n", jobs,
+	    stages, restarted, superseded);
 	if (rc != CP_OK) {
 		fprintf(stderr, "callpipectl: %s: %s\n", name, err[0] ? err :
 		    cp_strerror(rc));

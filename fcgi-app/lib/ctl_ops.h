@@ -26,6 +26,10 @@ struct db *ctl_db(const struct cp_conf *conf);
 int ctl_arg_error(const char *name, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* ctl_arg_error for arg, an argument no option of the command takes (or
+ * an option whose value is missing); returns 2. */
+int ctl_bad_arg(const char *name, const char *arg);
+
 /* Prints s as one tab-separated field on stdout: NULL or "" as "-",
  * control characters (tab and newline among them) as '?'. */
 void ctl_print_field(const char *s);
@@ -59,10 +63,18 @@ int ctl_queue_list(const struct cp_conf *conf, const char *name, int argc,
     char **argv);
 
 /* queue retry-dead [--kind K]: every dead job (of kind K) back to queued,
- * due now, attempts 0, lease cleared; a call_log stage the job had failed
- * (still 'failed') back to 'pending', so the worker runs the stage again
- * instead of skipping a finished one. In transactions of 500 jobs, oldest
- * id first. Prints how many jobs and stages. */
+ * due now, attempts 0, lease cleared, its dedupe key kept; the call_log
+ * stage the job had failed back from 'failed' to 'pending', so the worker
+ * runs the stage again instead of skipping a finished one. A job of a
+ * stage that is not (or no longer) failed stays dead: a manual retry or a
+ * later job of the stage has run or runs (two would run it twice), or a
+ * newer dead job of the same stage was revived. A dead job of a kind that
+ * does not restart its stage (start_recording, reconcile: jobs.h) stays
+ * dead, and its failed stage is restarted as callpipectl retry does
+ * (jobs_retry_stage: retry_count + 1, the stage's own job under its new
+ * key). Stageless kinds and jobs of no call are always revived. In
+ * transactions of 500 jobs, newest id first. Prints how many jobs were
+ * revived, stages reset (and of them restarted) and jobs left dead. */
 int ctl_queue_retry_dead(const struct cp_conf *conf, const char *name,
     int argc, char **argv);
 

@@ -7,7 +7,9 @@ the oldest due job), calls list newest first with --phone / --failed /
 --limit, calls show's fields and jobs, queue list in claim order and
 --dead newest first, queue retry-dead --kind then all (jobs queued with
 attempts 0, the failed stage back to pending, a stageless kind's row
-untouched), and a call made through the stack shown by calls show as the
+untouched, a dead job whose stage is not failed left dead, a dead
+start_recording restarted as retry does), and a call
+made through the stack shown by calls show as the
 database holds it. Every bad argument exits 2 with one line on stderr and
 nothing on stdout; every command has --help.
 """
@@ -104,12 +106,21 @@ def run_views(stack, conf, conn):
         "recon": {"kind": "reconcile", "call_sid": sids[3], "state": "running",
                   "run_after": ago - datetime.timedelta(seconds=60), "attempts": 1,
                   "locked_by": "host:1", "locked_until": later},
+        # An earlier dead job of the same failed stage (before a manual
+        # retry): superseded by "trans", it must stay dead.
+        "trans0": {"kind": "transcribe", "call_sid": sids[1], "state": "dead",
+                   "run_after": ago, "attempts": 6, "last_error": "stt said no",
+                   "updated_at": now - datetime.timedelta(seconds=50)},
         "trans": {"kind": "transcribe", "call_sid": sids[1], "state": "dead",
                   "run_after": ago, "attempts": 6, "last_error": "stt said no",
                   "updated_at": now - datetime.timedelta(seconds=30)},
         "refill": {"kind": "refill_recording", "call_sid": sids[0], "state": "dead",
                    "run_after": ago, "attempts": 6, "last_error": "gone",
                    "updated_at": now - datetime.timedelta(seconds=10)},
+        # Dead, but its stage completed since (a retry): stays dead.
+        "stale": {"kind": "fetch_recording", "call_sid": sids[0], "state": "dead",
+                  "run_after": ago, "attempts": 6, "last_error": "timeout",
+                  "updated_at": now - datetime.timedelta(seconds=60)},
         "done": {"kind": "fetch_recording", "call_sid": sids[0], "state": "done",
                  "run_after": ago},
     }
@@ -137,12 +148,12 @@ def run_views(stack, conf, conn):
     for kind in ("fetch_recording", "transcribe", "summarize", "reconcile",
                  "refill_recording", "sweep"):
         check(kind in k, "status lists no kind %s: %r", kind, list(k))
-    eq(k["fetch_recording"][:4], ["1", "1", "0", "0"], "status fetch_recording")
+    eq(k["fetch_recording"][:4], ["1", "1", "0", "1"], "status fetch_recording")
     age = int(k["fetch_recording"][4])
     check(119 <= age <= 180, "oldest due fetch_recording age %d s, queued 120 s ago", age)
     eq(k["summarize"], ["1", "0", "0", "0", "-"], "status summarize (queued, not due)")
     eq(k["reconcile"], ["0", "0", "1", "0", "-"], "status reconcile (running)")
-    eq(k["transcribe"], ["0", "0", "0", "1", "-"], "status transcribe (dead)")
+    eq(k["transcribe"], ["0", "0", "0", "2", "-"], "status transcribe (dead)")
     eq(k["sweep"], ["0", "0", "0", "0", "-"], "status sweep (none)")
 
     # ---- calls list
@@ -176,7 +187,8 @@ def run_views(stack, conf, conn):
     jl = lines(out.split("jobs:\n", 1)[1])
     eq(jl[0][:3], ["id", "kind", "state"], "calls show jobs header")
     eq([(r[0], r[1], r[2], r[3]) for r in jl[1:]],
-       [(str(jobs["trans"]["id"]), "transcribe", "dead", "6")], "calls show jobs")
+       [(str(jobs[k]["id"]), "transcribe", "dead", "6") for k in ("trans0", "trans")],
+       "calls show jobs")
     p = stack.ctl("calls", "show", new_sid("CA"), conf=conf)
     eq(p.returncode, 1, "calls show of an unknown call")
     check("no call" in p.stderr, "calls show unknown stderr %r", p.stderr)
@@ -189,39 +201,83 @@ def run_views(stack, conf, conn):
        "queue list: queued and running by run_after")
     eq(rows[1][8], "host:1", "queue list locked_by")
     rows = lines(ok(stack, conf, "queue", "list", "--dead"))
-    eq([r[0] for r in rows[1:]], [str(jobs[k]["id"]) for k in ("refill", "trans")],
+    eq([r[0] for r in rows[1:]],
+       [str(jobs[k]["id"]) for k in ("refill", "trans", "trans0", "stale")],
        "queue list --dead: the last to die first")
     eq(rows[2][9], "stt said no", "queue list --dead last_error")
     eq([r[0] for r in lines(ok(stack, conf, "queue", "list", "--dead", "--kind",
                                "transcribe"))[1:]],
-       [str(jobs["trans"]["id"])], "queue list --dead --kind transcribe")
+       [str(jobs[k]["id"]) for k in ("trans", "trans0")],
+       "queue list --dead --kind transcribe")
     eq(len(lines(ok(stack, conf, "queue", "list", "--limit", "1"))), 2,
        "queue list --limit 1: header and one job")
 
     # ---- queue retry-dead
     out = ok(stack, conf, "queue", "retry-dead", "--kind", "transcribe")
     eq(out, "1 dead job(s) queued again with attempts reset; 1 failed stage(s) back to "
-       "pending\n", "queue retry-dead --kind transcribe")
+       "pending, 0 of them restarted by a new job as retry does; 1 left dead (their "
+       "stage is not failed)\n",
+       "queue retry-dead --kind transcribe")
     with conn.cursor() as cur:
         cur.execute("SELECT state, attempts, run_after <= UTC_TIMESTAMP(3) AS due, locked_by "
                     "FROM jobs WHERE id = %s", (jobs["trans"]["id"],))
         eq(cur.fetchone(), {"state": "queued", "attempts": 0, "due": 1, "locked_by": None},
            "the transcribe job after retry-dead")
+        cur.execute("SELECT state FROM jobs WHERE id = %s", (jobs["trans0"]["id"],))
+        eq(cur.fetchone()["state"], "dead",
+           "the older dead transcribe job of the same stage (else the stage runs twice)")
         cur.execute("SELECT transcript_status, summary_status FROM call_log "
                     "WHERE call_sid = %s", (sids[1],))
         eq(cur.fetchone(), {"transcript_status": "pending", "summary_status": "pending"},
            "the call whose transcript the dead job had failed")
     out = ok(stack, conf, "queue", "retry-dead")
     eq(out, "1 dead job(s) queued again with attempts reset; 0 failed stage(s) back to "
-       "pending\n", "queue retry-dead (the stageless refill)")
+       "pending, 0 of them restarted by a new job as retry does; 2 left dead (their "
+       "stage is not failed)\n",
+       "queue retry-dead (the stageless refill; the stale fetch stays dead)")
     with conn.cursor() as cur:
         cur.execute("SELECT recording_status FROM call_log WHERE call_sid = %s", (sids[3],))
         eq(cur.fetchone()["recording_status"], "failed",
            "a failed stage without a dead job is left alone")
-        cur.execute("SELECT COUNT(*) AS n FROM jobs WHERE state = 'dead'")
-        eq(cur.fetchone()["n"], 0, "dead jobs after retry-dead")
+        cur.execute("SELECT id FROM jobs WHERE state = 'dead' ORDER BY id")
+        eq([r["id"] for r in cur.fetchall()], [jobs["trans0"]["id"], jobs["stale"]["id"]],
+           "dead jobs after retry-dead: the superseded ones")
+        cur.execute("SELECT recording_status FROM call_log WHERE call_sid = %s", (sids[0],))
+        eq(cur.fetchone()["recording_status"], "completed",
+           "the completed stage of the stale dead fetch")
     eq(ok(stack, conf, "queue", "retry-dead"), "0 dead job(s) queued again with attempts "
-       "reset; 0 failed stage(s) back to pending\n", "queue retry-dead with none dead")
+       "reset; 0 failed stage(s) back to pending, 0 of them restarted by a new job as "
+       "retry does; 2 left dead (their stage is not failed)\n", "queue retry-dead with only superseded ones dead")
+
+    # A dead start_recording (recording.mode "rest"; the call has ended):
+    # not revived, its stage restarted as callpipectl retry does it, by the
+    # recording stage's own job (no recording known: reconcile) under the
+    # new retry count.
+    late = {"call_sid": new_sid("CA"), "from_number": PHONE_A, "to_number": AGENT,
+            "direction": "inbound", "call_status": "completed",
+            "recording_status": "failed", "transcript_status": "pending",
+            "summary_status": "pending", "created_at": t0}
+    insert(conn, "call_log", [late])
+    start = {"kind": "start_recording", "call_sid": late["call_sid"], "state": "dead",
+             "run_after": ago, "attempts": 6, "max_attempts": 6,
+             "dedupe_key": "itest:start:%s" % late["call_sid"], "last_error": "21220"}
+    insert(conn, "jobs", [start])
+    eq(ok(stack, conf, "queue", "retry-dead", "--kind", "start_recording"),
+       "0 dead job(s) queued again with attempts reset; 1 failed stage(s) back to "
+       "pending, 1 of them restarted by a new job as retry does; 0 left dead (their "
+       "stage is not failed)\n", "queue retry-dead --kind start_recording")
+    with conn.cursor() as cur:
+        cur.execute("SELECT recording_status, retry_count FROM call_log WHERE call_sid = %s",
+                    (late["call_sid"],))
+        eq(cur.fetchone(), {"recording_status": "pending", "retry_count": 1},
+           "the call of the dead start_recording job")
+        cur.execute("SELECT kind, state, dedupe_key FROM jobs WHERE call_sid = %s "
+                    "ORDER BY id", (late["call_sid"],))
+        eq(cur.fetchall(), [
+            {"kind": "start_recording", "state": "dead", "dedupe_key": start["dedupe_key"]},
+            {"kind": "reconcile", "state": "queued",
+             "dedupe_key": "reconcile:%s:1" % late["call_sid"]}],
+           "the jobs of that call after retry-dead")
 
     # ---- bad arguments: exit 2, one line, nothing changed
     bad(stack, conf, "status", "x", says="status")
@@ -238,7 +294,7 @@ def run_views(stack, conf, conn):
     bad(stack, conf, "queue", "retry-dead", "--dead", says="--dead")
     with conn.cursor() as cur:
         cur.execute("SELECT COUNT(*) AS n FROM jobs WHERE state = 'queued'")
-        eq(cur.fetchone()["n"], 4, "queued jobs after the refused commands")
+        eq(cur.fetchone()["n"], 5, "queued jobs after the refused commands")
 
 
 def test_ctl_calls_show_real_call(stack):
@@ -283,3 +339,11 @@ def test_ctl_new_commands_help(stack):
                        timeout=30, env=stack.ctl_env())
     eq(p.returncode, 2, "callpipectl status without -c")
     check("-c FILE" in p.stderr and p.stderr.count("\n") == 1, "no -c stderr %r", p.stderr)
+    # An option callpipectl itself does not take: one line too, not the
+    # whole usage.
+    for argv in (["-x", "status"], ["-c"]):
+        p = subprocess.run([stack.ctl_bin] + argv, capture_output=True, text=True,
+                           timeout=30, env=stack.ctl_env())
+        eq((p.returncode, p.stdout), (2, ""), "callpipectl %s" % " ".join(argv))
+        check(p.stderr.count("\n") == 1 and argv[0] in p.stderr,
+              "callpipectl %s stderr %r", " ".join(argv), p.stderr)
