@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <mysql.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -35,7 +36,6 @@
  * Connector/C mariadb_stmt.c (mysql_stmt_execute, mysql_stmt_free_result).
  */
 #define DB_STMT_SLOTS 64
-#define DB_MAX_PARAMS 128   /* binds live on the stack */
 
 #define DB_TX_TRIES     3     /* deadlock / lock wait timeout */
 #define DB_LOST_FIRST_MS 250   /* reconnect backoff: 250, 500, 1000 ... */
@@ -482,6 +482,29 @@ db_stmt_run(struct db *db, MYSQL_STMT *st, const struct db_param *params,
 	return mysql_stmt_execute(st);
 }
 
+/*
+ * True when the server has closed the connection (or sent something
+ * unasked, such as the error packet of KILL CONNECTION before it closes):
+ * between statements every result has been read, so a readable or hung-up
+ * socket means the connection is gone. A kept statement would otherwise
+ * be the first thing sent on it and fail after being sent, when db_exec
+ * may not run it again; found here, nothing was sent and it reconnects.
+ * One poll(2) with timeout 0. Connector/C: mysql_get_socket.
+ */
+static bool
+db_conn_gone(struct db *db)
+{
+	struct pollfd p;
+
+	p.fd = (int)mysql_get_socket(db->my);
+	p.events = POLLIN;
+	p.revents = 0;
+	if (p.fd < 0)
+		return false;
+	return poll(&p, 1, 0) > 0 &&
+	    (p.revents & (POLLIN | POLLHUP | POLLERR)) != 0;
+}
+
 static enum cp_err
 db_exec_once(struct db *db, const char *sql, const struct db_param *params,
     size_t nparams, struct db_result **res, unsigned long long *affected)
@@ -489,6 +512,11 @@ db_exec_once(struct db *db, const char *sql, const struct db_param *params,
 	struct db_stmt *s = NULL;
 	enum cp_err rc;
 
+	if (db->my != NULL && db_conn_gone(db)) {
+		log_info("db: the server closed the connection; %s",
+		    db->in_tx ? "the transaction is lost" : "reconnecting");
+		db_disconnect(db);
+	}
 	if (db->my == NULL && db->in_tx) {
 		db_set_err(db, DB_CR_SERVER_LOST, "connection lost in a transaction");
 		return CP_DB;

@@ -83,8 +83,10 @@ void db_close(struct db *db);
  * Outside a transaction a lost connection (2006/2013) is reconnected and
  * the statement run once more; inside one it is CP_DB and the caller's
  * db_tx runs the transaction again.
+ * At most DB_MAX_PARAMS parameters (more: CP_DB, "too many parameters").
  * Returns CP_OK or CP_DB (db_errno/db_error say why) or CP_NOMEM.
  */
+#define DB_MAX_PARAMS 256   /* their binds live on db_exec's stack (~30 KB) */
 enum cp_err db_exec(struct db *db, const char *sql,
     const struct db_param *params, size_t nparams,
     struct db_result **res, unsigned long long *affected);

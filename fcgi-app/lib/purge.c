@@ -21,6 +21,9 @@
 #include "twilio_api.h"
 
 #define PURGE_MARKER      ".purge-cache-"
+
+/* A batch's ids are one IN (...) of db_exec parameters. */
+_Static_assert(PURGE_BATCH <= DB_MAX_PARAMS, "PURGE_BATCH exceeds db_exec's parameters");
 #define PURGE_LINE_MAX    512
 #define PURGE_STR_(x)     #x
 #define PURGE_STR(x)      PURGE_STR_(x)

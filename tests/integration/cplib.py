@@ -1341,7 +1341,13 @@ class Stack:
         returns the SELECT statements callpipe's own user sent meanwhile
         whose text matches the regex match, as executed (a prepared
         statement's Execute has its values in place), oldest first. The
-        settings are put back and the log table emptied."""
+        settings are put back and the log table emptied.
+
+        MariaDB decides at prepare time whether an Execute is logged with
+        its values (sql_prepare.cc, setup_set_params: only while the
+        general log is on), and callpipe keeps its prepared statements per
+        connection (db.c): so callpipe's connections are ended once the log
+        is on, and its processes reconnect and prepare again."""
         conn = self.root_db()
         try:
             with conn.cursor() as cur:
@@ -1352,6 +1358,13 @@ class Stack:
                 cur.execute("SET GLOBAL log_output = 'TABLE'")
                 cur.execute("SET GLOBAL general_log = 1")
                 try:
+                    cur.execute("SELECT id FROM information_schema.processlist "
+                                "WHERE user = %s", (self.env["MYSQL_USER"],))
+                    for t in cur.fetchall():
+                        try:
+                            cur.execute("KILL CONNECTION %d" % int(t["id"]))
+                        except pymysql.err.OperationalError:
+                            pass    # gone already
                     fn()
                     cur.execute("SET GLOBAL general_log = 0")
                     cur.execute("SELECT command_type, CONVERT(argument USING utf8mb4) AS q "
