@@ -80,17 +80,21 @@ priv_group(const struct cp_conf *conf, const char *key, const char *name,
 static bool
 priv_in_group(gid_t gid)
 {
-	gid_t groups[NGROUPS_MAX];
+	gid_t *groups;
+	bool in = false;
 	int n;
 
 	if (getegid() == gid)
 		return true;
-	if ((n = getgroups(NGROUPS_MAX, groups)) < 0)
+	/* getgroups(0, NULL) says how many (POSIX). */
+	if ((n = getgroups(0, NULL)) <= 0 ||
+	    (groups = calloc((size_t)n, sizeof(*groups))) == NULL)
 		return false;
-	for (int i = 0; i < n; i++)
-		if (groups[i] == gid)
-			return true;
-	return false;
+	n = getgroups(n, groups);
+	for (int i = 0; i < n && !in; i++)
+		in = groups[i] == gid;
+	free(groups);
+	return in;
 }
 
 /* process.user and process.group into p (see priv_prepare). */
