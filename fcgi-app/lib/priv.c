@@ -14,6 +14,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 /* The cache directory's mode: owner rwx, group r-x (nginx), setgid. */
 #define PRIV_CACHE_MODE 02750
@@ -308,5 +311,15 @@ priv_drop(const struct priv *p, char *err, size_t errlen)
 		return priv_fail(err, errlen, CP_SYSTEM, "after the drop to %s: "
 		    "root could be regained (setuid(0) or setgid(0) succeeded)",
 		    p->user);
+#ifdef __linux__
+	/* A uid change leaves the process non-dumpable (prctl(2),
+	 * PR_SET_DUMPABLE; suid_dumpable is 0 by default): no core file, and
+	 * LeakSanitizer, which ptraces its own threads, fails at exit. As
+	 * nginx does after its workers' setuid, make it what a process started
+	 * as this user is: it holds nothing of root's any more. */
+	if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0)
+		return priv_fail(err, errlen, CP_SYSTEM, "prctl(PR_SET_DUMPABLE): "
+		    "%s", strerror(errno));
+#endif
 	return CP_OK;
 }

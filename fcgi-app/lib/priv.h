@@ -75,6 +75,9 @@ enum cp_err priv_prepare(const struct cp_conf *conf, const char *prog,
  * (POSIX.1-2008 setuid(), "appropriate privileges"), so the last step
  * cannot be undone. Afterwards it verifies that getuid/geteuid and
  * getgid/getegid are the target and that setuid(0) and setgid(0) fail.
+ * On Linux it then sets PR_SET_DUMPABLE back to 1 (prctl(2)), as nginx
+ * does: core files and LeakSanitizer work as for a process started as the
+ * user.
  * setgroups and getgrouplist are not POSIX (Linux and the BSDs; glibc).
  * Call it before any thread exists and before forking.
  * Returns CP_OK; CP_SYSTEM with the failing call and its errno in err

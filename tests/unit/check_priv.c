@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -152,6 +153,7 @@ START_TEST(test_drop_to_nobody)
 	ck_assert_int_eq(getegid(), pw->pw_gid);
 	ck_assert_int_eq(setuid(0), -1);
 	ck_assert_int_eq(seteuid(0), -1);
+	ck_assert_int_eq(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 1);
 	ck_assert_int_ge(getgrouplist("nobody", pw->pw_gid, want, &nwant), 0);
 	ngot = getgroups(1024, got);
 	ck_assert_int_eq(ngot, nwant);
