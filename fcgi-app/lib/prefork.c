@@ -714,9 +714,11 @@ open_listen_socket(struct prefork_master *m)
 	 * owner becomes the service user too. chown(2) may clear mode bits. */
 	if (m->priv->socket_chgrp && chown(path, m->priv->drop ? m->priv->uid :
 	    (uid_t)-1, m->priv->socket_gid) != 0) {
+		int saved = errno;
+
 		log_error("fcgi.socket_group %s: cannot chgrp %s: %s%s",
-		    m->conf->fcgi.socket_group, path, strerror(errno),
-		    errno == EPERM ? " (this user is not in that group: add it, "
+		    m->conf->fcgi.socket_group, path, strerror(saved),
+		    saved == EPERM ? " (this user is not in that group: add it, "
 		    "e.g. SupplementaryGroups=, or set fcgi.socket_group = \"\")" :
 		    "");
 		goto fail;
