@@ -36,13 +36,17 @@ TIMEOUT = 180
 
 
 def ids(pid):
-    """{"Uid": [r, e, s, fs], "Gid": [...], "Groups": [...]} of a process."""
+    """{"Uid": [r, e, s, fs], "Gid": [...], "Groups": [...]} of a process,
+    or None when it is gone (a child recycled after fcgi.max_requests)."""
     out = {}
-    with open("/proc/%d/status" % pid, encoding="ascii") as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            if k in ("Uid", "Gid", "Groups"):
-                out[k] = [int(x) for x in v.split()]
+    try:
+        with open("/proc/%d/status" % pid, encoding="ascii") as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if k in ("Uid", "Gid", "Groups"):
+                    out[k] = [int(x) for x in v.split()]
+    except FileNotFoundError:
+        return None
     return out
 
 
@@ -53,10 +57,14 @@ def service(stack):
 
 
 def check_ids(pid, what, uid, gid, groups):
+    """True when pid was checked, False when it is gone already."""
     got = ids(pid)
+    if got is None:
+        return False
     eq(got["Uid"], [uid] * 4, "%s %d: real/effective/saved/fs uid" % (what, pid))
     eq(got["Gid"], [gid] * 4, "%s %d: real/effective/saved/fs gid" % (what, pid))
     eq(sorted(got["Groups"]), sorted(groups), "%s %d: supplementary groups" % (what, pid))
+    return True
 
 
 def nginx_worker_pids(stack):
@@ -82,15 +90,14 @@ def test_processes_run_as_service_users(stack):
     groups = os.getgrouplist(user, pw.pw_gid)
     check(0 not in groups, "%s's groups %r include root's", user, groups)
     master = stack.fcgi_master_pid()
-    check_ids(master, "callpipe-fcgi master", pw.pw_uid, pw.pw_gid, groups)
-    kids = stack.fcgi_child_pids()
-    workers = stack.worker_pids()
-    check(kids, "no FastCGI children")
-    check(workers, "no workers")
-    for pid in kids:
-        check_ids(pid, "FastCGI child", pw.pw_uid, pw.pw_gid, groups)
-    for pid in workers:
-        check_ids(pid, "callpipe-worker", pw.pw_uid, pw.pw_gid, groups)
+    check(check_ids(master, "callpipe-fcgi master", pw.pw_uid, pw.pw_gid, groups),
+          "the master %d is gone", master)
+    kids = [p for p in stack.fcgi_child_pids()
+            if check_ids(p, "FastCGI child", pw.pw_uid, pw.pw_gid, groups)]
+    workers = [p for p in stack.worker_pids()
+               if check_ids(p, "callpipe-worker", pw.pw_uid, pw.pw_gid, groups)]
+    check(kids, "no FastCGI child to check")
+    check(workers, "no worker to check")
     with open(os.path.join(stack.run_dir, "log", "callpipe-fcgi.log"), encoding="utf-8",
               errors="replace") as f:
         log = f.read()
@@ -104,6 +111,7 @@ def test_processes_run_as_service_users(stack):
     check(nworkers, "nginx has no workers")
     for pid in nworkers:
         got = ids(pid)
+        check(got is not None, "nginx worker %d is gone", pid)
         eq(got["Uid"], [www.pw_uid] * 4, "nginx worker %d uid" % pid)
         eq(got["Gid"], [www.pw_gid] * 4, "nginx worker %d gid" % pid)
 
@@ -244,11 +252,14 @@ def test_started_as_service_user(stack):
         os.chown(sockdir, pw.pw_uid, pw.pw_gid)
         sock = os.path.join(sockdir, "fcgi.sock")
         base = {"fcgi.socket": sock, "worker.processes": 0, "fcgi.children": 1}
-        www = stack.env.get("CALLPIPE_NGINX_USER") or "www-data"
-        check(user not in grp.getgrnam(www).gr_mem,
-              "%s is in group %s: the refusal below cannot happen", user, www)
-        # In no group www-data: the socket cannot be given to it.
-        conf = stack.conf_copy(base, tmp, name="in-no-group.conf")
+        # A group the service user is not in: the socket cannot be given
+        # to it (Debian's nogroup has no members).
+        other = grp.getgrnam("nogroup")
+        check(user not in other.gr_mem and other.gr_gid != pw.pw_gid,
+              "%s is in group nogroup: the refusal below cannot happen", user)
+        www = other.gr_name
+        conf = stack.conf_copy(dict(base, **{"fcgi.socket_group": www}), tmp,
+                               name="in-no-group.conf")
         log = os.path.join(tmp, "in-no-group.log")
         proc = start_as(stack, user, conf, log)
         try:
