@@ -10,6 +10,7 @@
 #                              run/stack.env; openai: also the OpenAI simulator on
 #                              127.0.0.1:8090, both backends pointed at it
 #   etc/dev.sh down            stop what up started (sims, nginx, callpipe-fcgi, MariaDB)
+#                              and remove /run/callpipe-dev-<hash>/
 #   etc/dev.sh demo [--keep] [--backends openai]
 #                              deps, build, up, tests/sim/demo.py, down (unless
 #                              --keep: then it prints the status page's URL and
@@ -35,9 +36,22 @@
 # over run/callpipe.conf, e.g. to try a real service) and names those set;
 # check and demo unset them, so tests always reach the simulators.
 #
-# Everything lives under run/ of this checkout (git-ignored): the stack
-# contract is in the project's shared notes, and run/stack.env tells the tests
-# where everything is. Nothing here uses the system's MariaDB or nginx
+# Everything root alone uses lives under run/ of this checkout (git-ignored):
+# the stack contract is in the project's shared notes, and run/stack.env
+# tells the tests where everything is. callpipe-fcgi is started as root with
+# process.user = "callpipe" (a system user "up" creates) and drops to it;
+# nginx's workers run as www-data. A checkout may sit where those users
+# cannot go (a 0700 home, as where CI clones), so what they reach lives in
+# /run/callpipe-dev-<12 hex of sha256(checkout path)>/ (SVC_DIR):
+#   callpipe.conf  0640 root:callpipe (run/callpipe.conf links to it)
+#   bin/           callpipe-fcgi, callpipe-worker copied from run/build
+#   html/          the status page, copied from nginx/html
+#   fcgi/          callpipe:www-data 0750; fcgi.sock callpipe:www-data 0660
+#   cache/         recording.cache_dir: callpipe:www-data 2750 (callpipe-fcgi
+#                  makes it so itself, as root, before it drops)
+#   mysql/         mysqld.sock (MariaDB runs as root; datadir in run/mysql)
+#   nginx/         nginx's temporary files (its workers write there)
+# "down" removes it. Nothing here uses the system's MariaDB or nginx
 # services: our MariaDB has its own datadir and socket and no TCP, our nginx
 # listens on 127.0.0.1:8443 only (plus CALLPIPE_DEV_PORT_OFFSET), so a Debian postinst that started the system
 # services on /run/mysqld/mysqld.sock or port 80 collides with nothing.
@@ -50,25 +64,32 @@ export PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 RUN=$ROOT/run
+SVC_DIR=/run/callpipe-dev-$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)
+SVC_USER=callpipe
+NGINX_USER=www-data
+SVC_BIN=$SVC_DIR/bin
 BUILD=$RUN/build
 LOG=$RUN/log
 PIDS=$RUN/pids
 SECRETS=$RUN/secrets
 STACK_ENV=$RUN/stack.env
-CONF=$RUN/callpipe.conf
+CONF=$SVC_DIR/callpipe.conf
+CONF_LINK=$RUN/callpipe.conf
 SAMPLE_CONF=$ROOT/etc/callpipe.conf
 TLS_CERT=$RUN/tls/cert.pem
 TLS_KEY=$RUN/tls/key.pem
 MYSQL_DIR=$RUN/mysql
 MYSQL_DATA=$MYSQL_DIR/data
-MYSQL_SOCK=$MYSQL_DIR/mysqld.sock
+MYSQL_SOCK=$SVC_DIR/mysql/mysqld.sock
 MYSQL_PIDFILE=$MYSQL_DIR/mysqld.pid
 MYSQL_DATABASE=callpipe
 MYSQL_USER=callpipe
 NGINX_DIR=$RUN/nginx
-FCGI_SOCK=$RUN/fcgi.sock
-CACHE_DIR=$RUN/cache/recordings
-HTML_DIR=$ROOT/nginx/html
+NGINX_TMP=$SVC_DIR/nginx
+FCGI_SOCK=$SVC_DIR/fcgi/fcgi.sock
+CACHE_DIR=$SVC_DIR/cache
+HTML_SRC=$ROOT/nginx/html
+HTML_DIR=$SVC_DIR/html
 BROWSER_DIR=$ROOT/tests/browser
 RECORDINGS_PREFIX=/_recordings/
 AUDIO_DIR=$RUN/audio
@@ -78,6 +99,10 @@ TEST_OUT=$RUN/test-output
 BIN_FCGI=$BUILD/fcgi-app/callpipe-fcgi/callpipe-fcgi
 BIN_WORKER=$BUILD/fcgi-app/callpipe-worker/callpipe-worker
 BIN_CTL=$BUILD/fcgi-app/callpipectl/callpipectl
+# What callpipe-fcgi runs from (svc_install copies them): after the drop it
+# execs the worker as callpipe, who may not reach run/build.
+SVC_FCGI=$SVC_BIN/callpipe-fcgi
+SVC_WORKER=$SVC_BIN/callpipe-worker
 
 HTTPS_HOST=127.0.0.1
 # CALLPIPE_DEV_PORT_OFFSET (default 0) shifts the three ports, so a second
@@ -163,7 +188,7 @@ warn() { printf 'dev.sh: warning: %s\n' "$*" >&2; }
 die() { printf 'dev.sh: error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-	sed -n '4,35p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	sed -n '4,36p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -472,7 +497,7 @@ mariadb_init() {
 }
 
 mariadb_start() {
-	mkdir -p "$MYSQL_DIR" "$LOG" "$PIDS"
+	mkdir -p "$MYSQL_DIR" "$LOG" "$PIDS" "$(dirname "$MYSQL_SOCK")"
 	if svc_running mariadb mariadbd; then
 		say "MariaDB: already running (pid $(pid_of mariadb))"
 	else
@@ -546,7 +571,10 @@ conf_overrides() {
 		fcgi.children	2
 		fcgi.max_requests	50
 		worker.processes	2
-		worker.binary	"$BIN_WORKER"
+		worker.binary	"$SVC_WORKER"
+		fcgi.socket_group	"$NGINX_USER"
+		recording.cache_group	"$NGINX_USER"
+		process.user	"$SVC_USER"
 		worker.lease_seconds	60
 		worker.max_attempts	4
 		worker.backoff_base_ms	500
@@ -614,12 +642,18 @@ conf_write() {
 			}' - "$SAMPLE_CONF" <<<"$ov"
 		} >"$tmp"
 	) || { rm -f "$tmp"; die "could not write $CONF from $SAMPLE_CONF"; }
+	# It holds secrets: the service user's group reads it, nobody else
+	# (callpipe-fcgi refuses a world-readable one; its workers, already
+	# callpipe, read it again). run/callpipe.conf points to it.
+	chown "root:$SVC_USER" "$tmp" && chmod 0640 "$tmp" ||
+		{ rm -f "$tmp"; die "could not give $tmp to root:$SVC_USER 0640"; }
+	ln -sfn "$CONF" "$CONF_LINK"
 	if [ -f "$CONF" ] && cmp -s "$tmp" "$CONF"; then
 		rm -f "$tmp"
 		return 0
 	fi
 	mv -f "$tmp" "$CONF"
-	say "config: wrote $CONF ($BACKENDS backends)"
+	say "config: wrote $CONF ($BACKENDS backends; 0640 root:$SVC_USER)"
 	# A running callpipe-fcgi is restarted by fcgi_start (its start stamp
 	# names the configuration it read).
 }
@@ -737,8 +771,8 @@ fcgi_start() {
 	rm -f "$stamp_file"
 	# A socket left by a killed master would make its bind() fail.
 	rm -f "$FCGI_SOCK"
-	say "callpipe-fcgi: starting ($FCGI_SOCK, log $LOG/callpipe-fcgi.log)"
-	start_bg callpipe-fcgi "$LOG/callpipe-fcgi.log" "$BIN_FCGI" -c "$CONF"
+	say "callpipe-fcgi: starting as root, dropping to $SVC_USER ($FCGI_SOCK, log $LOG/callpipe-fcgi.log)"
+	start_bg callpipe-fcgi "$LOG/callpipe-fcgi.log" "$SVC_FCGI" -c "$CONF"
 	local deadline=$((SECONDS + 20)) pid
 	pid=$(pid_of callpipe-fcgi)
 	until [ -S "$FCGI_SOCK" ]; do
@@ -773,7 +807,7 @@ replace_if_changed() {
 # in a minimal main config. True when a file changed.
 nginx_render() {
 	local changed=1 tmp
-	mkdir -p "$NGINX_DIR/tmp" "$LOG" "$PIDS"
+	mkdir -p "$NGINX_DIR" "$LOG" "$PIDS"
 	[ -r /etc/nginx/fastcgi_params ] || die "/etc/nginx/fastcgi_params missing (Debian's nginx-common ships it)"
 	# The site says "include fastcgi_params;", which nginx resolves beside
 	# the main config: run/nginx/fastcgi_params.
@@ -795,13 +829,11 @@ nginx_render() {
 		# nginx/callpipe.conf.in: the same site a real host installs
 		# (nginx/README.md).
 
-		# Workers run as root here, in the local stack only: the checkout (and
-		# with it run/fcgi.sock and run/cache/recordings) may sit where
-		# nobody/www-data cannot traverse (CI clones under /root), and cached
-		# recordings are written by root for root. A real host runs the workers
-		# as www-data and gives that user the socket and the cache instead
-		# (nginx/README.md).
-		user root root;
+		# Workers run as $NGINX_USER, as on a real host: they reach the socket
+		# (group $NGINX_USER), the cache (group $NGINX_USER, setgid) and the page
+		# under $SVC_DIR, never the checkout (which may be 0700).
+		# The master (root) reads this file, the TLS key and opens the logs.
+		user $NGINX_USER;
 		worker_processes 1;
 		pid $PIDS/nginx.pid;
 		error_log $LOG/nginx-error.log notice;
@@ -814,12 +846,13 @@ nginx_render() {
 		    sendfile on;
 		    tcp_nopush on;
 		    default_type application/octet-stream;
-		    # Nothing under /var/lib/nginx: every temporary file stays in run/.
-		    client_body_temp_path $NGINX_DIR/tmp/body;
-		    fastcgi_temp_path $NGINX_DIR/tmp/fastcgi;
-		    proxy_temp_path $NGINX_DIR/tmp/proxy;
-		    uwsgi_temp_path $NGINX_DIR/tmp/uwsgi;
-		    scgi_temp_path $NGINX_DIR/tmp/scgi;
+		    # Nothing under /var/lib/nginx: the workers' temporary files go to
+		    # $NGINX_TMP (nginx makes each directory, owned by its user).
+		    client_body_temp_path $NGINX_TMP/body;
+		    fastcgi_temp_path $NGINX_TMP/fastcgi;
+		    proxy_temp_path $NGINX_TMP/proxy;
+		    uwsgi_temp_path $NGINX_TMP/uwsgi;
+		    scgi_temp_path $NGINX_TMP/scgi;
 
 		    include $NGINX_DIR/callpipe.conf;
 		}
@@ -1002,6 +1035,10 @@ write_stack_env() {
 			CALLPIPE_DEV_SH=$ROOT/etc/dev.sh
 			CALLPIPE_FCGI_SOCKET=$FCGI_SOCK
 			CALLPIPE_CACHE_DIR=$CACHE_DIR
+			CALLPIPE_SERVICE_DIR=$SVC_DIR
+			CALLPIPE_SERVICE_USER=$SVC_USER
+			CALLPIPE_NGINX_USER=$NGINX_USER
+			CALLPIPE_BIN_DIR=$SVC_BIN
 			CALLPIPE_LOG_DIR=$LOG
 			CALLPIPE_AUDIO_DIR=$AUDIO_DIR
 			CALLPIPE_SIGNING_KEY=$(secret_get SIGNING_KEY)
@@ -1033,7 +1070,61 @@ write_stack_env() {
 # ---------------------------------------------------------------- commands
 
 run_dirs() {
-	mkdir -p "$RUN" "$LOG" "$PIDS" "$CACHE_DIR" "$SIM_STATE" "$NGINX_DIR/tmp"
+	mkdir -p "$RUN" "$LOG" "$PIDS" "$SIM_STATE" "$NGINX_DIR"
+	svc_user_ensure
+	svc_dirs
+}
+
+# The service user callpipe-fcgi drops to: a system user with its own group,
+# no home and no login shell (useradd(8) --system). nginx's www-data comes
+# with Debian (base-passwd).
+svc_user_ensure() {
+	[ "$(id -u)" = 0 ] || die "the local stack runs as root: it creates the $SVC_USER user and starts callpipe-fcgi as root, which drops to it"
+	getent passwd "$NGINX_USER" >/dev/null || die "no user $NGINX_USER (Debian's base-passwd has it)"
+	getent group "$NGINX_USER" >/dev/null || die "no group $NGINX_USER (Debian's base-passwd has it)"
+	if ! getent passwd "$SVC_USER" >/dev/null; then
+		say "creating the system user $SVC_USER (no home, no login shell)"
+		useradd --system --user-group --no-create-home --home-dir /nonexistent \
+			--shell /usr/sbin/nologin --comment "callpipe service" "$SVC_USER" ||
+			die "useradd $SVC_USER failed"
+	fi
+}
+
+# SVC_DIR and what root makes in it (see the top of this file); the cache
+# is callpipe-fcgi's own to make. install -d also fixes modes and owners.
+svc_dirs() {
+	install -d -m 0755 -o root -g root "$SVC_DIR" "$SVC_BIN" "$SVC_DIR/mysql" "$NGINX_TMP" ||
+		die "could not create $SVC_DIR"
+	install -d -m 0750 -o "$SVC_USER" -g "$NGINX_USER" "$SVC_DIR/fcgi" ||
+		die "could not create $SVC_DIR/fcgi"
+}
+
+# replace_tree_if_changed SRC DEST: DEST becomes a world-readable copy of
+# the directory SRC unless it is one already.
+replace_tree_if_changed() {
+	local src=$1 dest=$2
+	[ -d "$dest" ] && diff -rq "$src" "$dest" >/dev/null 2>&1 && return 0
+	rm -rf "$dest.tmp"
+	cp -R "$src" "$dest.tmp" && chmod -R u=rwX,go=rX "$dest.tmp" ||
+		die "could not copy $src to $dest"
+	rm -rf "$dest"
+	mv "$dest.tmp" "$dest"
+}
+
+# The programs callpipe-fcgi runs (it execs the worker as $SVC_USER) and the
+# status page nginx's workers serve, copied out of the checkout. A copy is
+# replaced by rename, so a running master keeps the file it was started from.
+svc_install() {
+	local b dest
+	for b in "$BIN_FCGI" "$BIN_WORKER"; do
+		dest=$SVC_BIN/$(basename "$b")
+		cmp -s "$b" "$dest" && continue
+		cp "$b" "$dest.tmp" && chmod 0755 "$dest.tmp" && mv -f "$dest.tmp" "$dest" ||
+			die "could not install $b as $dest"
+	done
+	if [ -d "$HTML_SRC" ]; then
+		replace_tree_if_changed "$HTML_SRC" "$HTML_DIR"
+	fi
 }
 
 cmd_db() {
@@ -1054,6 +1145,7 @@ cmd_up() {
 		cmd_build
 	fi
 	need_programs
+	svc_install
 	tls_ensure
 	mariadb_start
 	mariadb_setup
@@ -1085,6 +1177,12 @@ cmd_down() {
 	stop_svc callpipe-fcgi callpipe-fcgi
 	stop_svc mariadb mariadbd
 	rm -f "$FCGI_SOCK" "$PIDS/callpipe-fcgi.stamp"
+	# The service directory (config, copies, sockets, cache) goes with it;
+	# --one-file-system: never into a mount a test left behind.
+	if [ -d "$SVC_DIR" ]; then
+		rm -rf --one-file-system "$SVC_DIR" || warn "could not remove $SVC_DIR"
+	fi
+	[ -L "$CONF_LINK" ] && rm -f "$CONF_LINK"
 	say "stack is down"
 }
 

@@ -4,8 +4,13 @@
  *   callpipe-fcgi -c FILE        run in the foreground, logging to stderr
  *   callpipe-fcgi -c FILE -t     check the configuration and exit
  *
+ * Started as root it needs process.user: it binds the socket, then drops
+ * to that user before forking (priv.h); without it, it refuses to run.
+ *
  * Exit status: 0 after a graceful stop or a good -t; 1 for a bad config
- * or a socket that cannot be opened; 2 for a usage error.
+ * (root without process.user, an unknown user or group, a world-readable
+ * file holding secrets) or a socket that cannot be opened; 2 for a usage
+ * error.
  */
 #include <curl/curl.h>
 #include <mysql.h>
@@ -17,6 +22,7 @@
 #include "conf.h"
 #include "log.h"
 #include "prefork.h"
+#include "priv.h"
 
 #ifndef PATH_MAX
 #define PATH_MAX 4096
@@ -67,6 +73,7 @@ int
 main(int argc, char *argv[])
 {
 	struct cp_conf conf;
+	struct priv priv;
 	char err[1024], worker[PATH_MAX];
 	const char *path = NULL, *worker_path = NULL;
 	int check = 0, ch, rc;
@@ -100,6 +107,12 @@ main(int argc, char *argv[])
 	}
 	log_init("callpipe-fcgi", conf.log_level);
 	(void)log_set_format(conf.log_format, conf.log_timestamps);
+	if (priv_prepare(&conf, "callpipe-fcgi", &priv, err, sizeof(err)) !=
+	    CP_OK) {
+		fprintf(stderr, "callpipe-fcgi: %s\n", err);
+		conf_free(&conf);
+		return 1;
+	}
 
 	if (conf.worker.binary != NULL && conf.worker.binary[0] != '\0')
 		worker_path = conf.worker.binary;
@@ -122,7 +135,7 @@ main(int argc, char *argv[])
 		return 1;
 	}
 
-	rc = prefork_run(&conf, worker_path);
+	rc = prefork_run(&conf, &priv, worker_path);
 
 	mysql_library_end();
 	curl_global_cleanup();

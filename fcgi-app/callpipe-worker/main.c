@@ -3,6 +3,8 @@
  * Spawned by callpipe-fcgi (worker.processes) or run on its own, on this
  * host or others, against the same database.
  *   callpipe-worker -c FILE
+ * Started as root it becomes process.user at once (priv.h), and refuses
+ * to run without it; spawned by callpipe-fcgi it already is that user.
  * SIGTERM/SIGINT: finish the job in hand, then exit 0.
  */
 #include <curl/curl.h>
@@ -14,6 +16,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "priv.h"
 #include "scoreboard.h"
 #include "worker.h"
 
@@ -32,6 +35,7 @@ main(int argc, char **argv)
 	struct cp_conf conf;
 	struct worker *w = NULL;
 	struct sigaction sa;
+	struct priv priv;
 	const char *path = NULL;
 	char err[1024];
 	int opt, rc;
@@ -52,6 +56,13 @@ main(int argc, char **argv)
 	}
 	log_init("callpipe-worker", conf.log_level);
 	(void)log_set_format(conf.log_format, conf.log_timestamps);
+	/* Before any library starts a thread or opens a connection. */
+	if (priv_prepare(&conf, "callpipe-worker", &priv, err, sizeof(err)) !=
+	    CP_OK || priv_drop(&priv, err, sizeof(err)) != CP_OK) {
+		fprintf(stderr, "callpipe-worker: %s\n", err);
+		conf_free(&conf);
+		return 1;
+	}
 	/* Spawned by callpipe-fcgi: count into its scoreboard (scoreboard.h).
 	 * Run on its own, the worker counts privately and nobody serves it. */
 	if ((rc = scoreboard_attach_env()) != CP_OK && rc != CP_NOTFOUND)

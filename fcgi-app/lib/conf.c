@@ -21,6 +21,9 @@
  *   FILE:LINE: KEY: must be one of: A, B
  *   FILE[:LINE]: KEY: missing [(or set ENV)]   LINE of the enclosing group
  *   FILE: KEY: <reason> (from ENV)             value came from the environment
+ *   FILE: mode 0644 lets every user read the secrets it holds (KEY, ...):
+ *     chmod 0640 FILE                          (a secret set in a file with
+ *                                              mode & 0004; see conf_secrets)
  * KEY is dotted ("database.socket"); list entries are indexed from 0
  * ("summary.services[2].terms[0]").
  *
@@ -44,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Longest dotted key we name in a message (bytes); longer ones are cut. */
 #define CONF_KEY_MAX 256
@@ -91,6 +95,8 @@ struct conf_key {
 	enum conf_check          check;
 	const char              *env;    /* environment variable that wins */
 	const struct conf_key   *sub;    /* GROUP: its members */
+	bool                     secret; /* STR: a credential; a file setting it
+	                                    must not be readable by others */
 };
 
 #define OFF(m) offsetof(struct cp_conf, m)
@@ -99,6 +105,9 @@ struct conf_key {
 #define K_ENV(n, m, def, chk, e) \
 	{ .name = (n), .kind = CONF_STR, .off = OFF(m), .sdef = (def), .check = (chk), .env = (e) }
 #define K_CHK_ENV(n, m, def, chk, e) K_ENV(n, m, def, chk, e)
+#define K_SECRET(n, m, def, chk, e) \
+	{ .name = (n), .kind = CONF_STR, .off = OFF(m), .sdef = (def), .check = (chk), .env = (e), \
+	  .secret = true }
 #define K_ONEOF(n, m, def, set) \
 	{ .name = (n), .kind = CONF_STR, .off = OFF(m), .sdef = (def), .oneof = (set) }
 #define K_INT(n, m, lo, hi, def) \
@@ -130,7 +139,7 @@ static const struct conf_key conf_db_keys[] = {
 	K_STR("host", db.host, "", CHK_NONE),
 	K_INT("port", db.port, 1, 65535, 3306),
 	K_ENV("user", db.user, NULL, CHK_NONE, "CALLPIPE_DB_USER"),
-	K_ENV("password", db.password, "", CHK_NONE, "CALLPIPE_DB_PASSWORD"),
+	K_SECRET("password", db.password, "", CHK_NONE, "CALLPIPE_DB_PASSWORD"),
 	K_STR("name", db.name, NULL, CHK_NONE),
 	K_INT("connect_timeout_s", db.connect_timeout_s, 1, 600, 5),
 	K_END
@@ -139,7 +148,7 @@ static const struct conf_key conf_db_keys[] = {
 static const struct conf_key conf_twilio_keys[] = {
 	K_ENV("account_sid", twilio.account_sid, NULL, CHK_ACCOUNT_SID,
 	    "CALLPIPE_TWILIO_ACCOUNT_SID"),
-	K_ENV("auth_token", twilio.auth_token, NULL, CHK_NONE,
+	K_SECRET("auth_token", twilio.auth_token, NULL, CHK_NONE,
 	    "CALLPIPE_TWILIO_AUTH_TOKEN"),
 	K_STR("api_base", twilio.api_base, "https://api.twilio.com",
 	    CHK_API_ORIGIN),
@@ -157,6 +166,8 @@ static const struct conf_key conf_recording_keys[] = {
 	K_ONEOF("mode", recording.mode, "twiml", conf_rec_modes),
 	K_STR("cache_dir", recording.cache_dir,
 	    "/var/cache/callpipe/recordings", CHK_NONEMPTY),
+	/* nginx serves the files (X-Accel-Redirect) through this group. */
+	K_STR("cache_group", recording.cache_group, "www-data", CHK_NONE),
 	K_STR("nginx_internal_prefix", recording.nginx_internal_prefix,
 	    "/_recordings/", CHK_URI_PREFIX),
 	K_INT("retention_days", recording.retention_days, 1, 3650, 7),
@@ -192,7 +203,7 @@ static const struct conf_key conf_stt_openai_keys[] = {
 	    "CALLPIPE_STT_MODEL"),
 	K_ENV("language", stt.openai.language, "he", CHK_LANGUAGE,
 	    "CALLPIPE_STT_LANGUAGE"),
-	K_ENV("api_key", stt.openai.api_key, "", CHK_HEADER_TOKEN,
+	K_SECRET("api_key", stt.openai.api_key, "", CHK_HEADER_TOKEN,
 	    "CALLPIPE_STT_API_KEY"),
 	K_STR("prompt", stt.openai.prompt, "", CHK_NONE),
 	K_INT("timeout_ms", stt.openai.timeout_ms, 1000, 3600000, 120000),
@@ -219,7 +230,7 @@ static const struct conf_key conf_summary_openai_keys[] = {
 	    CHK_API_BASE, "CALLPIPE_SUMMARY_BASE_URL"),
 	K_ENV("model", summary.openai.model, "gpt-4o-mini", CHK_NONEMPTY,
 	    "CALLPIPE_SUMMARY_MODEL"),
-	K_ENV("api_key", summary.openai.api_key, "", CHK_HEADER_TOKEN,
+	K_SECRET("api_key", summary.openai.api_key, "", CHK_HEADER_TOKEN,
 	    "CALLPIPE_SUMMARY_API_KEY"),
 	K_INT("timeout_ms", summary.openai.timeout_ms, 1000, 3600000, 60000),
 	K_ONEOF("response_format", summary.openai.response_format,
@@ -240,6 +251,8 @@ static const struct conf_key conf_fcgi_keys[] = {
 	K_STR("socket", fcgi.socket, "/run/callpipe/fcgi.sock", CHK_NONEMPTY),
 	{ .name = "socket_mode", .kind = CONF_MODE, .off = OFF(fcgi.socket_mode),
 	  .idef = 0660 },
+	/* nginx's workers (www-data on Debian) connect through this group. */
+	K_STR("socket_group", fcgi.socket_group, "www-data", CHK_NONE),
 	K_INT("children", fcgi.children, 1, 256, 4),
 	K_INT("max_requests", fcgi.max_requests, 0, 10000000, 1000),
 	K_INT("max_body_bytes", fcgi.max_body_bytes, 1024, 64 * 1024 * 1024,
@@ -275,9 +288,9 @@ static const struct conf_key conf_jobs_keys[] = {
 /* Signed download URLs (sign.h, DESIGN.md §6). The key has no default
  * and the sample leaves it empty: start-up fails until one is set. */
 static const struct conf_key conf_api_keys[] = {
-	K_ENV("signing_key", api.signing_key, "", CHK_SIGNING_KEY,
+	K_SECRET("signing_key", api.signing_key, "", CHK_SIGNING_KEY,
 	    "CALLPIPE_SIGNING_KEY"),
-	K_ENV("signing_key_previous", api.signing_key_previous, "", CHK_NONE,
+	K_SECRET("signing_key_previous", api.signing_key_previous, "", CHK_NONE,
 	    "CALLPIPE_SIGNING_KEY_PREVIOUS"),
 	K_INT("signed_url_ttl_s", api.signed_url_ttl_s, 1, 86400, 300),
 	K_END
@@ -299,6 +312,14 @@ static const struct conf_key conf_health_keys[] = {
 	K_END
 };
 
+/* The service user (priv.h): callpipe-fcgi and callpipe-worker started as
+ * root drop to it; without it they refuse to run as root. */
+static const struct conf_key conf_process_keys[] = {
+	K_STR("user", process.user, "", CHK_NONE),
+	K_STR("group", process.group, "", CHK_NONE),
+	K_END
+};
+
 static const struct conf_key conf_root_keys[] = {
 	K_STR("public_base_url", public_base_url, NULL, CHK_API_ORIGIN),
 	K_LONG("default_business_id", default_business_id, 0, 2147483647L, 0),
@@ -315,6 +336,7 @@ static const struct conf_key conf_root_keys[] = {
 	K_GROUP("api", conf_api_keys),
 	K_GROUP("log", conf_log_keys),
 	K_GROUP("health", conf_health_keys),
+	K_GROUP("process", conf_process_keys),
 	K_END
 };
 
@@ -1025,15 +1047,81 @@ conf_check_pairs(struct conf_ctx *ctx)
 	return CP_OK;
 }
 
+/*
+ * Appends to names (len bytes) the dotted name of every secret key the
+ * file set to a non-empty value: called after conf_walk, before the
+ * environment, so *conf holds what the file says (every secret's default
+ * is "" or NULL). Returns the count.
+ */
+static int
+conf_secrets(struct cp_conf *conf, const struct conf_key *keys,
+    const char *prefix, char *names, size_t len)
+{
+	char dotted[CONF_KEY_MAX];
+	int n = 0;
+
+	for (const struct conf_key *k = keys; k->name != NULL; k++) {
+		conf_keypath(dotted, sizeof(dotted), prefix, k->name);
+		if (k->kind == CONF_GROUP)
+			n += conf_secrets(conf, k->sub, dotted, names, len);
+		else if (k->secret && *conf_strp(conf, k) != NULL &&
+		    (*conf_strp(conf, k))[0] != '\0') {
+			size_t used = strlen(names);
+
+			cp_fmt(names + used, len - used, "%s%s",
+			    used > 0 ? ", " : "", dotted);
+			n++;
+		}
+	}
+	return n;
+}
+
+/*
+ * A file others can read must not hold a secret: st_mode of the file as
+ * it was read (fstat(2) of the open stream, so a chmod between the check
+ * and the read cannot slip through). S_IROTH is POSIX <sys/stat.h>.
+ */
+static enum cp_err
+conf_check_mode(struct conf_ctx *ctx, const struct stat *st)
+{
+	char names[512] = "";
+
+	if ((st->st_mode & S_IROTH) == 0)
+		return CP_OK;
+	if (conf_secrets(ctx->conf, conf_root_keys, "", names,
+	    sizeof(names)) == 0)
+		return CP_OK;
+	if (ctx->err != NULL && ctx->errlen > 0)
+		cp_fmt(ctx->err, ctx->errlen, "%s: mode %04o lets every user "
+		    "read the secrets it holds (%s): chmod 0640 %s", ctx->path,
+		    (unsigned)(st->st_mode & 07777), names, ctx->path);
+	return CP_INPUT;
+}
+
 static enum cp_err
 conf_load_cfg(struct conf_ctx *ctx)
 {
 	enum cp_err e;
-	int saved;
+	struct stat st;
+	FILE *f;
+	int saved, ok;
 
-	errno = 0;
-	if (config_read_file(&ctx->cfg, ctx->path) != CONFIG_TRUE) {
+	/* config_read on our own stream (libconfig's config_read_file does
+	 * the same fopen), so the mode checked is that of the file read. */
+	if ((f = fopen(ctx->path, "r")) == NULL || fstat(fileno(f), &st) != 0) {
 		saved = errno;
+		if (f != NULL)
+			fclose(f);
+		if (ctx->err != NULL && ctx->errlen > 0)
+			cp_fmt(ctx->err, ctx->errlen, "%s: cannot read: %s",
+			    ctx->path, strerror(saved));
+		return CP_INPUT;
+	}
+	errno = 0;
+	ok = config_read(&ctx->cfg, f) == CONFIG_TRUE;
+	saved = errno;
+	fclose(f);
+	if (!ok) {
 		if (config_error_type(&ctx->cfg) == CONFIG_ERR_FILE_IO) {
 			if (ctx->err != NULL && ctx->errlen > 0)
 				cp_fmt(ctx->err, ctx->errlen,
@@ -1052,6 +1140,8 @@ conf_load_cfg(struct conf_ctx *ctx)
 	}
 	if ((e = conf_walk(ctx, config_root_setting(&ctx->cfg),
 	    conf_root_keys, "")) != CP_OK)
+		return e;
+	if ((e = conf_check_mode(ctx, &st)) != CP_OK)
 		return e;
 	if ((e = conf_env(ctx, conf_root_keys)) != CP_OK)
 		return e;

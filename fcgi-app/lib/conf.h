@@ -71,6 +71,8 @@ struct cp_conf {
 	struct {
 		char *mode;             /* "twiml" (<Start><Recording>) or "rest" (start_recording job) */
 		char *cache_dir;
+		char *cache_group;      /* group of cache_dir (mode 2750, setgid),
+		                           so nginx reads the files; "" = leave it */
 		char *nginx_internal_prefix; /* X-Accel-Redirect prefix, e.g. "/_recordings/" */
 		int   retention_days;   /* default 7 */
 		int   miss_wait_ms;     /* 0 .. 5000: how long a download waits on a
@@ -128,6 +130,7 @@ struct cp_conf {
 	struct {
 		char *socket;           /* FastCGI unix socket path */
 		int   socket_mode;      /* permission bits; the file gives a string in octal, "0660" */
+		char *socket_group;     /* the socket's group (nginx's user is in it); "" = leave it */
 		int   children;         /* pre-forked children */
 		int   max_requests;     /* a child exits after this many; 0 = never */
 		int   max_body_bytes;   /* request bodies larger than this: 413 */
@@ -162,6 +165,12 @@ struct cp_conf {
 		                           has waited longer (seconds, by run_after) */
 	} health;
 
+	struct {
+		char *user;             /* started as root: become this user (priv.h);
+		                           "" = no drop, and root is refused */
+		char *group;            /* its group; "" = the user's primary group */
+	} process;
+
 	enum log_level log_level;
 	char *log_format;           /* "text" | "logfmt" | "json" (log.h) */
 	bool  log_timestamps;       /* false: no time in a line (journald) */
@@ -173,6 +182,11 @@ struct cp_conf {
  * Returns CP_OK; CP_INPUT with err (at most errlen bytes) saying
  * "FILE:LINE: KEY: reason" for a missing, unknown or wrong key, or
  * "FILE: reason" when the file cannot be read or parsed; CP_NOMEM.
+ * A file that sets a secret (twilio.auth_token, database.password,
+ * api.signing_key[_previous], stt/summary.openai.api_key) to a non-empty
+ * value and is readable by others (mode & 0004, stat(2)'s st_mode of the
+ * open file) is refused: "FILE: mode 0644 lets every user read the
+ * secrets it holds (KEY): chmod 0640 FILE".
  * On error *conf holds nothing that needs conf_free (it is freed).
  */
 enum cp_err conf_load(const char *path, struct cp_conf *conf,

@@ -60,6 +60,7 @@
 #include "app.h"
 #include "db.h"
 #include "log.h"
+#include "priv.h"
 #include "queue.h"
 #include "scoreboard.h"
 
@@ -90,6 +91,7 @@ struct prefork_slot {
 
 struct prefork_master {
 	const struct cp_conf *conf;
+	const struct priv    *priv;       /* who to become after the bind */
 	const char           *worker_path;
 	int                   listen_fd;
 	dev_t                 sock_dev;   /* identify our socket file, so */
@@ -717,7 +719,20 @@ open_listen_socket(struct prefork_master *m)
 		close(fd);
 		return -1;
 	}
-	/* Before listen(2), so nobody connects while the mode is still umask's. */
+	/* Before listen(2), so nobody connects while the mode is still umask's.
+	 * The group first (nginx's user is in fcgi.socket_group); as root the
+	 * owner becomes the service user too. chown(2) may clear mode bits. */
+	if (m->priv->socket_chgrp && chown(path, m->priv->drop ? m->priv->uid :
+	    (uid_t)-1, m->priv->socket_gid) != 0) {
+		int saved = errno;
+
+		log_error("fcgi.socket_group %s: cannot chgrp %s: %s%s",
+		    m->conf->fcgi.socket_group, path, strerror(saved),
+		    saved == EPERM ? " (this user is not in that group: add it, "
+		    "e.g. SupplementaryGroups=, or set fcgi.socket_group = \"\")" :
+		    "");
+		goto fail;
+	}
 	if (chmod(path, (mode_t)m->conf->fcgi.socket_mode) != 0 ||
 	    lstat(path, &st) != 0) {
 		log_error("cannot chmod %s to %04o: %s", path,
@@ -803,7 +818,8 @@ drain_self_pipe(void)
 }
 
 int
-prefork_run(const struct cp_conf *conf, const char *worker_path)
+prefork_run(const struct cp_conf *conf, const struct priv *priv,
+    const char *worker_path)
 {
 	struct sigaction saved[PREFORK_NMASTER + 1];
 	struct prefork_master m;
@@ -814,6 +830,7 @@ prefork_run(const struct cp_conf *conf, const char *worker_path)
 
 	memset(&m, 0, sizeof(m));
 	m.conf = conf;
+	m.priv = priv;
 	m.worker_path = worker_path;
 	m.listen_fd = -1;
 	m.nchildren = conf->fcgi.children;
@@ -853,6 +870,22 @@ prefork_run(const struct cp_conf *conf, const char *worker_path)
 		goto out_pipe;
 	if (open_listen_socket(&m) != 0)
 		goto out_signals;
+	/* Bound as whoever started us; everything after runs as the service
+	 * user, and every child and worker is forked after this. */
+	{
+		char err[512];
+
+		if (priv_drop(priv, err, sizeof(err)) != CP_OK) {
+			log_error("%s", err);
+			close(m.listen_fd);
+			m.listen_fd = -1;
+			remove_socket(&m);
+			goto out_signals;
+		}
+		log_info("running as %s (uid %ld, gid %ld)%s", priv->user,
+		    (long)getuid(), (long)getgid(),
+		    priv->drop ? ", dropped from root" : "");
+	}
 
 	log_info("callpipe-fcgi: listening on %s, %d children, %d workers",
 	    conf->fcgi.socket, m.nchildren, m.nworkers);

@@ -15,14 +15,19 @@
 #define CP_PREFORK_H
 
 #include "conf.h"
+#include "priv.h"
 
 /*
- * Runs the master until it is told to stop. conf is borrowed. worker_path
+ * Runs the master until it is told to stop. conf and priv (priv_prepare's
+ * result) are borrowed: the socket is bound and chgrp'ed to
+ * priv->socket_gid as the caller, then priv_drop runs before the first
+ * fork (an error there stops with 1, the reason logged). worker_path
  * is the callpipe-worker binary to spawn (with "-c conf->path") when
  * conf->worker.processes > 0. Returns the process exit status: 0 after a
  * graceful stop, 1 when the socket cannot be opened (the reason logged).
  */
-int prefork_run(const struct cp_conf *conf, const char *worker_path);
+int prefork_run(const struct cp_conf *conf, const struct priv *priv,
+    const char *worker_path);
 
 /*
  * The child's request loop (called in each forked child): initialises

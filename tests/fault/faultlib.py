@@ -395,8 +395,10 @@ def stack_problems(stack):
     except (OSError, TestFailure) as e:
         probs.append("simulator: %s" % e)
     m = mounts_below(stack.run_dir)
+    if stack.env.get("CALLPIPE_SERVICE_DIR"):
+        m += mounts_below(stack.env["CALLPIPE_SERVICE_DIR"])
     if m:
-        probs.append("mounts left under run/: %s" % m)
+        probs.append("mounts left under run/ or the service directory: %s" % m)
     return probs
 
 

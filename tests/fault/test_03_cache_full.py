@@ -41,7 +41,9 @@ def _umount(path):
 
 def test_cache_full(stack):
     dl = Deadline(TIMEOUT - 25)
-    mp = tempfile.mkdtemp(prefix="fault-cache-", dir=stack.run_dir)
+    # Beside the cache, where the service user (callpipe-fcgi's children and
+    # workers) and nginx's can reach it: run/ may be in a 0700 checkout.
+    mp = tempfile.mkdtemp(prefix="fault-cache-", dir=os.path.dirname(stack.cache_dir))
     st0 = os.stat(stack.cache_dir)
     out = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=%o,uid=%d,gid=%d" % (
         TMPFS_SIZE, st0.st_mode & 0o7777, st0.st_uid, st0.st_gid), "tmpfs", mp],

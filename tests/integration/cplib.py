@@ -396,7 +396,25 @@ def conf_with(src, overrides, dest):
     fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write("\n".join(lines))
+    share_like(src, dest)
     return dest
+
+
+def share_like(src, dest):
+    """Gives the copy dest the group of src and at most its group bits
+    (run/callpipe.conf is 0640 root:callpipe: the service user reads it),
+    and lets that group into dest's directory when it is a private
+    temporary one (mkdtemp: 0700): a worker callpipe-fcgi execs as the
+    service user reads its -c file again. Nothing for others, ever."""
+    st = os.stat(src)
+    os.chown(dest, -1, st.st_gid)
+    os.chmod(dest, 0o600 | (st.st_mode & 0o040))
+    d = os.path.dirname(os.path.abspath(dest))
+    dst = os.stat(d)
+    if d.startswith(tempfile.gettempdir() + os.sep) and dst.st_uid == os.geteuid() \
+            and not dst.st_mode & 0o001:
+        os.chown(d, -1, st.st_gid)
+        os.chmod(d, (dst.st_mode & 0o700) | 0o050)
 
 
 def conf_lookup(path, dotted):

@@ -110,8 +110,8 @@ class Nginx:
         shutil.copy("/etc/nginx/fastcgi_params", os.path.join(tmp, "fastcgi_params"))
         temp = os.path.join(tmp, "temp")
         os.makedirs(temp, exist_ok=True)
-        # Workers as root, like the stack's nginx (etc/dev.sh): the socket and
-        # the checkout may be where nobody cannot reach.
+        # Workers as root (the stack's run as www-data): this nginx's
+        # temporary files and logs are in a private 0700 directory.
         user = "user root root;\n" if os.geteuid() == 0 else ""
         self.conf = os.path.join(tmp, "nginx.conf")
         with open(self.conf, "w", encoding="utf-8") as f:

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #ifndef TOP_SRCDIR
@@ -75,6 +76,9 @@ write_conf(const char *text, char *path)
 	ck_assert_ptr_nonnull(f);
 	ck_assert_int_eq(fputs(text, f) >= 0, 1);
 	ck_assert_int_eq(fclose(f), 0);
+	/* Owner only: most texts set a secret (conf_load refuses a file
+	 * others can read then; test_mode_* check that rule). */
+	ck_assert_int_eq(chmod(path, 0600), 0);
 }
 
 /* 1-based line of the first occurrence of needle in text. */
@@ -291,6 +295,10 @@ START_TEST(test_defaults_match_sample)
 	    s.api.signing_key_previous);
 	ck_assert_int_eq(d.api.signed_url_ttl_s, s.api.signed_url_ttl_s);
 	ck_assert_int_eq(d.log_level, s.log_level);
+	ck_assert_str_eq(d.process.user, s.process.user);
+	ck_assert_str_eq(d.process.group, s.process.group);
+	ck_assert_str_eq(d.fcgi.socket_group, s.fcgi.socket_group);
+	ck_assert_str_eq(d.recording.cache_group, s.recording.cache_group);
 	/* Optional gazetteers default to no entries, not to the sample's. */
 	ck_assert_int_eq(d.summary.services.nentries, 0);
 	ck_assert_ptr_null(d.summary.services.entries);
@@ -877,6 +885,73 @@ START_TEST(test_unreadable_and_small_buffers)
 }
 END_TEST
 
+/* A file others can read (mode & 0004) must not hold a secret; the
+ * message names the file, its mode, the keys and the fix. */
+START_TEST(test_mode_world_readable_secrets)
+{
+	char path[PATH_MAX], err[1024], want[3 * PATH_MAX];
+	struct cp_conf c;
+
+	write_conf(BASE, path);
+	ck_assert_int_eq(chmod(path, 0644), 0);
+	ck_assert_int_eq(conf_load(path, &c, err, sizeof(err)), CP_INPUT);
+	snprintf(want, sizeof(want), "%s: mode 0644 lets every user read the "
+	    "secrets it holds (twilio.auth_token, api.signing_key): chmod 0640 %s",
+	    path, path);
+	ck_assert_str_eq(err, want);
+	ck_assert(is_zeroed(&c));
+	/* Group-readable is the deployment's mode (0640 root:callpipe). */
+	ck_assert_int_eq(chmod(path, 0640), 0);
+	ck_assert_int_eq(conf_load(path, &c, err, sizeof(err)), CP_OK);
+	conf_free(&c);
+	/* World-readable without a secret in it: the secrets come from the
+	 * environment (the sample is such a file). */
+	write_conf("public_base_url = \"https://calls.example.com\";\n"
+	    "database = { socket = \"/s\"; user = \"u\"; name = \"n\"; "
+	    "password = \"\"; };\n"
+	    "twilio = { account_sid = \"" GOOD_SID "\"; };\n", path);
+	ck_assert_int_eq(chmod(path, 0644), 0);
+	setenv("CALLPIPE_TWILIO_AUTH_TOKEN", "envtoken", 1);
+	setenv("CALLPIPE_SIGNING_KEY", "envkey", 1);
+	ck_assert_msg(conf_load(path, &c, err, sizeof(err)) == CP_OK, "%s", err);
+	ck_assert_str_eq(c.twilio.auth_token, "envtoken");
+	conf_free(&c);
+	/* One secret is enough: an OpenAI key alone. */
+	write_conf("public_base_url = \"https://calls.example.com\";\n"
+	    "database = { socket = \"/s\"; user = \"u\"; name = \"n\"; };\n"
+	    "twilio = { account_sid = \"" GOOD_SID "\"; };\n"
+	    "summary = { openai = { api_key = \"sk-x\"; }; };\n", path);
+	ck_assert_int_eq(chmod(path, 0604), 0);
+	ck_assert_int_eq(conf_load(path, &c, err, sizeof(err)), CP_INPUT);
+	snprintf(want, sizeof(want), "%s: mode 0604 lets every user read the "
+	    "secrets it holds (summary.openai.api_key): chmod 0640 %s", path,
+	    path);
+	ck_assert_str_eq(err, want);
+}
+END_TEST
+
+/* The service-user keys and their defaults (priv.h). */
+START_TEST(test_process_keys)
+{
+	struct cp_conf c;
+
+	load_ok(BASE, &c);
+	ck_assert_str_eq(c.process.user, "");
+	ck_assert_str_eq(c.process.group, "");
+	ck_assert_str_eq(c.fcgi.socket_group, "www-data");
+	ck_assert_str_eq(c.recording.cache_group, "www-data");
+	conf_free(&c);
+	load_ok(BASE "process = { user = \"callpipe\"; group = \"g\"; };\n"
+	    "fcgi = { socket_group = \"\"; };\n", &c);
+	ck_assert_str_eq(c.process.user, "callpipe");
+	ck_assert_str_eq(c.process.group, "g");
+	ck_assert_str_eq(c.fcgi.socket_group, "");
+	conf_free(&c);
+	expect_error(BASE "process = { uid = 5; };\n",
+	    ":11: process.uid: unknown key");
+}
+END_TEST
+
 /* Forked tests each count their files from 0: remove whatever is there. */
 static void
 remove_files(const char *dir)
@@ -919,6 +994,8 @@ conf_suite(void)
 	tcase_add_test(tc, test_choices_and_urls);
 	tcase_add_test(tc, test_openai_keys);
 	tcase_add_test(tc, test_unreadable_and_small_buffers);
+	tcase_add_test(tc, test_mode_world_readable_secrets);
+	tcase_add_test(tc, test_process_keys);
 	suite_add_tcase(s, tc);
 	return s;
 }
