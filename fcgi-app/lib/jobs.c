@@ -455,10 +455,16 @@ jobs_refill_run(const struct job_ctx *c, const struct calls_row *row,
 		jobs_reason_prefix(o, "refill", NULL);
 }
 
+/* The done of the kinds whose run wrote what it did itself (refill,
+ * purge, sweep, noop): stageless, nothing more to write. */
 static enum cp_err
-jobs_refill_done(struct db *db, const struct cp_conf *conf,
+jobs_done_nothing(struct db *db, const struct cp_conf *conf,
     const struct queue_job *job, struct job_outcome *o, bool *moved)
 {
+	(void)db;
+	(void)conf;
+	(void)job;
+	(void)o;
 	*moved = false;
 	return CP_OK;
 }
@@ -474,18 +480,6 @@ jobs_noop_run(const struct job_ctx *c, const struct calls_row *row,
 	(void)c;
 	(void)row;
 	o->rc = CP_OK;
-}
-
-static enum cp_err
-jobs_noop_done(struct db *db, const struct cp_conf *conf,
-    const struct queue_job *job, struct job_outcome *o, bool *moved)
-{
-	(void)db;
-	(void)conf;
-	(void)job;
-	(void)o;
-	*moved = false;
-	return CP_OK;
 }
 
 /* noop:<n> (a bench numbers its own jobs; call_sid and recording_sid are
@@ -521,11 +515,11 @@ const struct job_kind jobs_kinds[] = {
 	/* A download's cache miss; the stage is only read (it must be
 	 * completed), never written. */
 	{ JOB_REFILL_RECORDING, CALLS_RECORDING, jobs_refill_run,
-	  jobs_refill_done,     NULL,           jobkey_refill,
+	  jobs_done_nothing,    NULL,           jobkey_refill,
 	                                                     true,  false, true },
 	/* The daily retention purge's database side (purge.h): no call. */
 	{ JOB_PURGE,           CALLS_RECORDING,  purge_job_run,
-	  purge_job_done,       NULL,           jobkey_purge,
+	  jobs_done_nothing,    NULL,           jobkey_purge,
 	                                                     true,  false, true },
 	/* recording.mode "rest": the voice webhook's job (rest_start.c);
 	 * pending -> recording, the callbacks do the rest. */
@@ -535,12 +529,12 @@ const struct job_kind jobs_kinds[] = {
 	/* Periodic, without a call (sweep.c): lost webhooks and jobs get a
 	 * job again, old finished jobs are deleted. */
 	{ JOB_SWEEP,           CALLS_RECORDING,  sweep_job_run,
-	  sweep_job_done,       NULL,           jobkey_sweep,
+	  jobs_done_nothing,    NULL,           jobkey_sweep,
 	                                                     true,  false, true },
 	/* Does nothing and finishes at once: tests/bench/bench-queue
 	 * measures the queue itself with it. No call. */
 	{ JOB_NOOP,            CALLS_RECORDING,  jobs_noop_run,
-	  jobs_noop_done,       NULL,           jobs_noop_key,
+	  jobs_done_nothing,    NULL,           jobs_noop_key,
 	                                                     true,  false, true },
 	{ NULL, CALLS_RECORDING, NULL, NULL, NULL, NULL, false, false, false }
 };

@@ -577,14 +577,3 @@ purge_job_run(const struct job_ctx *c, const struct calls_row *row,
 	}
 }
 
-enum cp_err
-purge_job_done(struct db *db, const struct cp_conf *conf,
-    const struct queue_job *job, struct job_outcome *o, bool *moved)
-{
-	(void)db;
-	(void)conf;
-	(void)job;
-	(void)o;
-	*moved = false;
-	return CP_OK;
-}

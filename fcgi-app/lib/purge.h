@@ -94,12 +94,10 @@ enum cp_err purge_database(const struct cp_conf *conf, struct db *db,
  */
 void purge_tick(const struct cp_conf *conf, struct db *db, time_t now);
 
-/* The purge job kind's run and done (jobs_kinds[]); stageless, no call. A
+/* The purge job kind's run (jobs_kinds[]); stageless, no call. A
  * run whose Twilio deletes partly failed is CP_UPSTREAM, so the job is
  * retried with backoff (the rows done are not done again). */
 void purge_job_run(const struct job_ctx *c, const struct calls_row *row,
     struct job_outcome *o);
-enum cp_err purge_job_done(struct db *db, const struct cp_conf *conf,
-    const struct queue_job *job, struct job_outcome *o, bool *moved);
 
 #endif

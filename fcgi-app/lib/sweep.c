@@ -253,10 +253,3 @@ sweep_job_run(const struct job_ctx *c, const struct calls_row *row,
 	    sizeof(o->reason));
 }
 
-enum cp_err
-sweep_job_done(struct db *db, const struct cp_conf *conf,
-    const struct queue_job *job, struct job_outcome *o, bool *moved)
-{
-	*moved = false;
-	return CP_OK;
-}

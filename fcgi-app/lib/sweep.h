@@ -86,12 +86,10 @@ enum cp_err sweep_run(struct db *db, const struct cp_conf *conf,
 enum cp_err sweep_enqueue(struct db *db, const struct cp_conf *conf,
     long long *period);
 
-/* The job-kind table's run and done of `sweep` (jobs.c): run sweeps the
- * period of the job's key (row is NULL: the job has no call); done writes
- * nothing (each enqueue committed on its own). */
+/* The job-kind table's run of `sweep` (jobs.c): sweeps the period of the
+ * job's key (row is NULL: the job has no call); its done writes nothing
+ * (each enqueue committed on its own). */
 void sweep_job_run(const struct job_ctx *c, const struct calls_row *row,
     struct job_outcome *o);
-enum cp_err sweep_job_done(struct db *db, const struct cp_conf *conf,
-    const struct queue_job *job, struct job_outcome *o, bool *moved);
 
 #endif
