@@ -579,6 +579,72 @@ START_TEST(test_claim_batch_counts_started_jobs_only)
 }
 END_TEST
 
+/* A kept statement's result buffers follow the data: a MEDIUMTEXT and a
+ * JSON value grown (and shrunk) between executions of the same SQL text
+ * come back whole; a SELECT * whose table gained a column returns it; a
+ * SELECT run without fetching its rows leaves the connection usable. */
+START_TEST(test_kept_statement_results_follow_data)
+{
+	static const char sel[] = "SELECT v, j FROM kept_t WHERE id = ?";
+	struct db_param p[3];
+	struct db_result *r = NULL;
+	size_t sizes[] = { 10, 200000, 3, 70000 };
+	unsigned long conns;
+	char *big;
+
+	exec_ok("CREATE TABLE kept_t (id INT PRIMARY KEY, v MEDIUMTEXT, j JSON)");
+	exec_ok("INSERT INTO kept_t VALUES (1, 'x', '[]')");
+	big = malloc(200000 + 16);
+	ck_assert_ptr_nonnull(big);
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		size_t n = sizes[k];
+		for (size_t i = 0; i < n; i++)
+			big[i] = (char)('a' + (i + k) % 26);
+		big[n] = '\0';
+		p[0] = db_strn(big, n);
+		p[1] = db_strn(big, n);
+		p[2] = db_i64(1);
+		ck_assert_msg(db_exec(db, "UPDATE kept_t SET v = ?, "
+		    "j = JSON_ARRAY(?) WHERE id = ?", p, 3, NULL, NULL) == CP_OK,
+		    "%s", db_error(db));
+		p[0] = db_i64(1);
+		ck_assert_msg(db_exec(db, sel, p, 1, &r, NULL) == CP_OK, "%s",
+		    db_error(db));
+		ck_assert_uint_eq(r->nrows, 1);
+		ck_assert_uint_eq(r->lens[0], n);
+		ck_assert(memcmp(db_cell(r, 0, 0), big, n) == 0);
+		ck_assert_uint_eq(r->lens[1], n + 4);   /* ["..."] */
+		ck_assert(memcmp(db_cell(r, 0, 1) + 2, big, n) == 0);
+		db_result_free(r);
+		r = NULL;
+	}
+	free(big);
+
+	ck_assert_int_eq(db_exec(db, "SELECT * FROM kept_t", NULL, 0, &r,
+	    NULL), CP_OK);
+	ck_assert_uint_eq(r->ncols, 3);
+	db_result_free(r);
+	exec_ok("ALTER TABLE kept_t ADD COLUMN w VARCHAR(8) NOT NULL DEFAULT 'new'");
+	ck_assert_msg(db_exec(db, "SELECT * FROM kept_t", NULL, 0, &r,
+	    NULL) == CP_OK, "%s", db_error(db));
+	ck_assert_uint_eq(r->ncols, 4);
+	ck_assert_str_eq(db_cell(r, 0, 3), "new");
+	db_result_free(r);
+
+	/* Rows not fetched (res NULL): the next statements still run, on
+	 * the same connection (nothing left unread that db_exec's socket
+	 * check would take for a closed connection). */
+	conns = db_connect_count(db);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_msg(db_exec(db, "SELECT id, v FROM kept_t", NULL, 0,
+		    NULL, NULL) == CP_OK, "%s", db_error(db));
+		ck_assert_int_eq(count("SELECT COUNT(*) FROM kept_t"), 1);
+	}
+	ck_assert_uint_eq(db_connect_count(db), conns);
+	exec_ok("DROP TABLE kept_t");
+}
+END_TEST
+
 /* The noop kind runs and finishes at once through the worker's finish. */
 START_TEST(test_noop_job_done)
 {
@@ -1178,6 +1244,7 @@ main(void)
 	tcase_add_test(tc, test_worker_reconnect_puts_back_lost_claim);
 	tcase_add_test(tc, test_claim_batch_counts_started_jobs_only);
 	tcase_add_test(tc, test_noop_job_done);
+	tcase_add_test(tc, test_kept_statement_results_follow_data);
 	tcase_add_test(tc, test_dba_view_lists_stuck_calls);
 	tcase_add_test(tc, test_backoff_grows_with_jitter_and_cap);
 	tcase_add_test(tc, test_refill_enqueue_dedupe_per_minute);
