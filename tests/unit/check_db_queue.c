@@ -579,6 +579,44 @@ START_TEST(test_claim_batch_counts_started_jobs_only)
 }
 END_TEST
 
+/* Held jobs behind a slow first job: their short lease (not lease_s)
+ * runs out, any worker's lease check puts them back, another worker takes
+ * one, and its first holder, reaching it at last, does not start it (one
+ * run, charged once). */
+START_TEST(test_held_job_behind_slow_one_goes_back)
+{
+	struct queue_job jobs[2], other[1];
+	unsigned long rc_seen = db_connect_count(db);
+	char key[64];
+	int n = -1, requeued = -1, nexp = -1;
+
+	exec_ok("UPDATE jobs SET state = 'done' WHERE state IN ('queued','running')");
+	for (int i = 0; i < 2; i++) {
+		cp_fmt(key, sizeof(key), "noop:held%d", i);
+		ck_assert_int_eq(queue_enqueue(db, "noop", NULL, key, 3, 0, NULL),
+		    CP_OK);
+	}
+	ck_assert_int_eq(queue_claim_batch(db, "wh:1", 300, 2, &rc_seen, jobs,
+	    &n), CP_OK);
+	ck_assert_int_eq(n, 2);
+	/* jobs[0] "runs" past the held lease (its own is lease_s). */
+	sleep(QUEUE_HELD_LEASE_S + 1);
+	ck_assert_int_eq(queue_requeue_expired(db, &requeued, NULL, 0, &nexp),
+	    CP_OK);
+	ck_assert_int_eq(requeued, 1);
+	ck_assert_int_eq(count("SELECT COUNT(*) FROM jobs WHERE state = "
+	    "'running' AND locked_by = 'wh:1' AND dedupe_key = 'noop:held0'"), 1);
+	ck_assert_int_eq(queue_claim_batch(db, "wh:2", 300, 1, &rc_seen, other,
+	    &n), CP_OK);
+	ck_assert_int_eq(n, 1);
+	ck_assert_uint_eq(other[0].id, jobs[1].id);
+	ck_assert_int_eq(other[0].attempts, 1);
+	ck_assert_int_eq(queue_start_held(db, &jobs[1], 300), CP_NOTFOUND);
+	ck_assert_int_eq(count("SELECT COUNT(*) FROM jobs WHERE dedupe_key = "
+	    "'noop:held1' AND locked_by = 'wh:2' AND attempts = 1"), 1);
+}
+END_TEST
+
 /* A kept statement's result buffers follow the data: a MEDIUMTEXT and a
  * JSON value grown (and shrunk) between executions of the same SQL text
  * come back whole; a SELECT * whose table gained a column returns it; a
@@ -1243,6 +1281,7 @@ main(void)
 	tcase_add_test(tc, test_connect_count_after_reconnect);
 	tcase_add_test(tc, test_worker_reconnect_puts_back_lost_claim);
 	tcase_add_test(tc, test_claim_batch_counts_started_jobs_only);
+	tcase_add_test(tc, test_held_job_behind_slow_one_goes_back);
 	tcase_add_test(tc, test_noop_job_done);
 	tcase_add_test(tc, test_kept_statement_results_follow_data);
 	tcase_add_test(tc, test_dba_view_lists_stuck_calls);
