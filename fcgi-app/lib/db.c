@@ -540,8 +540,13 @@ db_exec_once(struct db *db, const char *sql, const struct db_param *params,
 	}
 	if (db_stmt_run(db, s->st, params, nparams) != 0) {
 		unsigned int no = mysql_stmt_errno(s->st);
-		/* The table changed under a kept statement (ER_NEED_REPREPARE,
-		 * CR_NEW_STMT_METADATA): nothing ran; prepare it again, once. */
+		/* The table changed under a kept statement: prepare it again
+		 * and run it once more. ER_NEED_REPREPARE: the server ran
+		 * nothing. CR_NEW_STMT_METADATA: the client found the result
+		 * set's columns changed after the server ran it — only a
+		 * statement with a result set gets it (callpipe's are SELECTs,
+		 * no RETURNING), so running it again changes nothing; closing
+		 * the handle discards the unread rows. */
 		if (no != DB_ER_NEED_REPREPARE && no != DB_CR_NEW_STMT_METADATA) {
 			db_stmt_err(db, s->st);
 			rc = CP_DB;
