@@ -615,6 +615,19 @@ db_ping(struct db *db)
 static enum cp_err
 db_simple(struct db *db, const char *sql)
 {
+	/* As db_exec_once: a connection the server closed is found before
+	 * START TRANSACTION is sent on it (found after, it cost db_tx a
+	 * 250 ms backoff); before a COMMIT it is the transaction lost. */
+	if (db->my != NULL && db_conn_gone(db)) {
+		log_info("db: the server closed the connection; %s",
+		    db->in_tx ? "the transaction is lost" : "reconnecting");
+		db_disconnect(db);
+		if (db->in_tx) {
+			db_set_err(db, DB_CR_SERVER_LOST,
+			    "connection lost in a transaction");
+			return CP_DB;
+		}
+	}
 	if (db->my == NULL) {
 		enum cp_err rc = db_connect(db);
 		if (rc != CP_OK)

@@ -451,6 +451,40 @@ START_TEST(test_connect_count_after_reconnect)
 }
 END_TEST
 
+static enum cp_err
+tx_one_update(struct db *d, void *arg, char *err, size_t errlen)
+{
+	(void)arg;
+	(void)err;
+	(void)errlen;
+	return db_exec(d, "UPDATE jobs SET state = 'done' WHERE state = "
+	    "'queued' AND id = 0", NULL, 0, NULL, NULL);
+}
+
+/* A transaction on a connection the server has killed since reconnects
+ * before START TRANSACTION is sent: no lost-connection retry is needed,
+ * so it commits even with no reconnect budget (0 ms; found by sending,
+ * db_tx_within gives up, and with a budget it sleeps 250 ms first). */
+START_TEST(test_tx_after_kill_no_backoff)
+{
+	struct db *killer = NULL;
+	char err[512] = "", sql[64], *id;
+	unsigned long before = db_connect_count(db);
+
+	ck_assert_msg(db_open(&conf, &killer, err, sizeof(err)) == CP_OK, "%s",
+	    err);
+	id = cell("SELECT CONNECTION_ID()");
+	cp_fmt(sql, sizeof(sql), "KILL CONNECTION %s", id);
+	free(id);
+	ck_assert_int_eq(db_exec(killer, sql, NULL, 0, NULL, NULL), CP_OK);
+	db_close(killer);
+	usleep(100 * 1000);
+	ck_assert_msg(db_tx_within(db, 0, tx_one_update, NULL, err,
+	    sizeof(err)) == CP_OK, "%s", err);
+	ck_assert_uint_eq(db_connect_count(db), before + 1);
+}
+END_TEST
+
 static volatile sig_atomic_t worker_stop;
 
 static void *
@@ -1279,6 +1313,7 @@ main(void)
 	tcase_add_test(tc, test_extend_lease_keeps_job);
 	tcase_add_test(tc, test_release_owner_puts_back_others);
 	tcase_add_test(tc, test_connect_count_after_reconnect);
+	tcase_add_test(tc, test_tx_after_kill_no_backoff);
 	tcase_add_test(tc, test_worker_reconnect_puts_back_lost_claim);
 	tcase_add_test(tc, test_claim_batch_counts_started_jobs_only);
 	tcase_add_test(tc, test_held_job_behind_slow_one_goes_back);
