@@ -662,6 +662,7 @@ START_TEST(test_kept_statement_results_follow_data)
 	struct db_result *r = NULL;
 	size_t sizes[] = { 10, 200000, 3, 70000 };
 	unsigned long conns;
+	long long stmts0;
 	char *big;
 
 	exec_ok("CREATE TABLE kept_t (id INT PRIMARY KEY, v MEDIUMTEXT, j JSON)");
@@ -713,6 +714,27 @@ START_TEST(test_kept_statement_results_follow_data)
 		ck_assert_int_eq(count("SELECT COUNT(*) FROM kept_t"), 1);
 	}
 	ck_assert_uint_eq(db_connect_count(db), conns);
+	/* More texts than slots (64): the least recently used are closed
+	 * (on the server too: its count of prepared statements grows by at
+	 * most the slots, other processes' few aside) and prepared again when
+	 * they come back; each answers its own. */
+	stmts0 = count("SELECT VARIABLE_VALUE FROM information_schema."
+	    "GLOBAL_STATUS WHERE VARIABLE_NAME = 'PREPARED_STMT_COUNT'");
+	for (int round = 0; round < 2; round++)
+		for (int i = 0; i < 80; i++) {
+			char q[64], want[16];
+			cp_fmt(q, sizeof(q), "SELECT %d + ?", i);
+			p[0] = db_i64(round);
+			ck_assert_int_eq(db_exec(db, q, p, 1, &r, NULL), CP_OK);
+			cp_fmt(want, sizeof(want), "%d", i + round);
+			ck_assert_str_eq(db_cell(r, 0, 0), want);
+			db_result_free(r);
+			r = NULL;
+		}
+	ck_assert_uint_eq(db_connect_count(db), conns);
+	ck_assert_int_le(count("SELECT VARIABLE_VALUE FROM information_schema."
+	    "GLOBAL_STATUS WHERE VARIABLE_NAME = 'PREPARED_STMT_COUNT'") - stmts0,
+	    64 + 8);
 	exec_ok("DROP TABLE kept_t");
 }
 END_TEST
