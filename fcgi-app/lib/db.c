@@ -540,8 +540,13 @@ db_exec_once(struct db *db, const char *sql, const struct db_param *params,
 	}
 	if (db_stmt_run(db, s->st, params, nparams) != 0) {
 		unsigned int no = mysql_stmt_errno(s->st);
-		/* The table changed under a kept statement (ER_NEED_REPREPARE,
-		 * CR_NEW_STMT_METADATA): nothing ran; prepare it again, once. */
+		/* The table changed under a kept statement: prepare it again
+		 * and run it once more. ER_NEED_REPREPARE: the server ran
+		 * nothing. CR_NEW_STMT_METADATA: the client found the result
+		 * set's columns changed after the server ran it — only a
+		 * statement with a result set gets it (callpipe's are SELECTs,
+		 * no RETURNING), so running it again changes nothing; closing
+		 * the handle discards the unread rows. */
 		if (no != DB_ER_NEED_REPREPARE && no != DB_CR_NEW_STMT_METADATA) {
 			db_stmt_err(db, s->st);
 			rc = CP_DB;
@@ -610,6 +615,19 @@ db_ping(struct db *db)
 static enum cp_err
 db_simple(struct db *db, const char *sql)
 {
+	/* As db_exec_once: a connection the server closed is found before
+	 * START TRANSACTION is sent on it (found after, it cost db_tx a
+	 * 250 ms backoff); before a COMMIT it is the transaction lost. */
+	if (db->my != NULL && db_conn_gone(db)) {
+		log_info("db: the server closed the connection; %s",
+		    db->in_tx ? "the transaction is lost" : "reconnecting");
+		db_disconnect(db);
+		if (db->in_tx) {
+			db_set_err(db, DB_CR_SERVER_LOST,
+			    "connection lost in a transaction");
+			return CP_DB;
+		}
+	}
 	if (db->my == NULL) {
 		enum cp_err rc = db_connect(db);
 		if (rc != CP_OK)

@@ -208,13 +208,16 @@ static enum cp_err
 queue_batch_mark(struct db *db, struct queue_batch_ctx *c, int take)
 {
 	char sql[QUEUE_BATCH_MAX * 3 + 300];
-	struct db_param p[QUEUE_BATCH_MAX + 3];
+	struct db_param p[QUEUE_BATCH_MAX + 5];
 	unsigned long long n = 0;
 	size_t len;
 
+	/* The held jobs' lease is QUEUE_HELD_LEASE_S: behind a slow first
+	 * job, the lease check of another worker puts them back within
+	 * seconds (queue_requeue_expired), not after lease_s. */
 	cp_fmt(sql, sizeof(sql), "UPDATE jobs SET state = 'running', "
-	    "locked_by = ?, locked_until = NOW(3) + INTERVAL ? SECOND, "
-	    "attempts = attempts + (id = ?) WHERE id IN (?");
+	    "locked_by = ?, locked_until = NOW(3) + INTERVAL IF(id = ?, ?, ?) "
+	    "SECOND, attempts = attempts + (id = ?) WHERE id IN (?");
 	for (int i = 1; i < c->max; i++) {
 		len = strlen(sql);
 		cp_fmt(sql + len, sizeof(sql) - len, ", ?");
@@ -222,11 +225,14 @@ queue_batch_mark(struct db *db, struct queue_batch_ctx *c, int take)
 	len = strlen(sql);
 	cp_fmt(sql + len, sizeof(sql) - len, ")");
 	p[0] = db_str(c->owner);
-	p[1] = db_i64(c->lease_s);
-	p[2] = db_i64((long long)c->jobs[0].id);
+	p[1] = db_i64((long long)c->jobs[0].id);
+	p[2] = db_i64(c->lease_s);
+	p[3] = db_i64(c->lease_s < QUEUE_HELD_LEASE_S ? c->lease_s :
+	    QUEUE_HELD_LEASE_S);
+	p[4] = db_i64((long long)c->jobs[0].id);
 	for (int i = 0; i < c->max; i++)
-		p[3 + i] = db_i64(i < take ? (long long)c->jobs[i].id : 0);
-	if (db_exec(db, sql, p, (size_t)c->max + 3, NULL, &n) != CP_OK)
+		p[5 + i] = db_i64(i < take ? (long long)c->jobs[i].id : 0);
+	if (db_exec(db, sql, p, (size_t)c->max + 5, NULL, &n) != CP_OK)
 		return CP_DB;
 	if (n != (unsigned long long)take) {
 		/* The rows are locked FOR UPDATE: this cannot happen. */

@@ -79,7 +79,10 @@ enum cp_err queue_claim(struct db *db, const char *owner, int lease_s,
  * queue is deeper than a batch), else only the first, so a short queue
  * stays spread over the workers. jobs[0] is claimed as queue_claim does
  * (running, lease_s, attempts + 1: it runs now). jobs[1..] are held:
- * running under owner with the same lease, attempts NOT counted yet —
+ * running under owner with a lease of QUEUE_HELD_LEASE_S (at most
+ * lease_s), so behind a first job that runs long they go back to the
+ * queue at the next lease check of any worker (queue_requeue_expired)
+ * instead of waiting lease_s; attempts NOT counted yet —
  * queue_start_held counts it when the worker gets to it. So every path
  * that puts a job back without touching attempts (the master after a
  * SIGKILL, an expired lease, queue_release_held) charges a held job
@@ -94,6 +97,7 @@ enum cp_err queue_claim(struct db *db, const char *owner, int lease_s,
  * of range), CP_DB.
  */
 #define QUEUE_BATCH_MAX 100
+#define QUEUE_HELD_LEASE_S 3   /* seconds; > the worker's 1 s hold */
 enum cp_err queue_claim_batch(struct db *db, const char *owner, int lease_s,
     int max, unsigned long *reconnects, struct queue_job *jobs, int *n);
 

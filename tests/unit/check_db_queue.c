@@ -451,6 +451,40 @@ START_TEST(test_connect_count_after_reconnect)
 }
 END_TEST
 
+static enum cp_err
+tx_one_update(struct db *d, void *arg, char *err, size_t errlen)
+{
+	(void)arg;
+	(void)err;
+	(void)errlen;
+	return db_exec(d, "UPDATE jobs SET state = 'done' WHERE state = "
+	    "'queued' AND id = 0", NULL, 0, NULL, NULL);
+}
+
+/* A transaction on a connection the server has killed since reconnects
+ * before START TRANSACTION is sent: no lost-connection retry is needed,
+ * so it commits even with no reconnect budget (0 ms; found by sending,
+ * db_tx_within gives up, and with a budget it sleeps 250 ms first). */
+START_TEST(test_tx_after_kill_no_backoff)
+{
+	struct db *killer = NULL;
+	char err[512] = "", sql[64], *id;
+	unsigned long before = db_connect_count(db);
+
+	ck_assert_msg(db_open(&conf, &killer, err, sizeof(err)) == CP_OK, "%s",
+	    err);
+	id = cell("SELECT CONNECTION_ID()");
+	cp_fmt(sql, sizeof(sql), "KILL CONNECTION %s", id);
+	free(id);
+	ck_assert_int_eq(db_exec(killer, sql, NULL, 0, NULL, NULL), CP_OK);
+	db_close(killer);
+	usleep(100 * 1000);
+	ck_assert_msg(db_tx_within(db, 0, tx_one_update, NULL, err,
+	    sizeof(err)) == CP_OK, "%s", err);
+	ck_assert_uint_eq(db_connect_count(db), before + 1);
+}
+END_TEST
+
 static volatile sig_atomic_t worker_stop;
 
 static void *
@@ -576,6 +610,132 @@ START_TEST(test_claim_batch_counts_started_jobs_only)
 	    &n), CP_INPUT);
 	ck_assert_int_eq(queue_claim_batch(db, "wb:4", 300, 101, &rc_seen, jobs,
 	    &n), CP_INPUT);
+}
+END_TEST
+
+/* Held jobs behind a slow first job: their short lease (not lease_s)
+ * runs out, any worker's lease check puts them back, another worker takes
+ * one, and its first holder, reaching it at last, does not start it (one
+ * run, charged once). */
+START_TEST(test_held_job_behind_slow_one_goes_back)
+{
+	struct queue_job jobs[2], other[1];
+	unsigned long rc_seen = db_connect_count(db);
+	char key[64];
+	int n = -1, requeued = -1, nexp = -1;
+
+	exec_ok("UPDATE jobs SET state = 'done' WHERE state IN ('queued','running')");
+	for (int i = 0; i < 2; i++) {
+		cp_fmt(key, sizeof(key), "noop:held%d", i);
+		ck_assert_int_eq(queue_enqueue(db, "noop", NULL, key, 3, 0, NULL),
+		    CP_OK);
+	}
+	ck_assert_int_eq(queue_claim_batch(db, "wh:1", 300, 2, &rc_seen, jobs,
+	    &n), CP_OK);
+	ck_assert_int_eq(n, 2);
+	/* jobs[0] "runs" past the held lease (its own is lease_s). */
+	sleep(QUEUE_HELD_LEASE_S + 1);
+	ck_assert_int_eq(queue_requeue_expired(db, &requeued, NULL, 0, &nexp),
+	    CP_OK);
+	ck_assert_int_eq(requeued, 1);
+	ck_assert_int_eq(count("SELECT COUNT(*) FROM jobs WHERE state = "
+	    "'running' AND locked_by = 'wh:1' AND dedupe_key = 'noop:held0'"), 1);
+	ck_assert_int_eq(queue_claim_batch(db, "wh:2", 300, 1, &rc_seen, other,
+	    &n), CP_OK);
+	ck_assert_int_eq(n, 1);
+	ck_assert_uint_eq(other[0].id, jobs[1].id);
+	ck_assert_int_eq(other[0].attempts, 1);
+	ck_assert_int_eq(queue_start_held(db, &jobs[1], 300), CP_NOTFOUND);
+	ck_assert_int_eq(count("SELECT COUNT(*) FROM jobs WHERE dedupe_key = "
+	    "'noop:held1' AND locked_by = 'wh:2' AND attempts = 1"), 1);
+}
+END_TEST
+
+/* A kept statement's result buffers follow the data: a MEDIUMTEXT and a
+ * JSON value grown (and shrunk) between executions of the same SQL text
+ * come back whole; a SELECT * whose table gained a column returns it; a
+ * SELECT run without fetching its rows leaves the connection usable. */
+START_TEST(test_kept_statement_results_follow_data)
+{
+	static const char sel[] = "SELECT v, j FROM kept_t WHERE id = ?";
+	struct db_param p[3];
+	struct db_result *r = NULL;
+	size_t sizes[] = { 10, 200000, 3, 70000 };
+	unsigned long conns;
+	long long stmts0;
+	char *big;
+
+	exec_ok("CREATE TABLE kept_t (id INT PRIMARY KEY, v MEDIUMTEXT, j JSON)");
+	exec_ok("INSERT INTO kept_t VALUES (1, 'x', '[]')");
+	big = malloc(200000 + 16);
+	ck_assert_ptr_nonnull(big);
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		size_t n = sizes[k];
+		for (size_t i = 0; i < n; i++)
+			big[i] = (char)('a' + (i + k) % 26);
+		big[n] = '\0';
+		p[0] = db_strn(big, n);
+		p[1] = db_strn(big, n);
+		p[2] = db_i64(1);
+		ck_assert_msg(db_exec(db, "UPDATE kept_t SET v = ?, "
+		    "j = JSON_ARRAY(?) WHERE id = ?", p, 3, NULL, NULL) == CP_OK,
+		    "%s", db_error(db));
+		p[0] = db_i64(1);
+		ck_assert_msg(db_exec(db, sel, p, 1, &r, NULL) == CP_OK, "%s",
+		    db_error(db));
+		ck_assert_uint_eq(r->nrows, 1);
+		ck_assert_uint_eq(r->lens[0], n);
+		ck_assert(memcmp(db_cell(r, 0, 0), big, n) == 0);
+		ck_assert_uint_eq(r->lens[1], n + 4);   /* ["..."] */
+		ck_assert(memcmp(db_cell(r, 0, 1) + 2, big, n) == 0);
+		db_result_free(r);
+		r = NULL;
+	}
+	free(big);
+
+	ck_assert_int_eq(db_exec(db, "SELECT * FROM kept_t", NULL, 0, &r,
+	    NULL), CP_OK);
+	ck_assert_uint_eq(r->ncols, 3);
+	db_result_free(r);
+	exec_ok("ALTER TABLE kept_t ADD COLUMN w VARCHAR(8) NOT NULL DEFAULT 'new'");
+	ck_assert_msg(db_exec(db, "SELECT * FROM kept_t", NULL, 0, &r,
+	    NULL) == CP_OK, "%s", db_error(db));
+	ck_assert_uint_eq(r->ncols, 4);
+	ck_assert_str_eq(db_cell(r, 0, 3), "new");
+	db_result_free(r);
+
+	/* Rows not fetched (res NULL): the next statements still run, on
+	 * the same connection (nothing left unread that db_exec's socket
+	 * check would take for a closed connection). */
+	conns = db_connect_count(db);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_msg(db_exec(db, "SELECT id, v FROM kept_t", NULL, 0,
+		    NULL, NULL) == CP_OK, "%s", db_error(db));
+		ck_assert_int_eq(count("SELECT COUNT(*) FROM kept_t"), 1);
+	}
+	ck_assert_uint_eq(db_connect_count(db), conns);
+	/* More texts than slots (64): the least recently used are closed
+	 * (on the server too: its count of prepared statements grows by at
+	 * most the slots, other processes' few aside) and prepared again when
+	 * they come back; each answers its own. */
+	stmts0 = count("SELECT VARIABLE_VALUE FROM information_schema."
+	    "GLOBAL_STATUS WHERE VARIABLE_NAME = 'PREPARED_STMT_COUNT'");
+	for (int round = 0; round < 2; round++)
+		for (int i = 0; i < 80; i++) {
+			char q[64], want[16];
+			cp_fmt(q, sizeof(q), "SELECT %d + ?", i);
+			p[0] = db_i64(round);
+			ck_assert_int_eq(db_exec(db, q, p, 1, &r, NULL), CP_OK);
+			cp_fmt(want, sizeof(want), "%d", i + round);
+			ck_assert_str_eq(db_cell(r, 0, 0), want);
+			db_result_free(r);
+			r = NULL;
+		}
+	ck_assert_uint_eq(db_connect_count(db), conns);
+	ck_assert_int_le(count("SELECT VARIABLE_VALUE FROM information_schema."
+	    "GLOBAL_STATUS WHERE VARIABLE_NAME = 'PREPARED_STMT_COUNT'") - stmts0,
+	    64 + 8);
+	exec_ok("DROP TABLE kept_t");
 }
 END_TEST
 
@@ -1175,9 +1335,12 @@ main(void)
 	tcase_add_test(tc, test_extend_lease_keeps_job);
 	tcase_add_test(tc, test_release_owner_puts_back_others);
 	tcase_add_test(tc, test_connect_count_after_reconnect);
+	tcase_add_test(tc, test_tx_after_kill_no_backoff);
 	tcase_add_test(tc, test_worker_reconnect_puts_back_lost_claim);
 	tcase_add_test(tc, test_claim_batch_counts_started_jobs_only);
+	tcase_add_test(tc, test_held_job_behind_slow_one_goes_back);
 	tcase_add_test(tc, test_noop_job_done);
+	tcase_add_test(tc, test_kept_statement_results_follow_data);
 	tcase_add_test(tc, test_dba_view_lists_stuck_calls);
 	tcase_add_test(tc, test_backoff_grows_with_jitter_and_cap);
 	tcase_add_test(tc, test_refill_enqueue_dedupe_per_minute);
