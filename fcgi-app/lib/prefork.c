@@ -732,8 +732,9 @@ open_listen_socket(struct prefork_master *m)
 	 * /run/callpipe is), and a symlink it put in the socket's place must
 	 * not make root chown the file it points to. As root the owner becomes
 	 * the service user too. Only S_ISUID/S_ISGID are cleared by it. */
-	if (m->priv->socket_chgrp && lchown(path, m->priv->drop ? m->priv->uid :
-	    (uid_t)-1, m->priv->socket_gid) != 0) {
+	if ((m->priv->socket_chgrp || m->priv->drop) &&
+	    lchown(path, m->priv->drop ? m->priv->uid : (uid_t)-1,
+	    m->priv->socket_chgrp ? m->priv->socket_gid : (gid_t)-1) != 0) {
 		saved = errno;
 
 		log_error("fcgi.socket_group %s: cannot chgrp %s: %s%s",
