@@ -65,6 +65,9 @@ export PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 RUN=$ROOT/run
 SVC_DIR=/run/callpipe-dev-$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)
+# "down" runs rm -rf on it: only ever this exact shape.
+[[ $SVC_DIR =~ ^/run/callpipe-dev-[0-9a-f]{12}$ ]] ||
+	{ printf 'dev.sh: error: bad service directory %s\n' "$SVC_DIR" >&2; exit 1; }
 SVC_USER=callpipe
 NGINX_USER=www-data
 SVC_BIN=$SVC_DIR/bin
@@ -1084,8 +1087,14 @@ svc_user_ensure() {
 	getent group "$NGINX_USER" >/dev/null || die "no group $NGINX_USER (Debian's base-passwd has it)"
 	if ! getent passwd "$SVC_USER" >/dev/null; then
 		say "creating the system user $SVC_USER (no home, no login shell)"
-		useradd --system --user-group --no-create-home --home-dir /nonexistent \
+		# A group of that name left behind (userdel keeps a shared one)
+		# makes --user-group fail: join it instead. Another checkout's
+		# "up" may create the user at the same moment: then it exists.
+		local grp_opt=--user-group
+		getent group "$SVC_USER" >/dev/null && grp_opt="--gid=$SVC_USER"
+		useradd --system "$grp_opt" --no-create-home --home-dir /nonexistent \
 			--shell /usr/sbin/nologin --comment "callpipe service" "$SVC_USER" ||
+			getent passwd "$SVC_USER" >/dev/null ||
 			die "useradd $SVC_USER failed"
 	fi
 }

@@ -1048,54 +1048,122 @@ conf_check_pairs(struct conf_ctx *ctx)
 }
 
 /*
+ * The file a secret key's value was read from: NULL for the main file
+ * (ctx->path), else the @include'd file libconfig names
+ * (config_setting_source_file; settings of the stream config_read parsed
+ * have none).
+ */
+static const char *
+conf_secret_source(struct conf_ctx *ctx, const char *dotted)
+{
+	const config_setting_t *s = config_lookup(&ctx->cfg, dotted);
+	const char *f = s != NULL ? config_setting_source_file(s) : NULL;
+
+	return f == NULL || strcmp(f, ctx->path) == 0 ? NULL : f;
+}
+
+/*
  * Appends to names (len bytes) the dotted name of every secret key the
- * file set to a non-empty value: called after conf_walk, before the
- * environment, so *conf holds what the file says (every secret's default
- * is "" or NULL). Returns the count.
+ * file `file` (NULL: the main file; else an @include'd one) set to a
+ * non-empty value: called after conf_walk, before the environment, so
+ * *conf holds what the files say (every secret's default is "" or NULL).
+ * Returns the count.
  */
 static int
-conf_secrets(struct cp_conf *conf, const struct conf_key *keys,
-    const char *prefix, char *names, size_t len)
+conf_secrets(struct conf_ctx *ctx, const struct conf_key *keys,
+    const char *prefix, const char *file, char *names, size_t len)
 {
 	char dotted[CONF_KEY_MAX];
+	const char *src;
+	size_t used;
 	int n = 0;
 
 	for (const struct conf_key *k = keys; k->name != NULL; k++) {
 		conf_keypath(dotted, sizeof(dotted), prefix, k->name);
-		if (k->kind == CONF_GROUP)
-			n += conf_secrets(conf, k->sub, dotted, names, len);
-		else if (k->secret && *conf_strp(conf, k) != NULL &&
-		    (*conf_strp(conf, k))[0] != '\0') {
-			size_t used = strlen(names);
-
-			cp_fmt(names + used, len - used, "%s%s",
-			    used > 0 ? ", " : "", dotted);
-			n++;
+		if (k->kind == CONF_GROUP) {
+			n += conf_secrets(ctx, k->sub, dotted, file, names, len);
+			continue;
 		}
+		if (!k->secret || *conf_strp(ctx->conf, k) == NULL ||
+		    (*conf_strp(ctx->conf, k))[0] == '\0')
+			continue;
+		src = conf_secret_source(ctx, dotted);
+		if ((src == NULL) != (file == NULL) ||
+		    (src != NULL && strcmp(src, file) != 0))
+			continue;
+		used = strlen(names);
+		cp_fmt(names + used, len - used, "%s%s", used > 0 ? ", " : "",
+		    dotted);
+		n++;
 	}
 	return n;
 }
 
+static enum cp_err
+conf_mode_fail(struct conf_ctx *ctx, const char *file, mode_t mode)
+{
+	char names[512] = "";
+
+	(void)conf_secrets(ctx, conf_root_keys, "",
+	    file == ctx->path ? NULL : file, names, sizeof(names));
+	if (ctx->err != NULL && ctx->errlen > 0)
+		cp_fmt(ctx->err, ctx->errlen, "%s: mode %04o lets every user "
+		    "read the secrets it holds (%s): chmod 0640 %s", file,
+		    (unsigned)(mode & 07777), names, file);
+	return CP_INPUT;
+}
+
+/* Each secret set in an @include'd file: that file's mode (stat(2);
+ * libconfig opened it itself). */
+static enum cp_err
+conf_check_includes(struct conf_ctx *ctx, const struct conf_key *keys,
+    const char *prefix)
+{
+	char dotted[CONF_KEY_MAX];
+	const char *src;
+	struct stat st;
+	enum cp_err e;
+
+	for (const struct conf_key *k = keys; k->name != NULL; k++) {
+		conf_keypath(dotted, sizeof(dotted), prefix, k->name);
+		if (k->kind == CONF_GROUP) {
+			if ((e = conf_check_includes(ctx, k->sub, dotted)) != CP_OK)
+				return e;
+			continue;
+		}
+		if (!k->secret || *conf_strp(ctx->conf, k) == NULL ||
+		    (*conf_strp(ctx->conf, k))[0] == '\0' ||
+		    (src = conf_secret_source(ctx, dotted)) == NULL)
+			continue;
+		if (stat(src, &st) != 0) {
+			if (ctx->err != NULL && ctx->errlen > 0)
+				cp_fmt(ctx->err, ctx->errlen, "%s: %s: cannot stat "
+				    "the file it is set in: %s", src, dotted,
+				    strerror(errno));
+			return CP_INPUT;
+		}
+		if ((st.st_mode & S_IROTH) != 0)
+			return conf_mode_fail(ctx, src, st.st_mode);
+	}
+	return CP_OK;
+}
+
 /*
- * A file others can read must not hold a secret: st_mode of the file as
- * it was read (fstat(2) of the open stream, so a chmod between the check
- * and the read cannot slip through). S_IROTH is POSIX <sys/stat.h>.
+ * A file others can read must not hold a secret: st_mode of the main file
+ * as it was read (fstat(2) of the open stream, so a chmod between the
+ * check and the read cannot slip through), and that of each @include'd
+ * file a secret is set in. A secret set only in the environment counts
+ * for no file. S_IROTH is POSIX <sys/stat.h>.
  */
 static enum cp_err
 conf_check_mode(struct conf_ctx *ctx, const struct stat *st)
 {
 	char names[512] = "";
 
-	if ((st->st_mode & S_IROTH) == 0)
-		return CP_OK;
-	if (conf_secrets(ctx->conf, conf_root_keys, "", names,
-	    sizeof(names)) == 0)
-		return CP_OK;
-	if (ctx->err != NULL && ctx->errlen > 0)
-		cp_fmt(ctx->err, ctx->errlen, "%s: mode %04o lets every user "
-		    "read the secrets it holds (%s): chmod 0640 %s", ctx->path,
-		    (unsigned)(st->st_mode & 07777), names, ctx->path);
-	return CP_INPUT;
+	if ((st->st_mode & S_IROTH) != 0 && conf_secrets(ctx, conf_root_keys,
+	    "", NULL, names, sizeof(names)) > 0)
+		return conf_mode_fail(ctx, ctx->path, st->st_mode);
+	return conf_check_includes(ctx, conf_root_keys, "");
 }
 
 static enum cp_err

@@ -675,8 +675,9 @@ open_listen_socket(struct prefork_master *m)
 	const char *path = m->conf->fcgi.socket;
 	struct sockaddr_un sa;
 	struct stat st;
+	mode_t old_mask;
 	size_t len;
-	int fd;
+	int fd, rc, saved;
 
 	if (path == NULL || (len = strlen(path)) == 0) {
 		log_error("fcgi.socket is not set");
@@ -714,17 +715,27 @@ open_listen_socket(struct prefork_master *m)
 		log_error("socket: %s", strerror(errno));
 		return -1;
 	}
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		log_error("cannot listen on %s: bind: %s", path, strerror(errno));
+	/* bind(2) makes the socket file with 0777 & ~umask (unix(7)): under
+	 * this umask it has fcgi.socket_mode from the start, so nothing below
+	 * has to chmod a path (chmod(2) follows a symlink). */
+	old_mask = umask((mode_t)(~m->conf->fcgi.socket_mode & 0777));
+	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	saved = errno;
+	(void)umask(old_mask);
+	if (rc != 0) {
+		log_error("cannot listen on %s: bind: %s", path, strerror(saved));
 		close(fd);
 		return -1;
 	}
-	/* Before listen(2), so nobody connects while the mode is still umask's.
-	 * The group first (nginx's user is in fcgi.socket_group); as root the
-	 * owner becomes the service user too. chown(2) may clear mode bits. */
-	if (m->priv->socket_chgrp && chown(path, m->priv->drop ? m->priv->uid :
-	    (uid_t)-1, m->priv->socket_gid) != 0) {
-		int saved = errno;
+	/* Before listen(2): nobody connects before owner and group are set.
+	 * lchown(2), not chown: the directory may be the service user's (as
+	 * /run/callpipe is), and a symlink it put in the socket's place must
+	 * not make root chown the file it points to. As root the owner becomes
+	 * the service user too. Only S_ISUID/S_ISGID are cleared by it. */
+	if ((m->priv->socket_chgrp || m->priv->drop) &&
+	    lchown(path, m->priv->drop ? m->priv->uid : (uid_t)-1,
+	    m->priv->socket_chgrp ? m->priv->socket_gid : (gid_t)-1) != 0) {
+		saved = errno;
 
 		log_error("fcgi.socket_group %s: cannot chgrp %s: %s%s",
 		    m->conf->fcgi.socket_group, path, strerror(saved),
@@ -733,10 +744,16 @@ open_listen_socket(struct prefork_master *m)
 		    "");
 		goto fail;
 	}
-	if (chmod(path, (mode_t)m->conf->fcgi.socket_mode) != 0 ||
-	    lstat(path, &st) != 0) {
-		log_error("cannot chmod %s to %04o: %s", path,
-		    (unsigned)m->conf->fcgi.socket_mode, strerror(errno));
+	if (lstat(path, &st) != 0) {
+		log_error("cannot stat %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISSOCK(st.st_mode) ||
+	    (int)(st.st_mode & 07777) != m->conf->fcgi.socket_mode) {
+		log_error("%s: mode %04o after the bind, not a socket with "
+		    "fcgi.socket_mode %04o (replaced meanwhile?)", path,
+		    (unsigned)(st.st_mode & 07777),
+		    (unsigned)m->conf->fcgi.socket_mode);
 		goto fail;
 	}
 	m->sock_dev = st.st_dev;

@@ -1,6 +1,9 @@
 /*
  * priv.c: the service user, its groups and the cache directory (priv.h).
  */
+/* setresuid(2), getresuid(2) and their gid forms are glibc's with
+ * _GNU_SOURCE (Linux, the BSDs; not POSIX). */
+#define _GNU_SOURCE
 #include "priv.h"
 
 #include <errno.h>
@@ -270,7 +273,8 @@ enum cp_err
 priv_drop(const struct priv *p, char *err, size_t errlen)
 {
 	long max = sysconf(_SC_NGROUPS_MAX);
-	gid_t *groups;
+	gid_t *groups, rg, eg, sg;
+	uid_t ru, eu, su;
 	int n;
 
 	if (!p->drop)
@@ -295,18 +299,26 @@ priv_drop(const struct priv *p, char *err, size_t errlen)
 		    "%s): %s", n, p->user, strerror(saved));
 	}
 	free(groups);
-	if (setgid(p->gid) != 0)
-		return priv_fail(err, errlen, CP_SYSTEM, "setgid(%ld): %s",
+	/* setresgid/setresuid set real, effective and saved IDs together;
+	 * setuid(2) does so only with CAP_SETUID, and without it (euid 0 but
+	 * the capability dropped, e.g. a bounding set) it leaves the saved
+	 * set-user-ID 0, from which root comes back. */
+	if (setresgid(p->gid, p->gid, p->gid) != 0)
+		return priv_fail(err, errlen, CP_SYSTEM, "setresgid(%ld): %s",
 		    (long)p->gid, strerror(errno));
-	if (setuid(p->uid) != 0)
-		return priv_fail(err, errlen, CP_SYSTEM, "setuid(%ld) (%s): %s",
+	if (setresuid(p->uid, p->uid, p->uid) != 0)
+		return priv_fail(err, errlen, CP_SYSTEM, "setresuid(%ld) (%s): %s",
 		    (long)p->uid, p->user, strerror(errno));
-	if (getuid() != p->uid || geteuid() != p->uid ||
-	    getgid() != p->gid || getegid() != p->gid)
+	if (getresuid(&ru, &eu, &su) != 0 || getresgid(&rg, &eg, &sg) != 0)
 		return priv_fail(err, errlen, CP_SYSTEM, "after the drop to %s: "
-		    "uid %ld euid %ld gid %ld egid %ld, expected uid %ld gid %ld",
-		    p->user, (long)getuid(), (long)geteuid(), (long)getgid(),
-		    (long)getegid(), (long)p->uid, (long)p->gid);
+		    "getresuid/getresgid: %s", p->user, strerror(errno));
+	if (ru != p->uid || eu != p->uid || su != p->uid ||
+	    rg != p->gid || eg != p->gid || sg != p->gid)
+		return priv_fail(err, errlen, CP_SYSTEM, "after the drop to %s: "
+		    "uid %ld/%ld/%ld gid %ld/%ld/%ld (real/effective/saved), "
+		    "expected uid %ld gid %ld", p->user, (long)ru, (long)eu,
+		    (long)su, (long)rg, (long)eg, (long)sg, (long)p->uid,
+		    (long)p->gid);
 	if (setuid(0) == 0 || (p->gid != 0 && setgid(0) == 0))
 		return priv_fail(err, errlen, CP_SYSTEM, "after the drop to %s: "
 		    "root could be regained (setuid(0) or setgid(0) succeeded)",

@@ -70,15 +70,17 @@ enum cp_err priv_prepare(const struct cp_conf *conf, const char *prog,
  * supplementary groups from getgrouplist(3) (the groups of /etc/group that
  * list the user: "usermod -aG www-data callpipe" is how an administrator
  * gives it nginx's group, as systemd's User= does through initgroups(3);
- * none of root's groups survive), then setgid(2), then setuid(2), each
- * checked; setuid as root sets the real, effective and saved user IDs
- * (POSIX.1-2008 setuid(), "appropriate privileges"), so the last step
- * cannot be undone. Afterwards it verifies that getuid/geteuid and
- * getgid/getegid are the target and that setuid(0) and setgid(0) fail.
+ * none of root's groups survive), then setresgid(2), then setresuid(2), each
+ * checked; setresgid(2)/setresuid(2) set the real, effective and saved
+ * IDs together (plain setuid(2) leaves the saved set-user-ID 0 when the
+ * process lacks CAP_SETUID), so the last step cannot be undone.
+ * Afterwards it verifies with getresuid(2)/getresgid(2) that all three
+ * are the target and that setuid(0) and setgid(0) fail.
  * On Linux it then sets PR_SET_DUMPABLE back to 1 (prctl(2)), as nginx
  * does: core files and LeakSanitizer work as for a process started as the
  * user.
- * setgroups and getgrouplist are not POSIX (Linux and the BSDs; glibc).
+ * setgroups, getgrouplist and setres*id are not POSIX (Linux and the BSDs;
+ * glibc).
  * Call it before any thread exists and before forking.
  * Returns CP_OK; CP_SYSTEM with the failing call and its errno in err
  * (errlen bytes); CP_NOMEM.

@@ -323,3 +323,33 @@ def _exe(pid):
         return os.path.basename(os.readlink("/proc/%d/exe" % pid))
     except OSError:
         return ""
+
+
+def test_root_started_socket_owner_without_group(stack):
+    """Started as root with fcgi.socket_group "": the socket is still the
+    service user's (only its group is left alone), mode fcgi.socket_mode."""
+    check(os.geteuid() == 0, "this test runs as root")
+    user, pw = service(stack)
+    with scratch(stack) as tmp:
+        sock = os.path.join(tmp, "fcgi.sock")
+        conf = stack.conf_copy({"fcgi.socket": sock, "fcgi.socket_group": "",
+                                "worker.processes": 0, "fcgi.children": 1}, tmp)
+        log = os.path.join(tmp, "root-no-group.log")
+        binary = os.path.join(stack.env["CALLPIPE_BIN_DIR"], "callpipe-fcgi")
+        with open(log, "wb") as f:
+            proc = subprocess.Popen([binary, "-c", conf], stdout=f, stderr=f,
+                                    env=stack.ctl_env(), stdin=subprocess.DEVNULL,
+                                    start_new_session=True)
+        try:
+            deadline = time.monotonic() + 20
+            while not os.path.exists(sock):
+                if proc.poll() is not None:
+                    check(False, "callpipe-fcgi exited %r: %s", proc.returncode,
+                          read(log)[-800:])
+                check(time.monotonic() < deadline, "no socket in 20 s")
+                time.sleep(0.05)
+            st = os.lstat(sock)
+            eq((st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)),
+               (pw.pw_uid, 0, 0o660), "socket of a root-started master, no socket group")
+        finally:
+            stop(proc)

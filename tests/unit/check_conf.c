@@ -930,6 +930,41 @@ START_TEST(test_mode_world_readable_secrets)
 }
 END_TEST
 
+/* A secret in an @include'd file: that file's mode counts, whatever the
+ * main file's (libconfig opens the included file itself). */
+START_TEST(test_mode_world_readable_include)
+{
+	char inc[PATH_MAX], path[PATH_MAX], text[2 * PATH_MAX];
+	char err[1024], want[3 * PATH_MAX];
+	struct cp_conf c;
+
+	write_conf("twilio = { account_sid = \"" GOOD_SID "\"; "
+	    "auth_token = \"inctoken\"; };\n", inc);
+	snprintf(text, sizeof(text), "public_base_url = "
+	    "\"https://calls.example.com\"; " BASE_API "\n"
+	    "database = { socket = \"/s\"; user = \"u\"; name = \"n\"; };\n"
+	    "@include \"%s\"\n", inc);
+	write_conf(text, path);
+	ck_assert_int_eq(chmod(path, 0640), 0);
+	ck_assert_int_eq(chmod(inc, 0644), 0);
+	ck_assert_int_eq(conf_load(path, &c, err, sizeof(err)), CP_INPUT);
+	snprintf(want, sizeof(want), "%s: mode 0644 lets every user read the "
+	    "secrets it holds (twilio.auth_token): chmod 0640 %s", inc, inc);
+	ck_assert_str_eq(err, want);
+	ck_assert(is_zeroed(&c));
+	ck_assert_int_eq(chmod(inc, 0640), 0);
+	ck_assert_msg(conf_load(path, &c, err, sizeof(err)) == CP_OK, "%s", err);
+	ck_assert_str_eq(c.twilio.auth_token, "inctoken");
+	conf_free(&c);
+	/* The main file world-readable: only its own secret is named. */
+	ck_assert_int_eq(chmod(path, 0644), 0);
+	ck_assert_int_eq(conf_load(path, &c, err, sizeof(err)), CP_INPUT);
+	snprintf(want, sizeof(want), "%s: mode 0644 lets every user read the "
+	    "secrets it holds (api.signing_key): chmod 0640 %s", path, path);
+	ck_assert_str_eq(err, want);
+}
+END_TEST
+
 /* The service-user keys and their defaults (priv.h). */
 START_TEST(test_process_keys)
 {
@@ -995,6 +1030,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_openai_keys);
 	tcase_add_test(tc, test_unreadable_and_small_buffers);
 	tcase_add_test(tc, test_mode_world_readable_secrets);
+	tcase_add_test(tc, test_mode_world_readable_include);
 	tcase_add_test(tc, test_process_keys);
 	suite_add_tcase(s, tc);
 	return s;

@@ -8,6 +8,7 @@
 #include "priv.h"
 
 #include <check.h>
+#include <linux/capability.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static char tmpdir[] = "/tmp/check-priv-XXXXXX";
@@ -178,6 +180,43 @@ START_TEST(test_drop_to_nobody)
 }
 END_TEST
 
+/*
+ * Euid 0 without CAP_SETUID (a setuid-root program started by nobody, its
+ * capability dropped): setuid(2) would then change only the effective
+ * uid and keep the saved set-user-ID 0, from which root comes back;
+ * priv_drop must leave all three at nobody. capset(2) through syscall(2):
+ * the capability header is Linux's own, no libcap needed.
+ */
+START_TEST(test_drop_keeps_no_saved_root)
+{
+	struct passwd *pw = getpwnam("nobody");
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct data[2];
+	struct cp_conf c;
+	struct priv p;
+	char err[512];
+	uid_t r, e, s;
+
+	ck_assert_ptr_nonnull(pw);
+	conf_init(&c, "nobody", "", "", "");
+	ck_assert_msg(priv_prepare(&c, "prog", &p, err, sizeof(err)) == CP_OK,
+	    "%s", err);
+	ck_assert(p.drop);
+	ck_assert_int_eq(setresuid(pw->pw_uid, 0, 0), 0);
+	ck_assert_int_eq((int)syscall(SYS_capget, &hdr, data), 0);
+	data[CAP_TO_INDEX(CAP_SETUID)].effective &= ~CAP_TO_MASK(CAP_SETUID);
+	data[CAP_TO_INDEX(CAP_SETUID)].permitted &= ~CAP_TO_MASK(CAP_SETUID);
+	ck_assert_int_eq((int)syscall(SYS_capset, &hdr, data), 0);
+	ck_assert_msg(priv_drop(&p, err, sizeof(err)) == CP_OK, "%s", err);
+	ck_assert_int_eq(getresuid(&r, &e, &s), 0);
+	ck_assert_int_eq(r, pw->pw_uid);
+	ck_assert_int_eq(e, pw->pw_uid);
+	ck_assert_int_eq(s, pw->pw_uid);
+	ck_assert_int_eq(setuid(0), -1);
+}
+END_TEST
+
 /* Each test starts without the cache directory. */
 static void
 setup(void)
@@ -210,6 +249,7 @@ main(void)
 	tcase_add_test(tc, test_unknown_names_refused);
 	tcase_add_test(tc, test_cache_dir_owner_group_mode);
 	tcase_add_test(tc, test_drop_to_nobody);
+	tcase_add_test(tc, test_drop_keeps_no_saved_root);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
