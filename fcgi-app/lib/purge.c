@@ -268,17 +268,6 @@ struct purge_cursor {
     "AND (created_at > ? OR (created_at = ? AND id > ?)) " \
     "ORDER BY created_at, id LIMIT " PURGE_STR(PURGE_BATCH)
 
-/* The five parameters of a purge SELECT: keep (s) twice, the cursor. */
-static void
-purge_params(struct db_param *p, long long keep, const struct purge_cursor *c)
-{
-	p[0] = db_i64(keep);
-	p[1] = db_i64(keep);
-	p[2] = db_str(c->created_at);
-	p[3] = db_str(c->created_at);
-	p[4] = db_i64(c->id);
-}
-
 /* Moves the cursor to row r of res (created_at in column col). */
 static void
 purge_advance(struct purge_cursor *c, const struct db_result *res, size_t r,
@@ -291,6 +280,32 @@ purge_advance(struct purge_cursor *c, const struct db_result *res, size_t r,
 }
 
 #define PURGE_CURSOR_START { "1000-01-01 00:00:00.000", 0 }
+
+/*
+ * The next batch of a purge SELECT (sql: one of the two below, keep:
+ * the retention in seconds) after the cursor into *res, the job's lease
+ * extended first. CP_OK; CP_AGAIN when the lease was lost; CP_DB (err
+ * says why).
+ */
+static enum cp_err
+purge_next_batch(const struct cp_conf *conf, struct db *db,
+    const struct queue_job *job, const char *sql, long long keep,
+    const struct purge_cursor *cur, struct db_result **res, char *err,
+    size_t errlen)
+{
+	/* keep (s) twice, then the cursor's created_at twice and its id. */
+	struct db_param p[5] = { db_i64(keep), db_i64(keep),
+	    db_str(cur->created_at), db_str(cur->created_at), db_i64(cur->id) };
+	enum cp_err rc;
+
+	if ((rc = purge_lease(conf, db, job, err, errlen)) != CP_OK)
+		return rc;
+	if (db_exec(db, sql, p, 5, res, NULL) != CP_OK) {
+		cp_fmt(err, errlen, "purge: %s", db_error(db));
+		return CP_DB;
+	}
+	return CP_OK;
+}
 
 /* The old calls not yet deleted at Twilio, after the cursor: a batch. */
 static const char purge_twilio_sql[] =
@@ -313,16 +328,11 @@ purge_twilio(const struct cp_conf *conf, struct db *db,
 	enum cp_err rc;
 
 	do {
-		struct db_param p[5];
 		struct db_result *res = NULL;
 
-		purge_params(p, keep, &cur);
-		if ((rc = purge_lease(conf, db, job, err, errlen)) != CP_OK)
+		if ((rc = purge_next_batch(conf, db, job, purge_twilio_sql, keep,
+		    &cur, &res, err, errlen)) != CP_OK)
 			return rc;
-		if (db_exec(db, purge_twilio_sql, p, 5, &res, NULL) != CP_OK) {
-			cp_fmt(err, errlen, "purge: %s", db_error(db));
-			return CP_DB;
-		}
 		got = res->nrows;
 		for (size_t r = 0; r < res->nrows; r++) {
 			const char *cs = db_cell(res, r, 1), *rs = db_cell(res, r, 2);
@@ -413,13 +423,9 @@ purge_transcripts(const struct cp_conf *conf, struct db *db,
 		size_t len = sizeof(purge_clear_head) - 1, n = 0;
 		struct db_result *res = NULL;
 
-		purge_params(p, keep, &cur);
-		if ((rc = purge_lease(conf, db, job, err, errlen)) != CP_OK)
+		if ((rc = purge_next_batch(conf, db, job, purge_transcript_sql,
+		    keep, &cur, &res, err, errlen)) != CP_OK)
 			return rc;
-		if (db_exec(db, purge_transcript_sql, p, 5, &res, NULL) != CP_OK) {
-			cp_fmt(err, errlen, "purge: %s", db_error(db));
-			return CP_DB;
-		}
 		got = res->nrows;
 		memcpy(sql, purge_clear_head, len);
 		for (size_t r = 0; r < res->nrows; r++) {

@@ -25,7 +25,6 @@ when any test failed (or none ran).
 import importlib.util
 import os
 import sys
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -51,29 +50,6 @@ def _integration_runner():
 
 
 ir = _integration_runner()
-
-
-def run_one(fn, stack, timeout):
-    """(reason or None, traceback or None, thread): fn(stack) in a thread,
-    waited for timeout s, then GRACE_S more if it is still running."""
-    box = {}
-
-    def target():
-        try:
-            fn(stack)
-        except BaseException as e:  # noqa: B902 - every exception fails the test
-            box["exc"] = e
-
-    t = threading.Thread(target=target, daemon=True)
-    t.start()
-    t.join(timeout)
-    if t.is_alive():
-        t.join(GRACE_S)
-        return "timed out after %.0f s%s" % (
-            timeout, " (still running %.0f s later)" % GRACE_S if t.is_alive() else ""), None
-    if "exc" in box:
-        return ir.reason_of(box["exc"])
-    return None, None
 
 
 def main(argv):
@@ -126,7 +102,7 @@ def main(argv):
                 sys.stdout.flush()
                 continue
             t0 = time.monotonic()
-            reason, tb = run_one(fn, stack, min(timeout, left))
+            reason, tb = ir.run_one(fn, stack, min(timeout, left), GRACE_S)
             probs = faultlib.stack_problems(stack)
             if probs:
                 reason = (reason + "; " if reason else "") + \

@@ -844,7 +844,7 @@ class Stack:
 
     # ------------------------------------------------------------ database
 
-    def db(self, database=None):
+    def db(self, database=None, read_timeout=30):
         """A new pymysql connection over MYSQL_SOCKET (autocommit, dict
         rows), to the stack's database unless another is named."""
         return pymysql.connect(unix_socket=self.env["MYSQL_SOCKET"],
@@ -852,13 +852,14 @@ class Stack:
                                password=self.env["MYSQL_PASSWORD"],
                                database=database or self.env["MYSQL_DATABASE"],
                                charset="utf8mb4", autocommit=True,
-                               connect_timeout=10, read_timeout=30,
+                               connect_timeout=10, read_timeout=read_timeout,
                                init_command="SET time_zone = '+00:00'",
                                cursorclass=pymysql.cursors.DictCursor)
 
-    def query(self, sql, args=None):
-        """Runs one statement on a fresh connection; returns all rows."""
-        conn = self.db()
+    def query(self, sql, args=None, database=None):
+        """Runs one statement on a fresh connection (to the stack's database
+        unless another is named); returns all rows."""
+        conn = self.db(database)
         try:
             with conn.cursor() as cur:
                 cur.execute(sql, args)
@@ -1441,74 +1442,17 @@ class Stack:
     # ------------------------------------------------------------ a second fcgi
 
     @contextlib.contextmanager
-    def fcgi_instance(self, overrides, children=2):
-        """Runs a callpipe-fcgi master of our own with a copy of the config
-        (overrides applied; its own socket in a temporary directory, no
-        workers) beside the stack's, and yields a FcgiInstance; stops it
-        (SIGTERM to its pid, then SIGKILL to its process group) at the end.
-        For settings the stack's master must not change, e.g. a
-        signing_key_previous."""
+    def _own_fcgi(self, overrides, sock):
+        """Starts callpipe-fcgi on a copy of the config (overrides applied,
+        in a temporary directory) and waits for its socket sock; yields a
+        FcgiInstance; stops it (SIGTERM to its pid, then SIGKILL to its
+        process group) and removes the directory at the end."""
         fcgi_bin = os.path.join(self.env["CALLPIPE_BUILD"], "fcgi-app", "callpipe-fcgi",
                                 "callpipe-fcgi")
         tmp = tempfile.mkdtemp(prefix="itest-fcgi-")
-        sock = os.path.join(tmp, "fcgi.sock")
-        ov = {"fcgi.socket": sock, "fcgi.children": children, "worker.processes": 0}
-        ov.update(overrides)
-        conf = conf_with(self.conf, ov, os.path.join(tmp, "callpipe.conf"))
-        log_path = os.path.join(tmp, "callpipe-fcgi.log")
-        logf = open(log_path, "ab")
-        proc = subprocess.Popen([fcgi_bin, "-c", conf], stdin=subprocess.DEVNULL,
-                                stdout=logf, stderr=logf, start_new_session=True,
-                                env=self.ctl_env())
-        inst = FcgiInstance(proc, sock, conf, log_path)
-        try:
-            deadline = time.monotonic() + 20
-            while not os.path.exists(sock):
-                check(proc.poll() is None, "our callpipe-fcgi exited %r at start: %s",
-                      proc.returncode, inst.log()[-1500:])
-                check(time.monotonic() < deadline, "our callpipe-fcgi made no socket in 20 s")
-                time.sleep(0.05)
-            yield inst
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    pass
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)   # its children, if any are left
-            except OSError:
-                pass
-            if proc.poll() is None:
-                proc.wait(5)
-            logf.close()
-            for f in os.listdir(tmp):
-                os.unlink(os.path.join(tmp, f))
-            os.rmdir(tmp)
-
-    @contextlib.contextmanager
-    def fcgi_replaced(self, overrides):
-        """Runs the stack's callpipe-fcgi with other settings: stops the
-        stack's master (SIGTERM, its children and workers with it), starts
-        one of our own on the stack's socket (so nginx reaches it) with a
-        copy of the config, overrides applied, workers as configured, and
-        yields a FcgiInstance (its log: inst.log()). At the end ours is
-        stopped and `etc/dev.sh up` starts the stack's master again. For
-        settings every webhook must see, e.g. recording.mode "rest"."""
-        fcgi_bin = os.path.join(self.env["CALLPIPE_BUILD"], "fcgi-app", "callpipe-fcgi",
-                                "callpipe-fcgi")
-        sock = self.conf_get("fcgi.socket")
-        master = self.fcgi_master_pid()
-        os.kill(master, signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        while _alive(master):
-            check(time.monotonic() < deadline, "the stack's callpipe-fcgi %d did not stop "
-                  "in 20 s", master)
-            time.sleep(0.05)
-        if os.path.exists(sock):
-            os.unlink(sock)   # a killed master leaves it; bind() would fail
-        tmp = tempfile.mkdtemp(prefix="itest-fcgi-")
+        if sock is None:
+            sock = os.path.join(tmp, "fcgi.sock")
+            overrides = dict(overrides, **{"fcgi.socket": sock})
         conf = conf_with(self.conf, overrides, os.path.join(tmp, "callpipe.conf"))
         log_path = os.path.join(tmp, "callpipe-fcgi.log")
         logf = open(log_path, "ab")
@@ -1534,7 +1478,7 @@ class Stack:
                     pass
             if proc is not None:
                 try:
-                    os.killpg(proc.pid, signal.SIGKILL)
+                    os.killpg(proc.pid, signal.SIGKILL)   # its children, if any are left
                 except OSError:
                     pass
                 if proc.poll() is None:
@@ -1543,6 +1487,42 @@ class Stack:
             for f in os.listdir(tmp):
                 os.unlink(os.path.join(tmp, f))
             os.rmdir(tmp)
+
+    @contextlib.contextmanager
+    def fcgi_instance(self, overrides, children=2):
+        """Runs a callpipe-fcgi master of our own with a copy of the config
+        (overrides applied; its own socket in a temporary directory, no
+        workers) beside the stack's, and yields a FcgiInstance. For
+        settings the stack's master must not change, e.g. a
+        signing_key_previous."""
+        ov = {"fcgi.children": children, "worker.processes": 0}
+        ov.update(overrides)
+        with self._own_fcgi(ov, None) as inst:
+            yield inst
+
+    @contextlib.contextmanager
+    def fcgi_replaced(self, overrides):
+        """Runs the stack's callpipe-fcgi with other settings: stops the
+        stack's master (SIGTERM, its children and workers with it), starts
+        one of our own on the stack's socket (so nginx reaches it) with a
+        copy of the config, overrides applied, workers as configured, and
+        yields a FcgiInstance (its log: inst.log()). At the end ours is
+        stopped and `etc/dev.sh up` starts the stack's master again. For
+        settings every webhook must see, e.g. recording.mode "rest"."""
+        sock = self.conf_get("fcgi.socket")
+        master = self.fcgi_master_pid()
+        os.kill(master, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        while _alive(master):
+            check(time.monotonic() < deadline, "the stack's callpipe-fcgi %d did not stop "
+                  "in 20 s", master)
+            time.sleep(0.05)
+        if os.path.exists(sock):
+            os.unlink(sock)   # a killed master leaves it; bind() would fail
+        try:
+            with self._own_fcgi(overrides, sock) as inst:
+                yield inst
+        finally:
             p = self.dev_sh("up")
             check(p.returncode == 0, "etc/dev.sh up after fcgi_replaced: %s",
                   (p.stdout + p.stderr)[-1500:])

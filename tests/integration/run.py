@@ -112,7 +112,9 @@ def reason_of(exc):
     return "%s: %s" % (type(exc).__name__, exc), "".join(tb)
 
 
-def run_one(fn, stack, timeout):
+def run_one(fn, stack, timeout, grace_s=0.0):
+    """(reason or None, traceback or None): fn(stack) in a thread, waited
+    for timeout s, then grace_s more if it is still running."""
     box = {}
 
     def target():
@@ -125,7 +127,11 @@ def run_one(fn, stack, timeout):
     t.start()
     t.join(timeout)
     if t.is_alive():
-        return "timed out after %.0f s" % timeout, None
+        if grace_s > 0:
+            t.join(grace_s)
+        return "timed out after %.0f s%s" % (
+            timeout, " (still running %.0f s later)" % grace_s
+            if grace_s > 0 and t.is_alive() else ""), None
     if "exc" in box:
         return reason_of(box["exc"])
     return None, None

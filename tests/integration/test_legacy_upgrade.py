@@ -28,7 +28,6 @@ import tempfile
 import threading
 import time
 
-import pymysql
 
 from cplib import check, eq
 
@@ -125,22 +124,10 @@ class Scratch:
         self.conf = stack.conf_copy({"database.name": self.name}, self.tmp)
 
     def connect(self, read_timeout=600):
-        env = self.stack.env
-        return pymysql.connect(unix_socket=env["MYSQL_SOCKET"], user=env["MYSQL_USER"],
-                               password=env["MYSQL_PASSWORD"], database=self.name,
-                               charset="utf8mb4", autocommit=True, connect_timeout=10,
-                               read_timeout=read_timeout,
-                               init_command="SET time_zone = '+00:00'",
-                               cursorclass=pymysql.cursors.DictCursor)
+        return self.stack.db(self.name, read_timeout=read_timeout)
 
     def rows(self, sql, args=None):
-        conn = self.connect()
-        try:
-            with conn.cursor() as cur:
-                cur.execute(sql, args)
-                return list(cur.fetchall())
-        finally:
-            conn.close()
+        return self.stack.query(sql, args, database=self.name)
 
     def drop(self):
         root = self.stack.root_db()
