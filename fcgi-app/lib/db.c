@@ -505,6 +505,28 @@ db_conn_gone(struct db *db)
 	    (p.revents & (POLLIN | POLLHUP | POLLERR)) != 0;
 }
 
+/*
+ * A live connection before a statement is sent: outside a transaction a
+ * connection the server closed is found by db_conn_gone and made again
+ * (one poll per statement or transaction, not per statement inside one:
+ * there a dead connection fails the statement as lost and db_tx runs the
+ * transaction again). CP_OK; CP_DB when the connection was lost inside
+ * a transaction or cannot be made.
+ */
+static enum cp_err
+db_ready(struct db *db)
+{
+	if (db->my != NULL && !db->in_tx && db_conn_gone(db)) {
+		log_info("db: the server closed the connection; reconnecting");
+		db_disconnect(db);
+	}
+	if (db->my == NULL && db->in_tx) {
+		db_set_err(db, DB_CR_SERVER_LOST, "connection lost in a transaction");
+		return CP_DB;
+	}
+	return db->my == NULL ? db_connect(db) : CP_OK;
+}
+
 static enum cp_err
 db_exec_once(struct db *db, const char *sql, const struct db_param *params,
     size_t nparams, struct db_result **res, unsigned long long *affected)
@@ -512,16 +534,7 @@ db_exec_once(struct db *db, const char *sql, const struct db_param *params,
 	struct db_stmt *s = NULL;
 	enum cp_err rc;
 
-	if (db->my != NULL && db_conn_gone(db)) {
-		log_info("db: the server closed the connection; %s",
-		    db->in_tx ? "the transaction is lost" : "reconnecting");
-		db_disconnect(db);
-	}
-	if (db->my == NULL && db->in_tx) {
-		db_set_err(db, DB_CR_SERVER_LOST, "connection lost in a transaction");
-		return CP_DB;
-	}
-	if (db->my == NULL && (rc = db_connect(db)) != CP_OK)
+	if ((rc = db_ready(db)) != CP_OK)
 		return rc;
 	if (nparams > DB_MAX_PARAMS) {
 		db_set_err(db, 0, "too many parameters");
@@ -617,22 +630,11 @@ db_simple(struct db *db, const char *sql)
 {
 	/* As db_exec_once: a connection the server closed is found before
 	 * START TRANSACTION is sent on it (found after, it cost db_tx a
-	 * 250 ms backoff); before a COMMIT it is the transaction lost. */
-	if (db->my != NULL && db_conn_gone(db)) {
-		log_info("db: the server closed the connection; %s",
-		    db->in_tx ? "the transaction is lost" : "reconnecting");
-		db_disconnect(db);
-		if (db->in_tx) {
-			db_set_err(db, DB_CR_SERVER_LOST,
-			    "connection lost in a transaction");
-			return CP_DB;
-		}
-	}
-	if (db->my == NULL) {
-		enum cp_err rc = db_connect(db);
-		if (rc != CP_OK)
-			return rc;
-	}
+	 * 250 ms backoff). */
+	enum cp_err rc = db_ready(db);
+
+	if (rc != CP_OK)
+		return rc;
 	if (mysql_query(db->my, sql) != 0) {
 		db_set_err(db, mysql_errno(db->my), mysql_error(db->my));
 		if (db_errno_lost(db->err_no))

@@ -284,18 +284,18 @@ static bool
 jobs_reconcile_live(const struct job_ctx *c, const struct twilio_call *call,
     struct job_outcome *o)
 {
-	static const char *const live[] = { "queued", "ringing", "in-progress" };
-
-	for (size_t i = 0; i < sizeof(live) / sizeof(live[0]); i++)
-		if (strcmp(call->status, live[i]) == 0) {
-			o->rc = CP_AGAIN;
-			o->wait_ms = 1000L * (c->conf->worker.reconcile_delay_s > 0 ?
-			    c->conf->worker.reconcile_delay_s : 1);
-			cp_fmt(o->reason, sizeof(o->reason), "the call is still %s "
-			    "at Twilio; asking again in %ld s (no attempt spent)",
-			    call->status, o->wait_ms / 1000);
-			return false;
-		}
+	/* Live is every status that is not final (queued, initiated,
+	 * ringing, in-progress): calls_status_final holds the one list. */
+	if (!calls_status_final(call->status)) {
+		o->rc = CP_AGAIN;
+		o->wait_ms = 1000L * (c->conf->worker.reconcile_delay_s > 0 ?
+		    c->conf->worker.reconcile_delay_s : 1);
+		cp_fmt(o->reason, sizeof(o->reason), "the call is still %s "
+		    "at Twilio; asking again in %ld s (no attempt spent)",
+		    call->status[0] ? call->status : "(no status)",
+		    o->wait_ms / 1000);
+		return false;
+	}
 	/* The duration too, and with it the coverage when the WAV is
 	 * stored already (as the call status callback would have). */
 	if (calls_status_final(call->status) && (calls_status(c->db,

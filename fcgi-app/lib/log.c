@@ -1,4 +1,5 @@
 #include "log.h"
+#include "cp_err.h"
 
 #include <json-c/json.h>
 #include <stdarg.h>
@@ -49,19 +50,10 @@ log_level_parse(const char *s, enum log_level *out)
 	return -1;
 }
 
-static void
-log_copy(char *dst, size_t len, const char *src)
-{
-	size_t n = src != NULL ? strnlen(src, len - 1) : 0;
-
-	memcpy(dst, src != NULL ? src : "", n);
-	dst[n] = '\0';
-}
-
 void
 log_ctx_set_call(const char *call_sid)
 {
-	log_copy(log_call, sizeof(log_call), call_sid);
+	cp_fmt(log_call, sizeof(log_call), "%s", call_sid ? call_sid : "");
 }
 
 void
@@ -69,8 +61,8 @@ log_ctx_set_job(unsigned long long job_id, const char *kind,
     const char *call_sid)
 {
 	log_job = job_id;
-	log_copy(log_kind, sizeof(log_kind), kind);
-	log_copy(log_call, sizeof(log_call), call_sid);
+	cp_fmt(log_kind, sizeof(log_kind), "%s", kind ? kind : "");
+	cp_fmt(log_call, sizeof(log_call), "%s", call_sid ? call_sid : "");
 }
 
 void

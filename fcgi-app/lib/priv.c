@@ -272,33 +272,17 @@ priv_prepare(const struct cp_conf *conf, const char *prog, struct priv *p,
 enum cp_err
 priv_drop(const struct priv *p, char *err, size_t errlen)
 {
-	long max = sysconf(_SC_NGROUPS_MAX);
-	gid_t *groups, rg, eg, sg;
+	gid_t rg, eg, sg;
 	uid_t ru, eu, su;
-	int n;
 
 	if (!p->drop)
 		return CP_OK;
-	if (max < 1 || max > 65536)
-		max = NGROUPS_MAX;
-	n = (int)max;
-	if ((groups = calloc((size_t)n, sizeof(*groups))) == NULL)
-		return CP_NOMEM;
-	/* getgrouplist(3): -1 when the list is longer than n (then n says
-	 * how long); it always includes p->gid. */
-	if (getgrouplist(p->user, p->gid, groups, &n) < 0) {
-		free(groups);
-		return priv_fail(err, errlen, CP_SYSTEM, "getgrouplist(%s): more "
-		    "than %ld groups", p->user, max);
-	}
-	if (setgroups((size_t)n, groups) != 0) {
-		int saved = errno;
-
-		free(groups);
-		return priv_fail(err, errlen, CP_SYSTEM, "setgroups (%d groups of "
-		    "%s): %s", n, p->user, strerror(saved));
-	}
-	free(groups);
+	/* initgroups(3): setgroups with the user's groups from the group
+	 * database plus p->gid (what login, nginx and systemd's User= do);
+	 * none of root's groups stay. */
+	if (initgroups(p->user, p->gid) != 0)
+		return priv_fail(err, errlen, CP_SYSTEM, "initgroups(%s, %ld): %s",
+		    p->user, (long)p->gid, strerror(errno));
 	/* setresgid/setresuid set real, effective and saved IDs together;
 	 * setuid(2) does so only with CAP_SETUID, and without it (euid 0 but
 	 * the capability dropped, e.g. a bounding set) it leaves the saved

@@ -357,6 +357,16 @@ purge_twilio(const struct cp_conf *conf, struct db *db,
 				log_warn("purge: recording %s of call %s: %s", rs, cs, why);
 				purge_note(note, arg, "twilio: delete of recording %s "
 				    "(call %s) failed: %s", rs, cs, why);
+				/* Twilio unreachable or failing (no answer, 429, 5xx):
+				 * the rest would each wait out the request timeout
+				 * under one lease; the run stops, and the job's
+				 * retry with backoff (CP_UPSTREAM from the failed
+				 * count) goes on from the rows not yet deleted. A
+				 * 4xx is this recording's own: the next one goes on. */
+				if (status == 0 || status == 429 || status >= 500) {
+					db_result_free(res);
+					return CP_OK;
+				}
 				continue;
 			}
 			{
@@ -542,8 +552,8 @@ purge_tick(const struct cp_conf *conf, struct db *db, time_t now)
 
 	if (day != enqueued_day &&
 	    jobkey_purge(key, sizeof(key), NULL, NULL, day) == CP_OK) {
-		if (queue_enqueue(db, JOB_PURGE, NULL, key,
-		    conf->worker.max_attempts, 0, NULL) == CP_OK)
+		if (queue_enqueue_periodic(db, JOB_PURGE, key,
+		    conf->worker.max_attempts, NULL) == CP_OK)
 			enqueued_day = day;
 		else
 			log_warn("purge: enqueueing %s: %s", key, db_error(db));

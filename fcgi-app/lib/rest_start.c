@@ -74,17 +74,12 @@ rest_job_age_ms(const struct job_ctx *c)
 	return us < 0 ? -1 : us / 1000;
 }
 
-/* A Call status of a call that may still be answered or is answered. */
+/* A call that may still be answered or is answered: any status that is
+ * not final (calls_status_final holds the one list), "" included. */
 static bool
 rest_call_live(const char *status)
 {
-	static const char *const live[] = { "queued", "initiated", "ringing",
-	    "in-progress", "" , NULL };
-
-	for (const char *const *s = live; *s != NULL; s++)
-		if (strcmp(status, *s) == 0)
-			return true;
-	return false;
+	return !calls_status_final(status);
 }
 
 /* 16108: the recording runs already; its sid from the call's list. */

@@ -143,10 +143,13 @@ webhook_tx(struct db *db, void *arg, char *err, size_t errlen)
 		if (calls_status(db, c->w->call_sid, c->w->call_status,
 		    c->w->call_duration) != CP_OK)
 			return CP_DB;
-		/* CallDuration after the stored WAV: the coverage now. */
+		/* CallDuration after the stored WAV: the coverage now. It is
+		 * derived (the worker stores it again with the WAV), so its
+		 * failure is logged and never costs the status write. */
 		if (c->w->call_duration > 0 && coverage_store(db, c->conf,
 		    c->w->call_sid, -1) != CP_OK)
-			return CP_DB;
+			log_warn("call %s: coverage not stored: %s", c->w->call_sid,
+			    db_error(db));
 		/* Only an answered call has a recording to look for; busy,
 		 * no-answer, canceled and failed calls never recorded. */
 		return strcmp(c->w->call_status, "completed") == 0 ?
